@@ -1,0 +1,1 @@
+"""Main's numbers: which commit is the base, and the files as they were there."""

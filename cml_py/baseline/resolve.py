@@ -1,0 +1,99 @@
+"""Which commit is "main" for this comparison.
+
+A PR is judged against the commit its branch forked from (the merge-base), not against
+the tip of main: numbers that changed on main since then are not this PR's doing. The
+base is taken from the first source that names one: the --base flag, the CI's own
+variables for the PR/MR, cml.yaml's `base:`, then `main`, then `master`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from cml_py.errors import CmlError
+from cml_py.git import Git
+from cml_py.model import BaseRef
+
+_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+FETCH_HINT = (
+    "in GitHub Actions set `fetch-depth: 0` on actions/checkout; in GitLab CI set "
+    "`GIT_DEPTH: 0`; elsewhere run `git fetch origin {name}`"
+)
+SHALLOW_HINT = (
+    "this clone is shallow: in GitHub Actions set `fetch-depth: 0` on actions/checkout; "
+    "in GitLab CI set `GIT_DEPTH: 0`; elsewhere run `git fetch --unshallow origin`"
+)
+
+
+def requested_base(
+    flag: str | None, config_base: str | None, env: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """The (revision, where it came from) that the user or the CI asked for, if any."""
+    if flag:
+        return flag, "--base"
+    if env.get("GITHUB_BASE_REF"):
+        return env["GITHUB_BASE_REF"], "GITHUB_BASE_REF"
+    if env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA"):
+        return env["CI_MERGE_REQUEST_DIFF_BASE_SHA"], "CI_MERGE_REQUEST_DIFF_BASE_SHA"
+    if env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
+        return env["CI_MERGE_REQUEST_TARGET_BRANCH_NAME"], "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    if config_base:
+        return config_base, "cml.yaml base"
+    return None
+
+
+def resolve_base(git: Git, requested: tuple[str, str] | None) -> BaseRef:
+    """Turn the requested base (or main/master) into a commit, with a how-to on failure."""
+    head = git.commit_sha("HEAD")
+    if head is None:
+        raise CmlError("HEAD has no commit yet: commit your work before comparing with a base")
+    if requested is not None:
+        rev, source = requested
+        found = _resolve_one(git, rev, source)
+        if found is None:
+            raise CmlError(
+                f"base {rev!r} (from {source}) not found in this clone; "
+                + FETCH_HINT.format(name=rev)
+            )
+        return found
+    for name in ("main", "master"):
+        found = _resolve_one(git, name, "default")
+        if found is not None:
+            return found
+    raise CmlError(
+        "no base branch found: neither 'main' nor 'master' exists here or on origin; "
+        "pass --base REV or set `base:` in cml.yaml, or " + FETCH_HINT.format(name="main")
+    )
+
+
+def _resolve_one(git: Git, rev: str, source: str) -> BaseRef | None:
+    branch = _branch_ref(git, rev)
+    if branch is None:
+        sha = git.commit_sha(rev)
+        if sha is None:
+            if _SHA.match(rev) and git.is_shallow():
+                raise CmlError(
+                    f"base commit {rev} (from {source}) is not in this clone; " + SHALLOW_HINT
+                )
+            return None
+        return BaseRef(name=rev, sha=sha, how=f"commit {rev} (from {source})")
+    sha = git.merge_base(branch, "HEAD")
+    if sha is None:
+        if git.is_shallow():
+            raise CmlError(f"cannot find where HEAD forked from {branch}: " + SHALLOW_HINT)
+        raise CmlError(f"HEAD and {branch} share no history, so there is no base to compare with")
+    return BaseRef(name=rev, sha=sha, how=f"merge-base of HEAD and {branch}")
+
+
+def _branch_ref(git: Git, name: str) -> str | None:
+    """`name` or `origin/name` when either is a branch; None for shas, tags and HEAD~n."""
+    if name.startswith(("refs/heads/", "refs/remotes/")):
+        return name if git.ref_exists(name) else None
+    if git.ref_exists(f"refs/heads/{name}"):
+        return name
+    if git.ref_exists(f"refs/remotes/origin/{name}"):
+        return f"origin/{name}"
+    if name.startswith("origin/") and git.ref_exists(f"refs/remotes/{name}"):
+        return name
+    return None

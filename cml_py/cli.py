@@ -1,0 +1,343 @@
+"""The `cml-py` command: options → settings → one pipeline call → exit code.
+
+Only click is imported at start-up; everything else is imported inside the command that
+needs it, so `--help`, `diff` and `gate` stay fast. One handler in `main()` maps errors
+to exit codes: 0 pass, 1 gate failed, 2 bad input or usage, 3 service failure,
+4 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cml_py import __version__
+from cml_py.errors import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERNAL, EXIT_OK, CmlError
+
+if TYPE_CHECKING:
+    from cml_py.model import Report
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  passed (or nothing to judge)
+  1  the gate failed
+  2  bad input or usage: the message names the file or key
+  3  a service (GitHub, GitLab) failed after retries
+  4  internal error in cml-py (please report it)
+"""
+
+
+@click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, "--version", prog_name="cml-py", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Compare this pull request's model metrics with main, gate them, and report.
+
+    \b
+    Reads cml.yaml at the repository root (or --config), the metrics and params files it
+    lists (JSON, YAML, TOML, CSV/TSV; autodetected when none are listed), and the same
+    files at the base commit, read from git without touching the working tree.
+
+    \b
+    Examples:
+      cml-py diff                     # what changed against main
+      cml-py gate                     # exit 1 when a gate rule fails
+      cml-py report -o report.md      # markdown for the PR comment
+      cml-py demo                     # a complete example in a temporary repository
+    """
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every comparing command shares; they override cml.yaml."""
+    decorators = [
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="cml.yaml to use (default: the nearest one up to the repo root).",
+        ),
+        click.option(
+            "--base",
+            metavar="REV",
+            help="Base to compare with: a branch (its merge-base with HEAD is used), "
+            "tag or commit. Default: the CI's target branch, then main, master.",
+        ),
+        click.option(
+            "--metrics",
+            "metrics",
+            multiple=True,
+            metavar="PATH",
+            help="Metrics file or glob (repeatable); replaces cml.yaml `metrics:`.",
+        ),
+        click.option(
+            "--params",
+            "params",
+            multiple=True,
+            metavar="PATH",
+            help="Params file or glob (repeatable); replaces cml.yaml `params:`.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _load(
+    config_path: Path | None,
+    base: str | None,
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    show_all: bool = False,
+    report_id: str | None = None,
+):
+    """cml.yaml (with flags on top) and the comparison of head with base."""
+    from cml_py import pipeline
+    from cml_py.config import check_report_id, load_config
+
+    cwd = Path.cwd()
+    config = load_config(config_path, cwd=cwd)
+    if report_id is not None:
+        config = config.with_overrides(report_id=check_report_id(report_id))
+    selection = pipeline.Selection(base=base, metrics=metrics, params=params)
+    comparison = pipeline.compare(config, selection, cwd=cwd, env=os.environ)
+    gate_result = pipeline.gate(config, comparison)
+    report = pipeline.build_report(
+        config, comparison, gate_result, report_id=config.report_id, show_all=show_all
+    )
+    return config, report
+
+
+@cli.command(context_settings=CONTEXT)
+@common_options
+@click.option("--all", "show_all", is_flag=True, help="Also show unchanged metrics and params.")
+@click.option("--md", "as_md", is_flag=True, help="Print markdown tables.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (NaN/inf as null + a flag).")
+def diff(
+    config_path: Path | None,
+    base: str | None,
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    show_all: bool,
+    as_md: bool,
+    as_json: bool,
+) -> int:
+    """Show how metrics and params changed against the base.
+
+    Each metric gets main's value, this PR's value, the absolute and relative change and
+    a verdict (better, worse, unchanged, added, removed, changed) that respects direction:
+    higher is better unless cml.yaml's `direction:` says otherwise or the name marks a
+    cost (loss, error, rmse, latency, ...). Unchanged rows are hidden unless --all.
+
+    \b
+    Examples:
+      cml-py diff
+      cml-py diff --base origin/main --all
+      cml-py diff --metrics eval/metrics.json --json | jq .metrics
+    """
+    if as_md and as_json:
+        raise click.UsageError("--md and --json cannot be used together")
+    _, report = _load(config_path, base, metrics, params, show_all)
+    if as_json:
+        import json
+
+        from cml_py.report.json_out import report_dict
+
+        data = report_dict(report)
+        del data["gate"], data["verdict"]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    elif as_md:
+        from cml_py.report.diff_only import render_diff_markdown
+
+        click.echo(render_diff_markdown(report), nl=False)
+    else:
+        from cml_py.report.text import diff_sections, header_lines
+
+        lines = header_lines(report)[1:] + diff_sections(report)
+        click.echo("\n".join(lines).lstrip("\n"))
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
+@common_options
+def gate(
+    config_path: Path | None, base: str | None, metrics: tuple[str, ...], params: tuple[str, ...]
+) -> int:
+    """Check the gate rules of cml.yaml; exit 1 when one fails.
+
+    Prints every rule with the metric's value, main's value, the change, the limit and
+    pass/fail/warn. With no `gate:` rules the verdict is pass (report only).
+
+    \b
+    Rules (in cml.yaml):
+      gate:
+        eval.acc: {min: 0.9, max_drop: 0.01}
+        "*loss": {max_drop_pct: 5, informational: true}
+
+    \b
+    Examples:
+      cml-py gate
+      cml-py gate --base origin/main || echo "the model got worse"
+    """
+    _, report = _load(config_path, base, metrics, params)
+    from cml_py.report.text import gate_section, header_lines
+
+    lines = header_lines(report) + gate_section(report)
+    click.echo("\n".join(lines))
+    return EXIT_OK if report.gate.passed else EXIT_GATE_FAILED
+
+
+@cli.command(context_settings=CONTEXT)
+@common_options
+@click.option(
+    "-o",
+    "--output",
+    type=str,
+    default=None,
+    metavar="PATH",
+    help="Where to write; '-' for stdout. Default: report.md/.txt/.json/.xml.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "text", "json", "junit"]),
+    default="md",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A jinja2 template to use instead of templates/report.md.j2 (md only).",
+)
+@click.option(
+    "--id",
+    "report_id",
+    default=None,
+    metavar="ID",
+    help="Report id in the hidden marker; one sticky comment per id. "
+    "Default: cml.yaml report.id, else 'default'.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also show unchanged rows.")
+def report(
+    config_path: Path | None,
+    base: str | None,
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    output: str | None,
+    fmt: str,
+    template: Path | None,
+    report_id: str | None,
+    show_all: bool,
+) -> int:
+    """Write the report: markdown for the PR comment, text, JSON or JUnit XML.
+
+    The markdown starts with a hidden marker `<!-- cml-py report id=ID -->`, then the
+    verdict, the gate table, the metrics and params that changed, all metrics in a
+    collapsed section, and the base and head commits. Files are written atomically.
+    The exit code is 0 whatever the gate says; use `cml-py gate` to fail the job.
+
+    \b
+    Examples:
+      cml-py report -o report.md
+      cml-py report --format junit -o gate.xml
+      cml-py report --format text -o -
+    """
+    config, result = _load(config_path, base, metrics, params, show_all, report_id)
+    from cml_py.report import DEFAULT_FILES, render
+
+    if template is None and config.template:
+        template = config.root / config.template
+    text = render(result, fmt, template=template)
+    target = output or DEFAULT_FILES[fmt]
+    if target == "-":
+        click.echo(text, nl=False)
+    else:
+        from cml_py.fsio import write_atomic
+
+        write_atomic(Path(target), text)
+        click.echo(f"cml-py: wrote {target} ({_verdict_word(result)})", err=True)
+    return EXIT_OK
+
+
+def _verdict_word(report: Report) -> str:
+    if not report.gate.checks:
+        return "no gate rules"
+    return "gate passed" if report.gate.passed else "gate failed"
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("cml-demo"),
+    show_default=True,
+    help="Directory for the demo's report.",
+)
+@click.option("--fail", "fail", is_flag=True, help="Make the PR regress so the gate fails.")
+def demo(output: Path, fail: bool) -> int:
+    """Run the whole job on a built-in example, offline.
+
+    Creates a temporary git repository with a baseline on `main` and a feature branch
+    that changes the model, runs the comparison, gate and report there, and leaves the
+    report in ./cml-demo/. With --fail the branch regresses and the gate fails (exit 1).
+
+    \b
+    Examples:
+      cml-py demo
+      cml-py demo --fail; echo "exit code $?"
+    """
+    from cml_py.demo import run_demo
+
+    return run_demo(output, fail=fail, echo=lambda s: click.echo(s, err=True))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command and exit with its code, whatever happens."""
+    code: int
+    try:
+        result = cli.main(args=argv, prog_name="cml-py", standalone_mode=False)
+        code = result if isinstance(result, int) else EXIT_OK
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code if exc.exit_code else EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("cml-py: aborted", err=True)
+        code = 130
+    except CmlError as exc:
+        click.echo(f"cml-py: error: {_one_line(str(exc))}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("cml-py: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        # stdout closed early (`cml-py diff | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_OK
+    except Exception as exc:  # a bug in cml-py: never exit 1, which means "gate failed"
+        if os.environ.get("CML_PY_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        click.echo(
+            f"cml-py: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+            "(this is a bug in cml-py; set CML_PY_DEBUG=1 for the traceback and please report it)",
+            err=True,
+        )
+        code = EXIT_INTERNAL
+    sys.exit(code)

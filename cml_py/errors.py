@@ -1,0 +1,36 @@
+"""The exceptions that cross stage boundaries, each tied to one process exit code.
+
+The CLI has a single handler that turns these into a one-line message and an exit code,
+so every stage can fail the same honest way. Anything that is not one of these is a bug
+in cml-py and exits 4 — never 1, which CI would read as a failed gate.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_SERVICE = 3
+EXIT_INTERNAL = 4
+
+
+class CmlError(Exception):
+    """Bad input or usage: a malformed file, an unknown key, a missing base branch.
+
+    The message is shown to the user as is, on one line, so it must name the file or
+    key and say what was expected.
+    """
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ServiceError(CmlError):
+    """A forge or other service failed after the retries that were safe to make."""
+
+    exit_code = EXIT_SERVICE
+
+
+class GateFailed(CmlError):
+    """The gate's verdict was fail; raised only where a stage must stop the job."""
+
+    exit_code = EXIT_GATE_FAILED

@@ -1,0 +1,130 @@
+"""Gate rules → one check per (rule, metric) → one overall verdict (pure).
+
+The result lists every rule that was applied, with value, base, change and limit, so a
+reviewer can see why the check is red or green without opening a log. Comparisons allow
+a relative tolerance of 1e-9: `0.9 - 0.89` is 0.010000000000000009 in floating point,
+and a drop of exactly the allowed limit must pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from cml_py.config import GateRule
+from cml_py.metrics.direction import matches
+from cml_py.model import DiffRow, Direction, GateCheck, GateResult, Scalar, Status, is_number
+
+RULE_KINDS = ("min", "max", "max_drop", "max_drop_pct")
+_DROP_RULES = ("max_drop", "max_drop_pct")
+
+
+def _at_most(value: float, limit: float) -> bool:
+    return value <= limit or math.isclose(value, limit, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def evaluate_gate(rules: Sequence[GateRule], rows: Sequence[DiffRow]) -> GateResult:
+    checks: list[GateCheck] = []
+    for rule in rules:
+        matched = [row for row in rows if matches(rule.pattern, row.path, row.name)]
+        kinds = [k for k in RULE_KINDS if getattr(rule, k) is not None]
+        if not matched:
+            status = _missing_status(rule, at_head=True)
+            for kind in kinds:
+                checks.append(
+                    _finish(
+                        rule,
+                        GateCheck(
+                            pattern=rule.pattern,
+                            rule=kind,
+                            status=status,
+                            limit=getattr(rule, kind),
+                            note="no metric matches this name",
+                        ),
+                    )
+                )
+            continue
+        for row in matched:
+            for kind in kinds:
+                checks.append(_finish(rule, _check(rule, kind, row)))
+    return GateResult(tuple(checks))
+
+
+def _missing_status(rule: GateRule, *, at_head: bool) -> Status:
+    choice = rule.on_missing or ("fail" if at_head else "warn")
+    return {"fail": Status.FAIL, "warn": Status.WARN, "ignore": Status.PASS}[choice]
+
+
+def _finish(rule: GateRule, check: GateCheck) -> GateCheck:
+    """Informational rules are shown with their real outcome but never fail the gate."""
+    if not rule.informational:
+        return check
+    if check.status is Status.FAIL:
+        note = "; ".join(n for n in (check.note, "informational: does not fail the gate") if n)
+        return replace(check, status=Status.WARN, note=note, informational=True)
+    return replace(check, informational=True)
+
+
+def _check(rule: GateRule, kind: str, row: DiffRow) -> GateCheck:
+    limit: float = getattr(rule, kind)
+    base_value: Scalar = row.base if row.has_base else None
+    common = dict(
+        pattern=rule.pattern,
+        rule=kind,
+        path=row.path,
+        metric=row.name,
+        value=row.head if row.has_head else None,
+        base=base_value,
+        change=row.delta,
+        limit=limit,
+    )
+    if not row.has_head:
+        return GateCheck(
+            status=_missing_status(rule, at_head=True), note="missing in this PR", **common
+        )
+    value = row.head
+    if not is_number(value):
+        return GateCheck(status=Status.FAIL, note="value is not a number", **common)
+    if math.isnan(value):  # type: ignore[arg-type]
+        return GateCheck(status=Status.FAIL, note="value is NaN", **common)
+    if kind == "min":
+        ok = _at_most(limit, value)  # type: ignore[arg-type]
+        return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
+    if kind == "max":
+        ok = _at_most(value, limit)  # type: ignore[arg-type]
+        return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
+    return _check_drop(rule, kind, row, limit, common)
+
+
+def _check_drop(rule: GateRule, kind: str, row: DiffRow, limit: float, common: dict) -> GateCheck:
+    if not row.has_base:
+        return GateCheck(
+            status=_missing_status(rule, at_head=False),
+            note="no value on main to compare",
+            **common,
+        )
+    base = row.base
+    if not is_number(base) or math.isnan(base):  # type: ignore[arg-type]
+        return GateCheck(
+            status=_missing_status(rule, at_head=False),
+            note="main's value is not a number",
+            **common,
+        )
+    head: float = row.head  # type: ignore[assignment]
+    if head == base:
+        return GateCheck(status=Status.PASS, **common)
+    worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)  # type: ignore[operator]
+    if kind == "max_drop":
+        ok = _at_most(worse_by, limit)
+        return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
+    if worse_by <= 0:
+        return GateCheck(status=Status.PASS, **common)
+    if base == 0 or not math.isfinite(base):  # type: ignore[arg-type]
+        return GateCheck(
+            status=Status.FAIL,
+            note=f"main's value is {base}: a relative drop is unbounded",
+            **common,
+        )
+    ok = _at_most(worse_by / abs(base) * 100.0, limit)  # type: ignore[arg-type]
+    return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)

@@ -1,0 +1,119 @@
+"""The one place that runs git.
+
+Everything here reads the repository; nothing touches the working tree or the index,
+so cml-py can run in the middle of a user's CI job without side effects.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from cml_py.errors import CmlError
+
+_ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+
+
+class GitError(CmlError):
+    """A git command failed in a way the caller did not expect."""
+
+
+class Git:
+    """Thin wrapper around the `git` executable for one working directory."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self._env = {**os.environ, **_ENV}
+
+    def run(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        try:
+            proc = subprocess.run(
+                ["git", "-c", "core.quotepath=off", *args],
+                cwd=self.cwd,
+                input=input,
+                capture_output=True,
+                env=self._env,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise CmlError("git is not installed or not on PATH; cml-py needs it") from None
+        if check and proc.returncode != 0:
+            message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            detail = message[-1] if message else f"exit code {proc.returncode}"
+            raise GitError(f"git {args[0]} failed: {detail}")
+        return proc
+
+    def _out(self, *args: str) -> str:
+        return self.run(*args).stdout.decode("utf-8", "replace").strip()
+
+    def toplevel(self) -> Path | None:
+        proc = self.run("rev-parse", "--show-toplevel", check=False)
+        if proc.returncode != 0:
+            return None
+        return Path(proc.stdout.decode("utf-8", "replace").strip())
+
+    def commit_sha(self, rev: str) -> str | None:
+        """The full sha of `rev` as a commit, or None when it does not name one here."""
+        proc = self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.decode().strip() or None
+
+    def ref_exists(self, ref: str) -> bool:
+        return self.run("show-ref", "--verify", "--quiet", ref, check=False).returncode == 0
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = self.run("merge-base", a, b, check=False)
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.decode().strip() or None
+
+    def is_shallow(self) -> bool:
+        return self._out("rev-parse", "--is-shallow-repository") == "true"
+
+    def is_dirty(self, paths: Sequence[str] = ()) -> bool:
+        """Whether tracked files (limited to `paths` when given) differ from HEAD."""
+        args = ["status", "--porcelain", "--untracked-files=no"]
+        if paths:
+            args += ["--", *paths]
+        return bool(self.run(*args, check=False).stdout.strip())
+
+    def list_files(self, sha: str) -> list[str]:
+        """All file paths in the tree of commit `sha`, repo-relative with `/`."""
+        out = self.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", sha).stdout
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+    def read_files(self, sha: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """Contents of `paths` at commit `sha` in one `git cat-file --batch` call.
+
+        A path that is absent (or not a file) at that commit maps to None: for the
+        caller that means "added in this PR", not an error.
+        """
+        paths = list(dict.fromkeys(paths))
+        if not paths:
+            return {}
+        for path in paths:
+            if "\n" in path:
+                raise CmlError(f"{path!r}: file names with line breaks are not supported")
+        request = "".join(f"{sha}:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
+        out = self.run("cat-file", "--batch", input=request).stdout
+        result: dict[str, bytes | None] = {}
+        pos = 0
+        for path in paths:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
+                size = int(header[2])
+                body = out[pos : pos + size]
+                pos += size + 1
+                result[path] = body if header[1] == b"blob" else None
+            else:  # "<object> missing" or "<object> ambiguous"
+                result[path] = None
+        return result

@@ -1,0 +1,1 @@
+"""Reading metrics/params files into flat mappings, and comparing two of them."""

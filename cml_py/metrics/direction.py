@@ -1,0 +1,66 @@
+"""Whether a metric is better higher or lower.
+
+Higher is better unless cml.yaml says otherwise or the name marks a cost: a segment of
+the name (split on `.`, `_`, `-`, `/` and camelCase) such as `loss`, `rmse` or `latency`.
+Segments, not substrings: `val_loss` is a cost, `lossless_ratio` is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+
+from cml_py.model import Direction
+
+COST_WORDS = frozenset(
+    {
+        "loss",
+        "losses",
+        "logloss",
+        "error",
+        "errors",
+        "err",
+        "rmse",
+        "mse",
+        "mae",
+        "mape",
+        "smape",
+        "latency",
+        "time",
+        "duration",
+        "memory",
+        "size",
+        "perplexity",
+    }
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[._\-/\s:]+")
+
+
+def name_segments(name: str) -> list[str]:
+    return [s.lower() for s in _SEPARATORS.split(_CAMEL.sub("_", name)) if s]
+
+
+def infer_direction(name: str) -> Direction:
+    if any(segment in COST_WORDS for segment in name_segments(name)):
+        return Direction.LOWER
+    return Direction.HIGHER
+
+
+def matches(pattern: str, path: str, name: str) -> bool:
+    """A pattern names a metric by its dotted name, or by `file:name` to pick one file.
+
+    Globs follow fnmatch: `*` also crosses dots, so `*loss` matches `train.loss`.
+    """
+    return fnmatchcase(name, pattern) or fnmatchcase(f"{path}:{name}", pattern)
+
+
+def direction_for(
+    path: str, name: str, overrides: Sequence[tuple[str, Direction]] = ()
+) -> Direction:
+    """The first matching `direction:` entry of cml.yaml wins, else the name decides."""
+    for pattern, direction in overrides:
+        if matches(pattern, path, name):
+            return direction
+    return infer_direction(name)

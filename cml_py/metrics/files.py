@@ -1,0 +1,131 @@
+"""Which metrics/params files take part, and their contents in the working tree.
+
+Patterns are relative to the directory of cml.yaml (flags: to the current directory);
+paths are kept repo-relative with `/` so the same string addresses a file in the
+working tree and at the base commit. Globs follow pathlib: `*` and `?` stay within one
+directory, `**/` spans any number of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cml_py.errors import CmlError
+from cml_py.metrics.diff import natural_key
+from cml_py.metrics.parse import parse_file
+from cml_py.model import MetricFile, MetricSet
+
+AUTODETECT_METRICS = (
+    "metrics.json",
+    "metrics.yaml",
+    "metrics.yml",
+    "metrics.toml",
+    "metrics.csv",
+    "dvclive/metrics.json",
+)
+AUTODETECT_PARAMS = ("params.yaml",)
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """Patterns of one kind, where they came from (for messages), and their directory."""
+
+    patterns: tuple[str, ...]
+    origin: str
+    directory: Path
+    required: bool = True
+
+
+def is_glob(pattern: str) -> bool:
+    return bool(_GLOB_CHARS.search(pattern))
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a pathlib-style glob into a regex over `/`-separated relative paths."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+            continue
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _relative(path: Path, repo_root: Path) -> str:
+    return Path(os.path.relpath(path, repo_root)).as_posix()
+
+
+def head_paths(spec: FileSpec, repo_root: Path) -> list[str]:
+    """Files matched in the working tree, in configured order, each once.
+
+    A literal path that does not exist, or a glob that matches nothing, is an error:
+    when the user names a file, its absence is a broken training run, not "no metrics".
+    """
+    found: list[str] = []
+    for pattern in spec.patterns:
+        if is_glob(pattern):
+            matches = sorted(
+                (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file()),
+                key=natural_key,
+            )
+            if not matches and spec.required:
+                raise CmlError(f"{spec.origin}: {pattern!r} matches no file")
+            found.extend(matches)
+        else:
+            path = spec.directory / pattern
+            if not path.is_file():
+                if spec.required:
+                    kind = "is a directory, expected a file" if path.is_dir() else "does not exist"
+                    raise CmlError(f"{spec.origin}: file {pattern!r} {kind}")
+                continue
+            found.append(_relative(path, repo_root))
+    return list(dict.fromkeys(found))
+
+
+def base_paths(spec: FileSpec, repo_root: Path, base_files: Iterable[str]) -> list[str]:
+    """Files the patterns match in the base commit's tree (given as repo-relative paths)."""
+    prefix = _relative(spec.directory, repo_root)
+    prefix = "" if prefix == "." else prefix + "/"
+    regexes = [glob_regex(prefix + p) for p in spec.patterns if is_glob(p)]
+    if not regexes:
+        return []
+    return sorted((f for f in base_files if any(r.match(f) for r in regexes)), key=natural_key)
+
+
+def literal_paths(spec: FileSpec, repo_root: Path) -> list[str]:
+    return [_relative(spec.directory / p, repo_root) for p in spec.patterns if not is_glob(p)]
+
+
+def read_head(paths: Sequence[str], repo_root: Path) -> MetricSet:
+    files = []
+    for path in paths:
+        try:
+            data = (repo_root / path).read_bytes()
+        except OSError as exc:
+            raise CmlError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        files.append(MetricFile(path=path, values=parse_file(data, path)))
+    return MetricSet(tuple(files))

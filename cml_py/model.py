@@ -1,0 +1,160 @@
+"""Plain data passed between stages.
+
+Every stage takes and returns these frozen dataclasses, never a client, a path to
+re-read or a global, so that the core (load, diff, gate, render) stays a set of pure
+functions that tests can drive with literals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+Scalar = float | int | bool | str | None
+"""A metric or param value after flattening: numbers, and non-numeric values kept as is."""
+
+
+def is_number(value: object) -> bool:
+    """True for ints and floats (NaN and ±inf included) but not for bools.
+
+    Python treats True as 1; a metric that is a flag must never be compared as a number.
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite_number(value: object) -> bool:
+    return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+class Direction(str, Enum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Verdict(str, Enum):
+    BETTER = "better"
+    WORSE = "worse"
+    UNCHANGED = "unchanged"
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class MetricFile:
+    """The flat values read from one file; `path` is repo-relative with `/` separators."""
+
+    path: str
+    values: Mapping[str, Scalar]
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """All files of one kind (metrics or params) on one side of the comparison, in order."""
+
+    files: tuple[MetricFile, ...] = ()
+
+    def __len__(self) -> int:
+        return sum(len(f.values) for f in self.files)
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    """The commit the PR is compared with, and how it was chosen (shown in the report)."""
+
+    name: str
+    sha: str
+    how: str
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One metric or param compared across base and head.
+
+    `has_base`/`has_head` are separate from the values because `None` (YAML null) is a
+    legitimate value. `delta` is head − base for numbers; `rel` is delta / |base|.
+    """
+
+    path: str
+    name: str
+    base: Scalar
+    head: Scalar
+    has_base: bool
+    has_head: bool
+    delta: float | None
+    rel: float | None
+    verdict: Verdict
+    direction: Direction | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Metrics and params of head against base, with what the reader needs to trust it."""
+
+    metrics: tuple[DiffRow, ...]
+    params: tuple[DiffRow, ...]
+    base: BaseRef | None
+    head_sha: str | None
+    head_dirty: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One rule applied to one metric (or to a pattern that matched nothing)."""
+
+    pattern: str
+    rule: str
+    status: Status
+    path: str | None = None
+    metric: str | None = None
+    value: Scalar = None
+    base: Scalar = None
+    change: float | None = None
+    limit: float | None = None
+    informational: bool = False
+    note: str = ""
+
+    @property
+    def target(self) -> str:
+        return self.metric if self.metric is not None else self.pattern
+
+
+@dataclass(frozen=True)
+class GateResult:
+    checks: tuple[GateCheck, ...] = ()
+
+    def count(self, status: Status) -> int:
+        return sum(1 for c in self.checks if c.status is status)
+
+    @property
+    def passed(self) -> bool:
+        return self.count(Status.FAIL) == 0
+
+    @property
+    def verdict(self) -> Status:
+        return Status.PASS if self.passed else Status.FAIL
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a renderer needs; renderers decide only how it looks."""
+
+    id: str
+    comparison: Comparison
+    gate: GateResult
+    show_all: bool = False
+    version: str = ""
+    links: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,38 @@
+"""Report → markdown (jinja2 template), plain text, JSON and JUnit XML.
+
+Rows are built once in `view.py` and only formatted by each renderer, so the numbers a
+reviewer sees in the PR comment, the terminal and the JSON are always the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cml_py.model import Report
+
+FORMATS = ("md", "text", "json", "junit")
+DEFAULT_FILES = {
+    "md": "report.md",
+    "text": "report.txt",
+    "json": "report.json",
+    "junit": "report.xml",
+}
+
+
+def render(report: Report, fmt: str, *, template: Path | None = None) -> str:
+    """Render with the named format; heavy renderers are imported only when asked for."""
+    renderer: Callable[[Report], str]
+    if fmt == "md":
+        from cml_py.report.markdown import render_markdown
+
+        return render_markdown(report, template=template)
+    if fmt == "text":
+        from cml_py.report.text import render_text as renderer
+    elif fmt == "json":
+        from cml_py.report.json_out import render_json as renderer
+    elif fmt == "junit":
+        from cml_py.report.junit import render_junit as renderer
+    else:
+        raise ValueError(f"unknown report format {fmt!r}")
+    return renderer(report)

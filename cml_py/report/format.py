@@ -1,0 +1,78 @@
+"""Numbers as a reviewer should read them (pure).
+
+Significant digits, not decimals: a change from 1.2345e-05 to 1.2399e-05 must never print
+as `0.0`. When two different values would print the same, precision grows until they
+differ, so the table never shows "0.91 → 0.91" for a real change.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cml_py.model import Scalar, is_number
+
+MISSING = "—"
+
+
+def fmt_float(x: float, sig: int = 4) -> str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(x)))
+    if -5 < magnitude < 15:
+        text = f"{x:.{max(sig - 1 - magnitude, 0)}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    mantissa, exponent = f"{x:.{sig - 1}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent):+03d}"
+
+
+def fmt_number(x: float | int, sig: int = 4) -> str:
+    if isinstance(x, int):
+        return str(x)
+    return fmt_float(x, sig)
+
+
+def fmt_scalar(value: Scalar, sig: int = 4) -> str:
+    """Any value for display; non-numeric values keep their text (escaping is the renderer's)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return fmt_number(value, sig)  # type: ignore[arg-type]
+    return str(value)
+
+
+def fmt_pair(base: Scalar, head: Scalar, sig: int = 4) -> tuple[str, str]:
+    """Both values with enough digits that different numbers never look equal."""
+    if not (is_number(base) and is_number(head)) or base == head:
+        return fmt_scalar(base, sig), fmt_scalar(head, sig)
+    for digits in range(sig, 18):
+        a, b = fmt_number(base, digits), fmt_number(head, digits)  # type: ignore[arg-type]
+        if a != b:
+            return a, b
+    return fmt_number(base, 17), fmt_number(head, 17)  # type: ignore[arg-type]
+
+
+def fmt_delta(delta: float | int | None, sig: int = 3) -> str:
+    if delta is None:
+        return ""
+    if isinstance(delta, int):
+        return f"{delta:+d}"
+    if delta == 0:
+        return "0"
+    text = fmt_float(abs(delta), sig)
+    return ("+" if delta > 0 else "-") + text
+
+
+def fmt_pct(rel: float | None, sig: int = 3) -> str:
+    if rel is None or rel == 0:
+        return ""
+    return fmt_delta(rel * 100.0, sig) + "%"

@@ -1,0 +1,79 @@
+"""Report → JSON for scripts. Always valid JSON: a non-finite number becomes `null` with
+a sibling `<field>_nonfinite` of "NaN", "inf" or "-inf", because NaN is not JSON and
+tools such as jq reject it."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from cml_py.model import DiffRow, GateCheck, Report
+from cml_py.report.view import verdict_counts
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        out[key] = None
+        out[f"{key}_nonfinite"] = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    else:
+        out[key] = value
+
+
+def row_dict(row: DiffRow) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": row.path, "name": row.name, "verdict": row.verdict.value}
+    if row.direction is not None:
+        out["direction"] = row.direction.value
+    if row.has_base:
+        _put(out, "base", row.base)
+    if row.has_head:
+        _put(out, "head", row.head)
+    _put(out, "change", row.delta)
+    _put(out, "change_pct", row.rel * 100.0 if row.rel is not None else None)
+    return out
+
+
+def check_dict(check: GateCheck) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "pattern": check.pattern,
+        "rule": check.rule,
+        "status": check.status.value,
+        "file": check.path,
+        "metric": check.metric,
+    }
+    for key, value in (
+        ("value", check.value),
+        ("base", check.base),
+        ("change", check.change),
+        ("limit", check.limit),
+    ):
+        _put(out, key, value)
+    out["informational"] = check.informational
+    out["note"] = check.note
+    return out
+
+
+def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dict[str, Any]:
+    comparison = report.comparison
+    show_all = report.show_all if include_unchanged is None else include_unchanged
+
+    def rows(items: tuple[DiffRow, ...]) -> list[dict[str, Any]]:
+        return [row_dict(r) for r in items if show_all or r.verdict.value != "unchanged"]
+
+    base = comparison.base
+    return {
+        "id": report.id,
+        "version": report.version,
+        "verdict": report.gate.verdict.value,
+        "base": {"name": base.name, "sha": base.sha, "how": base.how} if base else None,
+        "head": {"sha": comparison.head_sha},
+        "counts": {v.value: n for v, n in verdict_counts(comparison.metrics).items()},
+        "gate": [check_dict(c) for c in report.gate.checks],
+        "metrics": rows(comparison.metrics),
+        "params": rows(comparison.params),
+        "notes": list(comparison.notes),
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,58 @@
+"""Report → JUnit XML: one testcase per gate check, so GitLab's MR widget and GitHub's
+test-report actions show the gate natively. A warning is a passing testcase whose
+system-out says why; only failed checks are failures."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape, quoteattr
+
+from cml_py.model import Report, Status
+from cml_py.report.format import fmt_delta, fmt_scalar
+from cml_py.report.view import limit_text
+
+
+def _strip_invalid(text: str) -> str:
+    """XML 1.0 forbids most control characters; drop them rather than emit broken XML."""
+    return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
+def _attr(text: str) -> str:
+    return quoteattr(_strip_invalid(text))
+
+
+def render_junit(report: Report) -> str:
+    checks = report.gate.checks
+    failures = sum(1 for c in checks if c.status is Status.FAIL)
+    suite = f"cml-py gate ({report.id})"
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name={_attr("cml-py")} tests="{len(checks)}" failures="{failures}">',
+        f'  <testsuite name={_attr(suite)} tests="{len(checks)}" failures="{failures}" '
+        'errors="0" skipped="0">',
+    ]
+    for check in checks:
+        name = f"{check.target} {limit_text(check)}".strip()
+        if check.path:
+            name = f"{check.path}:{name}"
+        detail = (
+            f"value {fmt_scalar(check.value)}, main {fmt_scalar(check.base)}, "
+            f"change {fmt_delta(check.change) or '0'}, limit {limit_text(check)}"
+        )
+        if check.note:
+            detail += f"; {check.note}"
+        lines.append(
+            f"    <testcase classname={_attr('cml-py.gate.' + report.id)} name={_attr(name)} "
+            'time="0">'
+        )
+        if check.status is Status.FAIL:
+            lines.append(
+                f'      <failure message={_attr(detail)} type="gate">'
+                f"{escape(_strip_invalid(detail))}</failure>"
+            )
+        elif check.status is Status.WARN:
+            lines.append(
+                f"      <system-out>{escape(_strip_invalid('warning: ' + detail))}</system-out>"
+            )
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,72 @@
+"""Report → plain text for terminals and CI logs: aligned columns, words instead of emoji."""
+
+from __future__ import annotations
+
+from cml_py.model import Report, Status, Verdict
+from cml_py.report import view as v
+from cml_py.report.tables import text_table
+
+MARKS = v.Marks(
+    status={Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN"},
+    verdict={verdict: verdict.value for verdict in Verdict},
+)
+
+
+def _plain(text: str) -> str:
+    """No escaping for terminals, but keep one row on one line."""
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def header_lines(report: Report) -> list[str]:
+    comparison = report.comparison
+    lines = [f"cml-py: {v.headline(report)}"]
+    head = comparison.head_sha[:7] if comparison.head_sha else "unknown"
+    if comparison.base:
+        base = comparison.base
+        lines.append(
+            f"base: {_plain(base.name)} @ {base.sha[:7]} ({_plain(base.how)}); "
+            f"head: {head} + working tree"
+        )
+    return lines
+
+
+def gate_section(report: Report) -> list[str]:
+    if not report.gate.checks:
+        return []
+    show_file = v.several_files(report.comparison.metrics)
+    return ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]
+
+
+def diff_sections(report: Report) -> list[str]:
+    comparison = report.comparison
+    lines: list[str] = []
+    for label, rows in (("Metric", comparison.metrics), ("Param", comparison.params)):
+        if not rows:
+            continue
+        table = v.diff_table(
+            rows,
+            _plain,
+            MARKS,
+            label=label,
+            show_all=report.show_all,
+            show_file=v.several_files(rows),
+        )
+        hidden = (
+            sum(1 for r in rows if r.verdict is Verdict.UNCHANGED) if not report.show_all else 0
+        )
+        title = f"{label}s ({v.counts_text(rows)})"
+        lines += ["", title]
+        if table:
+            lines.append(text_table(table))
+        else:
+            lines.append(f"  no {label.lower()} changed")
+        if hidden:
+            lines.append(f"  {hidden} unchanged not shown (--all shows them)")
+    return lines
+
+
+def render_text(report: Report) -> str:
+    lines = header_lines(report) + gate_section(report) + diff_sections(report)
+    if report.comparison.notes:
+        lines += ["", "Notes"] + [f"  - {_plain(n)}" for n in report.comparison.notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,171 @@
+"""Report → tables of display strings, built once and shared by the text and markdown
+renderers (pure).
+
+`esc` is applied to every string that came from the user's files or repository; our own
+formatted numbers and labels are passed through. The markdown renderer passes an escaper,
+the terminal renderer passes the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cml_py.model import DiffRow, GateCheck, Report, Status, Verdict
+from cml_py.report.format import MISSING, fmt_delta, fmt_number, fmt_pair, fmt_pct
+
+Escape = Callable[[str], str]
+
+STATUS_WORD = {Status.PASS: "pass", Status.FAIL: "fail", Status.WARN: "warn"}
+VERDICT_ORDER = (
+    Verdict.WORSE,
+    Verdict.BETTER,
+    Verdict.CHANGED,
+    Verdict.ADDED,
+    Verdict.REMOVED,
+    Verdict.UNCHANGED,
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    aligns: str  # one of "l", "r" per column
+    rows: tuple[tuple[str, ...], ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The symbols a renderer uses; markdown gets emoji, terminals get plain words."""
+
+    status: dict[Status, str]
+    verdict: dict[Verdict, str]
+    up: str = "▲"
+    down: str = "▼"
+
+
+def limit_text(check: GateCheck) -> str:
+    if check.limit is None:
+        return ""
+    limit = fmt_number(check.limit)
+    return {
+        "min": f"≥ {limit}",
+        "max": f"≤ {limit}",
+        "max_drop": f"worse by ≤ {limit}",
+        "max_drop_pct": f"worse by ≤ {limit}%",
+    }.get(check.rule, limit)
+
+
+def _pair(row_base, row_head, has_base: bool, has_head: bool, esc: Escape) -> tuple[str, str]:
+    base, head = fmt_pair(row_base, row_head)
+    return (esc(base) if has_base else MISSING, esc(head) if has_head else MISSING)
+
+
+def change_text(row: DiffRow, marks: Marks) -> str:
+    if row.delta is None or row.delta == 0:
+        return ""
+    arrow = marks.up if row.delta > 0 else marks.down
+    pct = fmt_pct(row.rel)
+    return f"{arrow} {fmt_delta(row.delta)}" + (f" ({pct})" if pct else "")
+
+
+def gate_table(report: Report, esc: Escape, marks: Marks, *, show_file: bool) -> Table:
+    rows = []
+    for check in report.gate.checks:
+        has_value = check.metric is not None and check.note != "missing in this PR"
+        base, value = _pair(check.base, check.value, check.base is not None, has_value, esc)
+        row = [
+            f"{marks.status[check.status]}",
+            esc(check.target),
+            limit_text(check),
+            base,
+            value,
+            fmt_delta(check.change) if check.change else "",
+            esc(check.note),
+        ]
+        if show_file:
+            row.insert(1, esc(check.path or ""))
+        rows.append(tuple(row))
+    headers = ["", "Metric", "Rule", "main", "this PR", "Change", "Note"]
+    aligns = "lllrrrl"
+    if show_file:
+        headers.insert(1, "File")
+        aligns = "l" + aligns
+    return Table(tuple(headers), aligns, tuple(rows))
+
+
+def diff_table(
+    rows: Sequence[DiffRow],
+    esc: Escape,
+    marks: Marks,
+    *,
+    label: str,
+    show_all: bool,
+    show_file: bool,
+) -> Table:
+    out = []
+    for row in rows:
+        if row.verdict is Verdict.UNCHANGED and not show_all:
+            continue
+        base, head = _pair(row.base, row.head, row.has_base, row.has_head, esc)
+        cells = [esc(row.name), base, head, change_text(row, marks), marks.verdict[row.verdict]]
+        if show_file:
+            cells.insert(0, esc(row.path))
+        out.append(tuple(cells))
+    headers = [label, "main", "this PR", "Change", ""]
+    aligns = "lrrrl"
+    if show_file:
+        headers.insert(0, "File")
+        aligns = "l" + aligns
+    return Table(tuple(headers), aligns, tuple(out))
+
+
+def values_table(rows: Sequence[DiffRow], esc: Escape, *, show_file: bool) -> Table:
+    """Every metric with both values, for the collapsed "all metrics" section."""
+    out = []
+    for row in rows:
+        base, head = _pair(row.base, row.head, row.has_base, row.has_head, esc)
+        cells = [esc(row.name), base, head]
+        if show_file:
+            cells.insert(0, esc(row.path))
+        out.append(tuple(cells))
+    headers = ["Metric", "main", "this PR"]
+    aligns = "lrr"
+    if show_file:
+        headers.insert(0, "File")
+        aligns = "l" + aligns
+    return Table(tuple(headers), aligns, tuple(out))
+
+
+def verdict_counts(rows: Sequence[DiffRow]) -> dict[Verdict, int]:
+    counts = {v: 0 for v in VERDICT_ORDER}
+    for row in rows:
+        counts[row.verdict] += 1
+    return counts
+
+
+def counts_text(rows: Sequence[DiffRow]) -> str:
+    """`2 worse, 1 better, 5 unchanged` — only the non-zero counts, worst news first."""
+    counts = verdict_counts(rows)
+    return ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
+
+
+def headline(report: Report) -> str:
+    """The verdict line: what the red or green check means, with counts."""
+    gate = report.gate
+    n = len(gate.checks)
+    failed, warned = gate.count(Status.FAIL), gate.count(Status.WARN)
+    warn_text = f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
+    if n == 0:
+        return "no gate rules, report only"
+    if failed:
+        return f"gate failed: {failed} of {n} check{'s' if n != 1 else ''} failed{warn_text}"
+    passed = gate.count(Status.PASS)
+    return f"gate passed: {passed} of {n} check{'s' if n != 1 else ''} passed{warn_text}"
+
+
+def several_files(rows: Sequence[DiffRow]) -> bool:
+    return len({row.path for row in rows}) > 1
