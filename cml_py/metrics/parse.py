@@ -150,8 +150,8 @@ def parse_table(text: str, path: str, *, delimiter: str) -> dict[str, Scalar]:
     """CSV/TSV in either shape.
 
     *wide*: a header row of names and one row of values. *long*: two columns, name and
-    value, with an optional `name,value` (or metric/key/param) header. A header row
-    never holds a number, which is how a two-row, two-column file is told apart.
+    value, with an optional `name,value` (or metric/key/param) header. Neither a header
+    row nor a name is ever a number, which is how the two shapes are told apart.
     """
     rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(row)]
     if not rows:
@@ -161,7 +161,7 @@ def parse_table(text: str, path: str, *, delimiter: str) -> dict[str, Scalar]:
         return _long(rows[1:], path, line_offset=2)
     if len(rows) == 2 and not any(_is_numeric_cell(c) for c in rows[0]):
         return _wide(rows[0], rows[1], path)
-    if all(len(row) == 2 for row in rows):
+    if all(len(row) == 2 and not _is_numeric_cell(row[0]) for row in rows):
         return _long(rows, path, line_offset=1)
     raise CmlError(
         f"{path}: expected a header row and one row of values (wide) or two columns "

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cml_py.config import GateRule, find_config, load_config, parse_config
+from cml_py.errors import CmlError
+from cml_py.model import Direction
+from cml_py.yamlio import load_yaml
+
+
+def config_from(text: str, tmp_path: Path):
+    return parse_config(load_yaml(text, "cml.yaml"), source="cml.yaml", root=tmp_path)
+
+
+def test_full_config_is_parsed(tmp_path: Path) -> None:
+    config = config_from(
+        """
+metrics: [metrics.json, "eval/*.json"]
+params: params.yaml
+base: develop
+direction: {"*latency*": lower, score: higher}
+gate:
+  eval.acc: {min: 0.9, max_drop: 0.01}
+  "*loss": {max_drop_pct: 5, informational: true, on_missing: warn}
+report: {id: nightly, template: my.md.j2, show_unchanged: true}
+""",
+        tmp_path,
+    )
+    assert config.metrics == ("metrics.json", "eval/*.json")
+    assert config.params == ("params.yaml",)
+    assert config.base == "develop"
+    assert config.directions == (("*latency*", Direction.LOWER), ("score", Direction.HIGHER))
+    assert config.gate == (
+        GateRule("eval.acc", min=0.9, max_drop=0.01),
+        GateRule("*loss", max_drop_pct=5.0, informational=True, on_missing="warn"),
+    )
+    assert (config.report_id, config.template, config.show_all) == ("nightly", "my.md.j2", True)
+
+
+def test_empty_config_gives_defaults(tmp_path: Path) -> None:
+    config = config_from("", tmp_path)
+    assert config.gate == () and config.metrics == () and config.report_id == "default"
+
+
+def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
+    assert config_from("gate: {acc: {max_drop: 1e-3}}", tmp_path).gate[0].max_drop == 0.001
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("metric: [a.json]", "cml.yaml: metric: unknown key; expected one of: metrics, params"),
+        ("gate: {acc: {max_dorp: 1}}", "cml.yaml: gate.acc.max_dorp: unknown key; expected one of"),
+        (
+            "gate: {eval.acc: {min: high}}",
+            "cml.yaml: gate.\"eval.acc\".min: expected a number, got 'high' (str)",
+        ),
+        ("gate: {acc: {min: true}}", "gate.acc.min: expected a number, got True (bool)"),
+        ("gate: {acc: {max_drop: -1}}", "gate.acc.max_drop: expected a number >= 0, got -1"),
+        ("gate: {acc: {min: .nan}}", "gate.acc.min: expected a finite number"),
+        (
+            "gate: {acc: {informational: yes please}}",
+            "gate.acc.informational: expected true or false",
+        ),
+        (
+            "gate: {acc: {min: 1, on_missing: skip}}",
+            "gate.acc.on_missing: expected one of fail, warn, ignore, got 'skip'",
+        ),
+        ("gate: {acc: {}}", "gate.acc: expected at least one rule"),
+        ("gate: {acc: {informational: true}}", "gate.acc: expected at least one rule"),
+        ("gate: {acc: 0.9}", "gate.acc: expected a mapping, got 0.9 (float)"),
+        ("gate: [acc]", "cml.yaml: gate: expected a mapping, got ['acc'] (list)"),
+        ("gate: {acc: {min: 2, max: 1}}", "gate.acc: min (2) is greater than max (1)"),
+        ("metrics: 3", "cml.yaml: metrics: expected a list of file paths, got 3 (int)"),
+        ("metrics: [a.json, 4]", "cml.yaml: metrics.1: expected a non-empty string, got 4 (int)"),
+        ("direction: {loss: down}", "cml.yaml: direction.loss: expected one of higher, lower"),
+        ("report: {id: 'a b'}", "cml.yaml: report.id: expected letters, digits"),
+        ("report: {colour: red}", "cml.yaml: report.colour: unknown key"),
+        ("- just\n- a list\n", "cml.yaml: expected a mapping, got ['just', 'a list'] (list)"),
+        ("gate: {acc: {min: 1}}\ngate: {}\n", "cml.yaml:2:1: invalid YAML: duplicate key 'gate'"),
+        ("gate: {acc: {min: 1}, acc: {max: 2}}", "duplicate key 'acc'"),
+        ("gate:\n  acc: [\n", "cml.yaml:3:1: invalid YAML"),
+    ],
+)
+def test_bad_config_names_file_key_and_expected_type(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(CmlError) as exc:
+        config_from(text, tmp_path)
+    assert message in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_find_config_prefers_nearest_and_stops_at_repo_root(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "cml.yaml").write_text("base: main\n")
+    sub = tmp_path / "models" / "a"
+    sub.mkdir(parents=True)
+    assert find_config(sub) == tmp_path / "cml.yaml"
+    (tmp_path / "models" / "cml.yaml").write_text("base: dev\n")
+    assert find_config(sub) == tmp_path / "models" / "cml.yaml"
+    outside = tmp_path.parent / "cml.yaml"
+    assert not outside.exists()
+
+
+def test_load_config_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CmlError, match="nope.yaml: config file not found"):
+        load_config(tmp_path / "nope.yaml", cwd=tmp_path)
+
+
+def test_load_config_without_file_uses_repo_root(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    sub = tmp_path / "src"
+    sub.mkdir()
+    config = load_config(None, cwd=sub)
+    assert config.root == tmp_path and config.source == "(no cml.yaml)"
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "cml.yaml").write_text("metrics: [m.json]\n")
+    config = load_config(tmp_path / "ml" / "cml.yaml", cwd=tmp_path)
+    assert config.root == (tmp_path / "ml").resolve()
