@@ -106,7 +106,7 @@ def test_find_config_prefers_nearest_and_stops_at_repo_root(tmp_path: Path) -> N
 
 
 def test_load_config_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(CmlError, match="nope.yaml: config file not found"):
+    with pytest.raises(CmlError, match=r"nope\.yaml: config file not found"):
         load_config(tmp_path / "nope.yaml", cwd=tmp_path)
 
 
