@@ -1,0 +1,83 @@
+"""Report objects built from literals, shared by the renderer tests."""
+
+from __future__ import annotations
+
+import math
+
+from cml_py.config import GateRule
+from cml_py.gate import evaluate_gate
+from cml_py.metrics.diff import diff_sets
+from cml_py.model import BaseRef, Comparison, MetricFile, MetricSet, Report
+
+BASE = BaseRef(
+    "main", "1111111aaaaaaabbbbbbbcccccccdddddddeeeee", "merge-base of HEAD and origin/main"
+)
+HEAD_SHA = "2222222fffffff0000000111111122222223333"
+
+
+def mixed_report(report_id: str = "default", show_all: bool = False) -> Report:
+    base_metrics = MetricSet(
+        (
+            MetricFile(
+                "metrics.json",
+                {
+                    "eval.acc": 0.9231,
+                    "eval.f1": 0.9,
+                    "eval.loss": 0.2143,
+                    "tiny": 1.2345e-05,
+                    "steps": 100,
+                    "gone": 1.0,
+                    "model": "rf",
+                    "m2": 1.0,
+                    "m10": 2.0,
+                    "same": 0.5,
+                    "unstable": 0.7,
+                },
+            ),
+        )
+    )
+    head_metrics = MetricSet(
+        (
+            MetricFile(
+                "metrics.json",
+                {
+                    "eval.acc": 0.9102,
+                    "eval.f1": 0.9213,
+                    "eval.loss": 0.1875,
+                    "tiny": 1.2399e-05,
+                    "steps": 120,
+                    "new": 3.5,
+                    "model": "gbm",
+                    "m2": 1.0,
+                    "m10": 2.5,
+                    "same": 0.5,
+                    "unstable": math.nan,
+                    "@octocat|<b>[x](y)": 1.0,
+                },
+            ),
+        )
+    )
+    base_params = MetricSet((MetricFile("params.yaml", {"lr": 0.1, "depth": 6, "opt": "adam"}),))
+    head_params = MetricSet((MetricFile("params.yaml", {"lr": 0.05, "depth": 6, "layers.0": 64}),))
+    comparison = Comparison(
+        metrics=diff_sets(base_metrics, head_metrics),
+        params=diff_sets(base_params, head_params, judge=False),
+        base=BASE,
+        head_sha=HEAD_SHA,
+        notes=("extra.json does not exist on main: all its values are new.",),
+    )
+    rules = [
+        GateRule("eval.acc", min=0.9, max_drop=0.01),
+        GateRule("*loss", max_drop_pct=5),
+        GateRule("unstable", min=0.5, informational=True),
+        GateRule("new", max_drop=0.1),
+    ]
+    return Report(
+        report_id, comparison, evaluate_gate(rules, comparison.metrics), show_all, "0.1.0"
+    )
+
+
+def clean_report() -> Report:
+    same = MetricSet((MetricFile("metrics.json", {"acc": 0.9, "loss": 0.1}),))
+    comparison = Comparison(diff_sets(same, same), (), BASE, HEAD_SHA)
+    return Report("default", comparison, evaluate_gate([], comparison.metrics), False, "0.1.0")

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from cml_py.errors import CmlError
+from cml_py.report import render
+from cml_py.report.markdown import marker
+from tests.golden import assert_golden
+from tests.sample_reports import clean_report, mixed_report
+
+
+def test_markdown_golden_mixed() -> None:
+    assert_golden("report_mixed.md", render(mixed_report(), "md"))
+
+
+def test_markdown_golden_all_rows() -> None:
+    assert_golden("report_all.md", render(mixed_report(show_all=True), "md"))
+
+
+def test_markdown_golden_nothing_changed() -> None:
+    assert_golden("report_clean.md", render(clean_report(), "md"))
+
+
+def test_text_golden() -> None:
+    assert_golden("report_mixed.txt", render(mixed_report(), "text"))
+
+
+def test_markdown_starts_with_the_marker_for_its_id() -> None:
+    text = render(mixed_report("nightly-gpu"), "md")
+    assert text.splitlines()[0] == "<!-- cml-py report id=nightly-gpu -->" == marker("nightly-gpu")
+
+
+def test_markdown_verdict_header_and_sections() -> None:
+    text = render(mixed_report(), "md")
+    assert "### ❌ cml-py: gate failed: 1 of 5 checks failed, 2 warnings" in text
+    assert "| 🔴 worse |" in text and "| 🟢 better |" in text
+    assert "<details><summary>All metrics (13)</summary>" in text
+    assert "`1111111` → this PR `2222222`" in text
+
+
+def test_markdown_escapes_untrusted_names() -> None:
+    text = render(mixed_report(), "md")
+    assert "@\u200boctocat\\|&lt;b&gt;\\[x\\](y)" in text
+    assert "<b>" not in text and "@octocat" not in text
+
+
+def test_real_change_never_prints_as_equal() -> None:
+    text = render(mixed_report(), "md")
+    assert "| tiny | 1.234e-05 | 1.24e-05 | ▲ +5.4e-08 (+0.437%) | 🟢 better |" in text
+
+
+def test_unchanged_rows_hidden_unless_all() -> None:
+    hidden = render(mixed_report(), "md")
+    shown = render(mixed_report(show_all=True), "md")
+    assert "| same |" not in hidden.split("<details>")[0]
+    assert "| same |" in shown.split("<details>")[0]
+    assert "2 unchanged metrics not shown." in hidden
+
+
+def test_json_is_valid_and_flags_non_finite_values() -> None:
+    data = json.loads(render(mixed_report(), "json"))
+    assert data["verdict"] == "fail" and data["id"] == "default"
+    unstable = next(m for m in data["metrics"] if m["name"] == "unstable")
+    assert unstable["head"] is None and unstable["head_nonfinite"] == "NaN"
+    assert unstable["base"] == 0.7
+    assert data["base"]["sha"].startswith("1111111")
+    statuses = [(c["metric"], c["rule"], c["status"]) for c in data["gate"]]
+    assert ("eval.acc", "max_drop", "fail") in statuses
+    assert data["counts"]["worse"] == 1
+
+
+def test_json_never_contains_bare_nan() -> None:
+    text = render(mixed_report(show_all=True), "json")
+    assert "NaN," not in text and "Infinity" not in text
+
+
+def test_junit_has_one_testcase_per_check() -> None:
+    report = mixed_report()
+    root = ET.fromstring(render(report, "junit"))
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == len(report.gate.checks) == 5
+    assert suite.get("failures") == "1" and suite.get("tests") == "5"
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["metrics.json:eval.acc worse by ≤ 0.01"]
+    warned = [c for c in cases if c.find("system-out") is not None]
+    assert len(warned) == 2
+
+
+def test_junit_with_no_rules_is_an_empty_valid_suite() -> None:
+    root = ET.fromstring(render(clean_report(), "junit"))
+    assert root.get("tests") == "0"
+
+
+def test_custom_template_gets_escaped_variables(tmp_path: Path) -> None:
+    template = tmp_path / "mine.md.j2"
+    template.write_text("Verdict: {{ headline }}\n{{ md_table(metrics) }}\n")
+    text = render(mixed_report(), "md", template=template)
+    assert text.startswith("<!-- cml-py report id=default -->\nVerdict: gate failed")
+    assert "&lt;b&gt;" in text
+
+
+def test_custom_template_errors_are_bad_input(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.md.j2"
+    broken.write_text("{% if %}\n")
+    with pytest.raises(CmlError, match="template syntax error"):
+        render(mixed_report(), "md", template=broken)
+    undefined = tmp_path / "undefined.md.j2"
+    undefined.write_text("{{ nope }}\n")
+    with pytest.raises(CmlError, match="'nope' is undefined"):
+        render(mixed_report(), "md", template=undefined)
+    with pytest.raises(CmlError, match="template file not found"):
+        render(mixed_report(), "md", template=tmp_path / "missing.j2")
