@@ -42,7 +42,12 @@ def name_segments(name: str) -> list[str]:
     return [s.lower() for s in _SEPARATORS.split(_CAMEL.sub("_", name)) if s]
 
 
+_ANY_COST_WORD = re.compile("|".join(sorted(COST_WORDS, key=len, reverse=True)))
+
+
 def infer_direction(name: str) -> Direction:
+    if not _ANY_COST_WORD.search(name.lower()):  # the common case, without splitting
+        return Direction.HIGHER
     if any(segment in COST_WORDS for segment in name_segments(name)):
         return Direction.LOWER
     return Direction.HIGHER

@@ -15,22 +15,19 @@ MISSING = "—"
 
 
 def fmt_float(x: float, sig: int = 4) -> str:
-    if math.isnan(x):
+    """`sig` significant digits; plain notation from 1e-4 up to 1e15, exponent beyond."""
+    if x != x:
         return "NaN"
-    if math.isinf(x):
+    if x in (math.inf, -math.inf):
         return "inf" if x > 0 else "-inf"
     if x == 0:
         return "0"
-    magnitude = math.floor(math.log10(abs(x)))
-    if -5 < magnitude < 15:
-        text = f"{x:.{max(sig - 1 - magnitude, 0)}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return "0" if text in ("-0", "") else text
-    mantissa, exponent = f"{x:.{sig - 1}e}".split("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent):+03d}"
+    text = f"{x:.{sig}g}"  # C-fast, strips trailing zeros; exponent below 1e-4 and at 10**sig
+    if "e" in text:
+        exponent = int(text[text.index("e") + 1 :])
+        if 0 < exponent < 15:
+            return f"{x:.0f}"
+    return text
 
 
 def fmt_number(x: float | int, sig: int = 4) -> str:
