@@ -76,6 +76,24 @@ class BaseRef:
 
 
 @dataclass(frozen=True)
+class PairedStat:
+    """Whether a metric's change is real or noise, from predictions on the same rows.
+
+    `ci_low`/`ci_high` bound head − base at `confidence`; `test`/`p_value` name the
+    hypothesis test that applies to this metric (McNemar, DeLong), if any.
+    """
+
+    delta: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    significant: bool
+    resamples: int
+    test: str | None = None
+    p_value: float | None = None
+
+
+@dataclass(frozen=True)
 class DiffRow:
     """One metric or param compared across base and head.
 
@@ -93,6 +111,7 @@ class DiffRow:
     rel: float | None
     verdict: Verdict
     direction: Direction | None = None
+    stat: PairedStat | None = None
 
     @property
     def key(self) -> str:

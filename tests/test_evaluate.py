@@ -1,0 +1,150 @@
+"""Evaluation metrics checked against scikit-learn's own functions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+from sklearn.preprocessing import label_binarize
+
+from cml_py.errors import CmlError
+from cml_py.train.evaluate import evaluate, nest
+from cml_py.train.predictions import infer_task, predictions_from_frame, read_predictions
+
+
+def classification_frame(
+    n: int, k: int, seed: int, labels=None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.ones(k), n)
+    proba[np.arange(n), y] += rng.uniform(0, 0.8, n)
+    proba = np.round(proba / proba.sum(axis=1, keepdims=True), 3)  # rounding makes ties
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    pred = proba.argmax(axis=1)
+    names = labels or list(range(k))
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "y_true": [names[i] for i in y],
+            "y_pred": [names[i] for i in pred],
+            **{f"proba_{names[c]}": proba[:, c] for c in range(k)},
+        }
+    )
+    return frame, y, pred, proba
+
+
+@pytest.mark.parametrize(("k", "labels"), [(2, None), (3, None), (4, ["cat", "dog", "eel", "fox"])])
+def test_classification_metrics_match_sklearn(k: int, labels) -> None:
+    frame, y, pred, proba = classification_frame(3000, k, seed=k, labels=labels)
+    got = evaluate(predictions_from_frame(frame, "p.csv"))
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    for avg in ("macro", "weighted"):
+        assert got[f"precision_{avg}"] == pytest.approx(
+            skm.precision_score(y, pred, average=avg, zero_division=0)
+        )
+        assert got[f"recall_{avg}"] == pytest.approx(
+            skm.recall_score(y, pred, average=avg, zero_division=0)
+        )
+        assert got[f"f1_{avg}"] == pytest.approx(
+            skm.f1_score(y, pred, average=avg, zero_division=0)
+        )
+    per_class = skm.precision_recall_fscore_support(y, pred, zero_division=0)
+    names = labels or [str(i) for i in range(k)]
+    for i, name in enumerate(names):
+        assert got[f"per_class.{name}.precision"] == pytest.approx(per_class[0][i])
+        assert got[f"per_class.{name}.recall"] == pytest.approx(per_class[1][i])
+        assert got[f"per_class.{name}.f1"] == pytest.approx(per_class[2][i])
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+    if k == 2:
+        assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba[:, 1]))
+        assert got["average_precision"] == pytest.approx(
+            skm.average_precision_score(y, proba[:, 1])
+        )
+    else:
+        assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+        onehot = label_binarize(y, classes=list(range(k)))
+        assert got["average_precision"] == pytest.approx(
+            skm.average_precision_score(onehot, proba, average="macro")
+        )
+
+
+def test_class_only_predicted_counts_in_macro_average() -> None:
+    frame = pd.DataFrame({"y_true": [0, 0, 1, 1], "y_pred": [0, 2, 1, 1]})
+    got = evaluate(predictions_from_frame(frame, "p.csv", task="classification"))
+    y, pred = [0, 0, 1, 1], [0, 2, 1, 1]
+    assert got["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0))
+    assert got["per_class.2.precision"] == 0.0
+    assert "roc_auc" not in got and "log_loss" not in got
+
+
+def test_regression_metrics_match_sklearn() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.normal(10, 3, 2000)
+    y[:50] = 0.0  # zero targets are excluded from MAPE
+    pred = y + rng.normal(0, 1, 2000)
+    got = evaluate(predictions_from_frame(pd.DataFrame({"y_true": y, "y_pred": pred}), "r.csv"))
+    assert got["rmse"] == pytest.approx(math.sqrt(skm.mean_squared_error(y, pred)))
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, pred))
+    assert got["r2"] == pytest.approx(skm.r2_score(y, pred))
+    nz = y != 0
+    assert got["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y[nz], pred[nz]))
+
+
+def test_mape_is_omitted_when_every_target_is_zero() -> None:
+    frame = pd.DataFrame({"y_true": [0.0, 0.0, 0.0], "y_pred": [0.5, 1.5, 0.0]})
+    got = evaluate(predictions_from_frame(frame, "r.csv", task="regression"))
+    assert "mape" not in got and got["mae"] == pytest.approx(2 / 3)
+
+
+def test_single_score_column_for_binary() -> None:
+    frame = pd.DataFrame(
+        {"y_true": [0, 1, 1, 0], "y_pred": [0, 1, 0, 0], "proba_1": [0.1, 0.9, 0.4, 0.3]}
+    )
+    got = evaluate(predictions_from_frame(frame, "p.csv"))
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score([0, 1, 1, 0], [0.1, 0.9, 0.4, 0.3]))
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "proba", "expected"),
+    [
+        ([0, 1, 2], [0, 1, 1], False, "classification"),
+        ([0.5, 1.5], [0.4, 1.6], False, "regression"),
+        (list(range(100)), list(range(100)), False, "regression"),
+        (["a", "b"], ["a", "a"], False, "classification"),
+        ([1, 2, 3], [1, 2, 7], False, "regression"),
+        ([0.5, 1.5], [0.4, 1.6], True, "classification"),
+    ],
+)
+def test_task_inference(y_true, y_pred, proba, expected) -> None:
+    assert infer_task(np.array(y_true), np.array(y_pred), proba) == expected
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("id,y_pred\n1,0\n", "missing column y_true"),
+        ("y_true,y_pred\n", "no rows"),
+        ("y_true,y_pred\n1,\n", "row 2: y_pred is empty"),
+        ("y_true,y_pred,proba_0\n1,1,x\n", "proba_* columns must hold numbers"),
+        ("id,y_true,y_pred\n1,0,0\n1,1,1\n", "duplicate values"),
+        ('y_true,y_pred\n"a\n', "cannot read predictions CSV"),
+    ],
+)
+def test_bad_predictions_files(tmp_path, csv: str, message: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(csv)
+    with pytest.raises(CmlError) as exc:
+        read_predictions(path, display="p.csv")
+    assert message in str(exc.value) and str(exc.value).startswith("p.csv")
+
+
+def test_nest_round_trips_through_flatten() -> None:
+    from cml_py.metrics.parse import flatten
+
+    flat = {"accuracy": 0.5, "per_class.a.f1": 0.1, "per_class.b.f1": 0.2}
+    assert flatten(nest(flat), "x") == flat

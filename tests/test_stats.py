@@ -1,0 +1,265 @@
+"""Paired statistics against slow, obviously-correct reference implementations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from sklearn import metrics as skm
+
+from cml_py.train import evaluate as ev
+from cml_py.train.predictions import NotPaired, pair, predictions_from_frame
+from cml_py.train.stats import delong, mcnemar, paired_statistics
+
+
+def binary_pair(n: int, seed: int, shift: float = 0.0, noise: float = 0.1):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s_b = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    s_h = np.clip(s_b + rng.normal(shift * (2 * y - 1), noise), 0, 1)
+    return y, s_b, s_h
+
+
+def frame(y, s, ids=None) -> pd.DataFrame:
+    data = {"y_true": y, "y_pred": (s > 0.5).astype(int), "proba_0": 1 - s, "proba_1": s}
+    if ids is not None:
+        data = {"id": ids, **data}
+    return pd.DataFrame(data)
+
+
+def preds(y, s, name="p", ids=None):
+    return predictions_from_frame(frame(y, s, ids), name)
+
+
+def naive_bootstrap(y, s_b, s_h, metric, resamples, seed, confidence=0.95):
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    deltas = []
+    for _ in range(resamples):
+        i = rng.integers(0, n, n)
+        if len(np.unique(y[i])) < 2:
+            continue
+        deltas.append(metric(y[i], s_h[i]) - metric(y[i], s_b[i]))
+    a = 1 - confidence
+    return np.quantile(deltas, [a / 2, 1 - a / 2])
+
+
+def accuracy(y, s):
+    return np.mean((s > 0.5).astype(int) == y)
+
+
+def mann_whitney_auc(y, s):
+    """Share of (positive, negative) pairs ranked right, ties one half, by binary search."""
+    neg = np.sort(s[y == 0])
+    pos = s[y == 1]
+    below = np.searchsorted(neg, pos, side="left")
+    tied = np.searchsorted(neg, pos, side="right") - below
+    return (below + 0.5 * tied).sum() / (len(pos) * len(neg))
+
+
+def binary_log_loss(y, s):
+    eps = np.finfo(float).eps
+    p = np.clip(np.where(y == 1, s, 1 - s), eps, 1 - eps)
+    return -np.mean(np.log(p))
+
+
+def step_average_precision(y, s):
+    """Precision at each distinct threshold (walking the rows in descending score order),
+    weighted by the recall it adds."""
+    order = np.argsort(-s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    last = np.r_[s_sorted[1:] != s_sorted[:-1], True]
+    tp = np.cumsum(y_sorted)[last]
+    seen = np.arange(1, len(s) + 1)[last]
+    added = np.diff(np.r_[0, tp])
+    return float(np.sum(added / y.sum() * tp / seen))
+
+
+@pytest.mark.parametrize(
+    ("name", "metric"),
+    [
+        ("accuracy", accuracy),
+        ("roc_auc", mann_whitney_auc),
+        ("log_loss", binary_log_loss),
+        ("average_precision", step_average_precision),
+    ],
+)
+@pytest.mark.parametrize("n", [300, 4000])
+def test_interval_agrees_with_a_naive_row_bootstrap(name, metric, n) -> None:
+    """Exact at ≤ 500 rows; random blocks above. Two independent bootstraps of 2,000
+    resamples agree on the interval bounds to a fraction of its width."""
+    y, s_b, s_h = binary_pair(n, seed=n, shift=0.02)
+    result = paired_statistics(preds(y, s_b), preds(y, s_h), resamples=2000, seed=1)
+    stat = result.stats[name]
+    lo, hi = naive_bootstrap(y, s_b, s_h, metric, 2000, seed=2)
+    width = hi - lo
+    assert stat.delta == pytest.approx(metric(y, s_h) - metric(y, s_b))
+    reference = {"roc_auc": skm.roc_auc_score, "average_precision": skm.average_precision_score}
+    if name in reference:  # the reference itself agrees with scikit-learn
+        assert metric(y, s_h) == pytest.approx(reference[name](y, s_h))
+    assert abs(stat.ci_low - lo) < 0.15 * width, (stat, lo, hi)
+    assert abs(stat.ci_high - hi) < 0.15 * width, (stat, lo, hi)
+
+
+def test_regression_interval_agrees_with_naive_bootstrap() -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.normal(5, 2, n)
+    p_b = y + rng.normal(0, 1.0, n)
+    p_h = y + rng.normal(0, 0.95, n)
+    base = predictions_from_frame(pd.DataFrame({"y_true": y, "y_pred": p_b}), "b")
+    head = predictions_from_frame(pd.DataFrame({"y_true": y, "y_pred": p_h}), "h")
+    result = paired_statistics(base, head, resamples=2000, seed=3)
+    for name, metric in (
+        ("rmse", lambda t, p: math.sqrt(np.mean((t - p) ** 2))),
+        ("mae", lambda t, p: np.mean(np.abs(t - p))),
+        ("r2", lambda t, p: 1 - np.sum((t - p) ** 2) / np.sum((t - t.mean()) ** 2)),
+    ):
+        stat = result.stats[name]
+        rng2 = np.random.default_rng(9)
+        deltas = []
+        for _ in range(2000):
+            i = rng2.integers(0, n, n)
+            deltas.append(metric(y[i], p_h[i]) - metric(y[i], p_b[i]))
+        lo, hi = np.quantile(deltas, [0.025, 0.975])
+        assert abs(stat.ci_low - lo) < 0.15 * (hi - lo), name
+        assert abs(stat.ci_high - hi) < 0.15 * (hi - lo), name
+
+
+def test_identical_predictions_are_never_significant() -> None:
+    y, s_b, _ = binary_pair(5000, seed=1)
+    result = paired_statistics(preds(y, s_b), preds(y, s_b))
+    for name, stat in result.stats.items():
+        assert stat.delta == 0 and stat.ci_low == 0 and stat.ci_high == 0, name
+        assert not stat.significant
+    assert result.stats["accuracy"].p_value == 1.0
+    assert result.stats["roc_auc"].p_value == 1.0
+
+
+def test_large_real_regression_is_significant() -> None:
+    y, s_b, _ = binary_pair(20000, seed=4)
+    rng = np.random.default_rng(0)
+    s_h = np.clip(s_b + rng.normal(-0.15 * (2 * y - 1), 0.05), 0, 1)  # much worse scores
+    result = paired_statistics(preds(y, s_b), preds(y, s_h))
+    for name in ("accuracy", "roc_auc", "average_precision", "f1_macro"):
+        stat = result.stats[name]
+        assert stat.delta < 0 and stat.ci_high < 0 and stat.significant, name
+    assert result.stats["log_loss"].ci_low > 0
+    assert result.stats["accuracy"].p_value < 1e-6 and result.stats["roc_auc"].p_value < 1e-6
+
+
+def test_small_change_on_few_rows_is_within_noise() -> None:
+    y, s_b, s_h = binary_pair(200, seed=7, shift=0.002, noise=0.02)
+    result = paired_statistics(preds(y, s_b), preds(y, s_h))
+    assert not result.stats["roc_auc"].significant
+    assert result.stats["roc_auc"].ci_low < 0 < result.stats["roc_auc"].ci_high
+
+
+def test_reproducible_with_seed_and_changes_with_another() -> None:
+    y, s_b, s_h = binary_pair(3000, seed=8, shift=0.01)
+    a = paired_statistics(preds(y, s_b), preds(y, s_h), seed=11)
+    b = paired_statistics(preds(y, s_b), preds(y, s_h), seed=11)
+    c = paired_statistics(preds(y, s_b), preds(y, s_h), seed=12)
+    assert a.stats == b.stats
+    assert a.stats["f1_macro"].ci_low != c.stats["f1_macro"].ci_low
+
+
+def test_mcnemar_against_scipy() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 400)
+    pred_b = np.where(rng.random(400) < 0.8, y, 1 - y)
+    pred_h = np.where(rng.random(400) < 0.85, y, 1 - y)
+    b = int(np.sum((pred_b == y) & (pred_h != y)))
+    c = int(np.sum((pred_b != y) & (pred_h == y)))
+    expected = sps.chi2.sf((abs(b - c) - 1) ** 2 / (b + c), df=1)
+    assert mcnemar(y, pred_b, pred_h) == pytest.approx(expected)
+    small_y = np.array([1] * 14)
+    small_b = np.array([1] * 3 + [0] * 9 + [1, 1])
+    small_h = np.array([1] * 10 + [0] * 4)
+    # discordant: base right only on the last 2 rows, head right only on rows 3..9 (7)
+    expected_exact = sps.binomtest(2, 9, 0.5).pvalue
+    assert mcnemar(small_y, small_b, small_h) == pytest.approx(expected_exact)
+
+
+def naive_delong(y, s_b, s_h) -> float:
+    """DeLong et al. (1988) with explicit pairwise comparisons (O(n²))."""
+    pos, neg = s_b[y == 1], s_b[y == 0]
+    pos_h, neg_h = s_h[y == 1], s_h[y == 0]
+
+    def psi(a, b):
+        return (a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])
+
+    v10 = np.vstack([psi(pos, neg).mean(axis=1), psi(pos_h, neg_h).mean(axis=1)])
+    v01 = np.vstack([psi(pos, neg).mean(axis=0), psi(pos_h, neg_h).mean(axis=0)])
+    s10, s01 = np.cov(v10), np.cov(v01)
+    contrast = np.array([1, -1])
+    var = contrast @ s10 @ contrast / len(pos) + contrast @ s01 @ contrast / len(neg)
+    z = (v10[1].mean() - v10[0].mean()) / math.sqrt(var)
+    return 2 * sps.norm.sf(abs(z))
+
+
+def test_delong_against_naive_pairwise_implementation() -> None:
+    y, s_b, s_h = binary_pair(600, seed=3, shift=0.03)
+    s_b, s_h = np.round(s_b, 2), np.round(s_h, 2)  # with ties
+    positive = y == 1
+    got = delong(positive, ev.score_groups(positive, s_b), ev.score_groups(positive, s_h))
+    assert got == pytest.approx(naive_delong(y, s_b, s_h), rel=1e-9)
+
+
+def test_pairing_by_id_in_any_order() -> None:
+    y, s_b, s_h = binary_pair(100, seed=1)
+    order = np.random.default_rng(0).permutation(100)
+    base = preds(y, s_b, ids=np.arange(100))
+    head = preds(y[order], s_h[order], ids=order)
+    paired_b, paired_h = pair(base, head)
+    assert np.array_equal(paired_b.ids, paired_h.ids)
+    result = paired_statistics(base, head)
+    assert result.head["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s_h))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("ids", "predict different test rows (99 of 100 ids shared)"),
+        ("length", "main has 100 test rows and this PR has 99"),
+        ("truth", "y_true differs between main and this PR"),
+    ],
+)
+def test_unpaired_predictions_say_why(change: str, reason: str) -> None:
+    y, s_b, s_h = binary_pair(100, seed=1)
+    ids = np.arange(100)
+    base = preds(y, s_b, ids=ids)
+    if change == "ids":
+        head = preds(y, s_h, ids=np.r_[ids[:-1], 1000])
+    elif change == "length":
+        head = preds(y[:-1], s_h[:-1], ids=ids[:-1])
+    else:
+        head = preds(1 - y, s_h, ids=ids)
+    with pytest.raises(NotPaired, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        paired_statistics(base, head)
+
+
+def test_multiclass_paired_statistics() -> None:
+    rng = np.random.default_rng(0)
+    n, k = 3000, 4
+    y = rng.integers(0, k, n)
+    p_b = rng.dirichlet(np.ones(k), n)
+    p_b[np.arange(n), y] += 0.3
+    p_h = p_b.copy()
+    p_h[np.arange(n), y] += 0.3
+
+    def to_frame(p):
+        return pd.DataFrame(
+            {"y_true": y, "y_pred": p.argmax(1), **{f"proba_{c}": p[:, c] for c in range(k)}}
+        )
+
+    result = paired_statistics(
+        predictions_from_frame(to_frame(p_b), "b"), predictions_from_frame(to_frame(p_h), "h")
+    )
+    assert result.stats["accuracy"].significant and result.stats["accuracy"].delta > 0
+    assert result.stats["roc_auc"].test is None  # DeLong is for binary AUC
+    assert result.stats["roc_auc"].ci_low > 0
+    assert "per_class.3.f1" in result.stats
