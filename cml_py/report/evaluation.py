@@ -1,0 +1,85 @@
+"""`cml-py evaluate` output: one side's metrics, or both sides with paired statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from cml_py.model import PairedStat
+from cml_py.report.format import fmt_delta, fmt_float, fmt_pair
+from cml_py.report.tables import text_table
+from cml_py.report.view import Table
+
+
+def stat_interval(stat: PairedStat) -> str:
+    """`-0.012 [-0.02, -0.004]`: the change and its confidence interval."""
+    return f"{fmt_delta(stat.delta)} [{fmt_delta(stat.ci_low)}, {fmt_delta(stat.ci_high)}]"
+
+
+def stat_verdict(stat: PairedStat) -> str:
+    word = "significant" if stat.significant else "within noise"
+    if stat.test and stat.p_value is not None:
+        word += f" ({stat.test} p={fmt_float(stat.p_value, 2)})"
+    return word
+
+
+def metrics_text(values: dict[str, float], *, n: int, task: str, source: str) -> str:
+    rows = tuple((name, fmt_float(value)) for name, value in values.items())
+    header = f"{source}: {task}, {n:,} rows"
+    return header + "\n" + text_table(Table(("Metric", "Value"), "lr", rows)) + "\n"
+
+
+def paired_text(
+    base: dict[str, float],
+    head: dict[str, float],
+    stats: dict[str, PairedStat],
+    *,
+    n: int,
+    task: str,
+    confidence: float,
+    resamples: int,
+) -> str:
+    rows = []
+    for name in head:
+        if name not in base:
+            continue
+        b, h = fmt_pair(base[name], head[name])
+        stat = stats.get(name)
+        rows.append(
+            (
+                name,
+                b,
+                h,
+                stat_interval(stat) if stat else fmt_delta(head[name] - base[name]),
+                stat_verdict(stat) if stat else "",
+            )
+        )
+    pct = f"{confidence * 100:g}%"
+    header = (
+        f"paired comparison: {task}, {n:,} rows on both sides; "
+        f"{pct} intervals from {resamples:,} bootstrap resamples"
+    )
+    table = Table(("Metric", "main", "this PR", f"Δ [{pct} CI]", ""), "lrrrl", tuple(rows))
+    return header + "\n" + text_table(table) + "\n"
+
+
+def _number(value: float) -> Any:
+    return value if math.isfinite(value) else None
+
+
+def stat_dict(stat: PairedStat) -> dict[str, Any]:
+    return {
+        "delta": _number(stat.delta),
+        "ci_low": _number(stat.ci_low),
+        "ci_high": _number(stat.ci_high),
+        "confidence": stat.confidence,
+        "significant": stat.significant,
+        "resamples": stat.resamples,
+        "test": stat.test,
+        "p_value": stat.p_value,
+    }
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
