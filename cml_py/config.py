@@ -7,15 +7,15 @@ as `max_dorp` would let a gate pass that the user believes is guarding them.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cml_py.errors import CmlError
 from cml_py.model import Direction
+from cml_py.schema import Checker
 
 CONFIG_NAMES = ("cml.yaml", "cml.yml")
 ON_MISSING = ("fail", "warn", "ignore")
@@ -33,6 +33,60 @@ class GateRule:
     max_drop_pct: float | None = None
     informational: bool = False
     on_missing: str | None = None
+    significant: bool = False
+
+
+@dataclass(frozen=True)
+class SklearnTrain:
+    """The built-in trainer: a dataset, a target, a model class and how to split."""
+
+    dataset: str
+    target: str = "target"
+    features: tuple[str, ...] | None = None
+    model: str | None = None  # None: a random forest suited to the task
+    params: Mapping[str, Any] = field(default_factory=dict)
+    test_size: float = 0.25
+    test: str | None = None
+    stratify: bool = True
+    seed: int = 0
+    task: str = "auto"
+    save_model: bool = False
+
+
+@dataclass(frozen=True)
+class TrainOutputs:
+    """Files a user command writes, relative to cml.yaml's directory."""
+
+    metrics: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    predictions: str | None = None
+    feature_importance: str | None = None
+    curves: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Exactly one of `sklearn` and `command` is set."""
+
+    sklearn: SklearnTrain | None = None
+    command: str | tuple[str, ...] | None = None
+    shell: bool = False
+    timeout: float | None = None
+    outputs: TrainOutputs = field(default_factory=TrainOutputs)
+    output_dir: str = ".cml-py/out"
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    strategy: str = "auto"  # auto | git | rerun
+    cache: bool = True
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    resamples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,80 +103,17 @@ class Config:
     report_id: str = "default"
     template: str | None = None
     show_all: bool = False
+    train: TrainConfig | None = None
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    curves: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Config:
         """Flags win over the file; `None` means "not given on the command line"."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def key_path(*parts: str) -> str:
-    """`gate."eval.acc".min`: quote parts that contain dots so the path is unambiguous."""
-    return ".".join(f'"{p}"' if ("." in p or " " in p or not p) else p for p in parts)
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{text} ({type(value).__name__})" if value is not None else "null"
-
-
-class _Checker:
-    """Type checks that all report `<file>: <key>: expected …, got …`."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, path: tuple[str, ...], message: str) -> CmlError:
-        where = f"{self.source}: {key_path(*path)}" if path else self.source
-        return CmlError(f"{where}: {message}")
-
-    def mapping(self, value: Any, path: tuple[str, ...]) -> Mapping[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected a mapping, got {_describe(value)}")
-        for key in value:
-            if not isinstance(key, str):
-                raise self.fail(path, f"expected string keys, got {_describe(key)}")
-        return value
-
-    def known_keys(self, value: Mapping[str, Any], allowed: tuple[str, ...], path: tuple[str, ...]):
-        for key in value:
-            if key not in allowed:
-                raise self.fail((*path, key), f"unknown key; expected one of: {', '.join(allowed)}")
-
-    def string(self, value: Any, path: tuple[str, ...]) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(path, f"expected a non-empty string, got {_describe(value)}")
-        return value
-
-    def string_list(self, value: Any, path: tuple[str, ...]) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.fail(path, f"expected a list of file paths, got {_describe(value)}")
-        return tuple(self.string(item, (*path, str(i))) for i, item in enumerate(value))
-
-    def number(self, value: Any, path: tuple[str, ...], *, non_negative: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, f"expected a number, got {_describe(value)}")
-        if not math.isfinite(value):
-            raise self.fail(path, f"expected a finite number, got {value}")
-        if non_negative and value < 0:
-            raise self.fail(path, f"expected a number >= 0, got {value}")
-        return float(value)
-
-    def boolean(self, value: Any, path: tuple[str, ...]) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(path, f"expected true or false, got {_describe(value)}")
-        return value
-
-    def choice(self, value: Any, choices: tuple[str, ...], path: tuple[str, ...]) -> str:
-        if value not in choices:
-            raise self.fail(path, f"expected one of {', '.join(choices)}, got {_describe(value)}")
-        return value
-
-
-def _parse_gate(c: _Checker, value: Any) -> tuple[GateRule, ...]:
+def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
     if value is None:
         return ()
     rules = []
@@ -132,7 +123,7 @@ def _parse_gate(c: _Checker, value: Any) -> tuple[GateRule, ...]:
         "max_drop": lambda v, p: c.number(v, p, non_negative=True),
         "max_drop_pct": lambda v, p: c.number(v, p, non_negative=True),
     }
-    allowed = (*numeric, "informational", "on_missing")
+    allowed = (*numeric, "informational", "on_missing", "significant")
     for pattern, spec in c.mapping(value, ("gate",)).items():
         path = ("gate", pattern)
         spec = c.mapping(spec, path)
@@ -144,8 +135,12 @@ def _parse_gate(c: _Checker, value: Any) -> tuple[GateRule, ...]:
         }
         if "informational" in spec:
             fields["informational"] = c.boolean(spec["informational"], (*path, "informational"))
+        if "significant" in spec:
+            fields["significant"] = c.boolean(spec["significant"], (*path, "significant"))
         if "on_missing" in spec:
             fields["on_missing"] = c.choice(spec["on_missing"], ON_MISSING, (*path, "on_missing"))
+        if fields.get("significant") and "max_drop" not in fields and "max_drop_pct" not in fields:
+            raise c.fail((*path, "significant"), "only applies with max_drop or max_drop_pct")
         if not any(key in fields for key in numeric):
             raise c.fail(path, f"expected at least one rule ({', '.join(numeric)})")
         if "min" in fields and "max" in fields and fields["min"] > fields["max"]:
@@ -154,7 +149,7 @@ def _parse_gate(c: _Checker, value: Any) -> tuple[GateRule, ...]:
     return tuple(rules)
 
 
-def _parse_directions(c: _Checker, value: Any) -> tuple[tuple[str, Direction], ...]:
+def _parse_directions(c: Checker, value: Any) -> tuple[tuple[str, Direction], ...]:
     if value is None:
         return ()
     choices = tuple(d.value for d in Direction)
@@ -164,13 +159,138 @@ def _parse_directions(c: _Checker, value: Any) -> tuple[tuple[str, Direction], .
     )
 
 
+STRATEGIES = ("auto", "git", "rerun")
+TASKS = ("auto", "classification", "regression")
+
+
+def _parse_sklearn(c: Checker, value: Any) -> SklearnTrain:
+    path = ("train", "sklearn")
+    spec = c.mapping(value, path)
+    allowed = (
+        "dataset",
+        "target",
+        "features",
+        "model",
+        "params",
+        "test_size",
+        "test",
+        "stratify",
+        "seed",
+        "task",
+        "save_model",
+    )
+    c.known_keys(spec, allowed, path)
+    if "dataset" not in spec:
+        raise c.fail(path, "missing key dataset (a CSV/Parquet path or sklearn:NAME)")
+    if "test" in spec and "test_size" in spec:
+        raise c.fail(path, "give either test (a fixed test file) or test_size, not both")
+    fields: dict[str, Any] = {"dataset": c.string(spec["dataset"], (*path, "dataset"))}
+    for key in ("target", "model", "test"):
+        if key in spec:
+            fields[key] = c.string(spec[key], (*path, key))
+    if "features" in spec:
+        fields["features"] = c.string_list(spec["features"], (*path, "features"))
+    if "params" in spec:
+        fields["params"] = dict(c.mapping(spec["params"], (*path, "params")))
+    if "test_size" in spec:
+        fields["test_size"] = c.fraction(spec["test_size"], (*path, "test_size"))
+    for key in ("stratify", "save_model"):
+        if key in spec:
+            fields[key] = c.boolean(spec[key], (*path, key))
+    if "seed" in spec:
+        fields["seed"] = c.integer(spec["seed"], (*path, "seed"), minimum=0)
+    if "task" in spec:
+        fields["task"] = c.choice(spec["task"], TASKS, (*path, "task"))
+    return SklearnTrain(**fields)
+
+
+def _parse_outputs(c: Checker, value: Any) -> TrainOutputs:
+    path = ("train", "outputs")
+    spec = c.mapping(value, path)
+    c.known_keys(spec, ("metrics", "params", "predictions", "feature_importance", "curves"), path)
+    fields: dict[str, Any] = {}
+    for key in ("metrics", "params", "curves"):
+        if key in spec:
+            fields[key] = c.string_list(spec[key], (*path, key))
+    for key in ("predictions", "feature_importance"):
+        if key in spec:
+            fields[key] = c.string(spec[key], (*path, key))
+    return TrainOutputs(**fields)
+
+
+def _parse_train(c: Checker, value: Any) -> TrainConfig:
+    path = ("train",)
+    spec = c.mapping(value, path)
+    c.known_keys(spec, ("sklearn", "command", "shell", "timeout", "outputs", "output_dir"), path)
+    if ("sklearn" in spec) == ("command" in spec):
+        raise c.fail(path, "expected exactly one of sklearn (built-in trainer) or command")
+    fields: dict[str, Any] = {}
+    if "sklearn" in spec:
+        fields["sklearn"] = _parse_sklearn(c, spec["sklearn"])
+        for key in ("shell", "timeout", "outputs"):
+            if key in spec:
+                raise c.fail((*path, key), "only applies to a train command, not to sklearn")
+    else:
+        fields["command"] = c.command(spec["command"], (*path, "command"))
+        if "shell" in spec:
+            fields["shell"] = c.boolean(spec["shell"], (*path, "shell"))
+        if "timeout" in spec:
+            timeout = c.number(spec["timeout"], (*path, "timeout"), non_negative=True)
+            if timeout == 0:
+                raise c.fail((*path, "timeout"), "expected a number of seconds > 0")
+            fields["timeout"] = timeout
+        if "outputs" in spec:
+            fields["outputs"] = _parse_outputs(c, spec["outputs"])
+    if "output_dir" in spec:
+        fields["output_dir"] = c.string(spec["output_dir"], (*path, "output_dir"))
+    return TrainConfig(**fields)
+
+
+def _parse_baseline(c: Checker, value: Any) -> BaselineConfig:
+    spec = c.mapping(value, ("baseline",))
+    c.known_keys(spec, ("strategy", "cache"), ("baseline",))
+    fields: dict[str, Any] = {}
+    if "strategy" in spec:
+        fields["strategy"] = c.choice(spec["strategy"], STRATEGIES, ("baseline", "strategy"))
+    if "cache" in spec:
+        fields["cache"] = c.boolean(spec["cache"], ("baseline", "cache"))
+    return BaselineConfig(**fields)
+
+
+def _parse_evaluate(c: Checker, value: Any) -> EvaluateConfig:
+    spec = c.mapping(value, ("evaluate",))
+    c.known_keys(spec, ("resamples", "confidence", "seed"), ("evaluate",))
+    fields: dict[str, Any] = {}
+    if "resamples" in spec:
+        fields["resamples"] = c.integer(spec["resamples"], ("evaluate", "resamples"), minimum=100)
+    if "confidence" in spec:
+        fields["confidence"] = c.fraction(spec["confidence"], ("evaluate", "confidence"))
+    if "seed" in spec:
+        fields["seed"] = c.integer(spec["seed"], ("evaluate", "seed"), minimum=0)
+    return EvaluateConfig(**fields)
+
+
+TOP_LEVEL_KEYS = (
+    "metrics",
+    "params",
+    "base",
+    "direction",
+    "gate",
+    "report",
+    "train",
+    "baseline",
+    "evaluate",
+    "curves",
+)
+
+
 def parse_config(data: Any, *, source: str, root: Path) -> Config:
     """Validate the parsed YAML of a cml.yaml (pure: no file access)."""
-    c = _Checker(source)
+    c = Checker(source)
     if data is None:
         return Config(source=source, root=root)
     data = c.mapping(data, ())
-    c.known_keys(data, ("metrics", "params", "base", "direction", "gate", "report"), ())
+    c.known_keys(data, TOP_LEVEL_KEYS, ())
     fields: dict[str, Any] = {}
     if data.get("metrics") is not None:
         fields["metrics"] = c.string_list(data["metrics"], ("metrics",))
@@ -192,6 +312,14 @@ def parse_config(data: Any, *, source: str, root: Path) -> Config:
             fields["template"] = c.string(report["template"], ("report", "template"))
         if "show_unchanged" in report:
             fields["show_all"] = c.boolean(report["show_unchanged"], ("report", "show_unchanged"))
+    if data.get("train") is not None:
+        fields["train"] = _parse_train(c, data["train"])
+    if data.get("baseline") is not None:
+        fields["baseline"] = _parse_baseline(c, data["baseline"])
+    if data.get("evaluate") is not None:
+        fields["evaluate"] = _parse_evaluate(c, data["evaluate"])
+    if data.get("curves") is not None:
+        fields["curves"] = c.string_list(data["curves"], ("curves",))
     return Config(source=source, root=root, **fields)
 
 

@@ -116,15 +116,32 @@ def _check_drop(rule: GateRule, kind: str, row: DiffRow, limit: float, common: d
         return GateCheck(status=Status.PASS, **common)
     worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)  # type: ignore[operator]
     if kind == "max_drop":
-        ok = _at_most(worse_by, limit)
-        return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
+        return _drop_verdict(rule, row, _at_most(worse_by, limit), "", common)
     if worse_by <= 0:
         return GateCheck(status=Status.PASS, **common)
     if base == 0 or not math.isfinite(base):  # type: ignore[arg-type]
-        return GateCheck(
-            status=Status.FAIL,
-            note=f"main's value is {base}: a relative drop is unbounded",
-            **common,
-        )
+        note = f"main's value is {base}: a relative drop is unbounded"
+        return _drop_verdict(rule, row, False, note, common)
     ok = _at_most(worse_by / abs(base) * 100.0, limit)  # type: ignore[arg-type]
-    return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
+    return _drop_verdict(rule, row, ok, "", common)
+
+
+def _drop_verdict(rule: GateRule, row: DiffRow, ok: bool, note: str, common: dict) -> GateCheck:
+    """With `significant: true`, a drop beyond the limit fails only when the paired
+    statistics say the regression is real; within noise it is a warning."""
+    if ok:
+        return GateCheck(status=Status.PASS, note=note, **common)
+    if not rule.significant:
+        return GateCheck(status=Status.FAIL, note=note, **common)
+    stat = row.stat
+    if stat is None:
+        reason = "no paired statistics for this metric, so the drop is judged as is"
+        return GateCheck(status=Status.FAIL, note=_join(note, reason), **common)
+    worse = stat.ci_high < 0 if row.direction is not Direction.LOWER else stat.ci_low > 0
+    if stat.significant and worse:
+        return GateCheck(status=Status.FAIL, note=_join(note, "significant regression"), **common)
+    return GateCheck(status=Status.WARN, note=_join(note, "within noise"), **common)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

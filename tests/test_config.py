@@ -123,3 +123,67 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "ml" / "cml.yaml").write_text("metrics: [m.json]\n")
     config = load_config(tmp_path / "ml" / "cml.yaml", cwd=tmp_path)
     assert config.root == (tmp_path / "ml").resolve()
+
+
+def test_train_sklearn_section(tmp_path: Path) -> None:
+    config = config_from(
+        """
+train:
+  sklearn:
+    dataset: sklearn:breast_cancer
+    model: sklearn.linear_model.LogisticRegression
+    params: {C: 0.5, max_iter: 500}
+    test_size: 0.3
+    seed: 7
+  output_dir: out
+baseline: {strategy: rerun, cache: false}
+evaluate: {resamples: 2000, confidence: 0.9, seed: 3}
+curves: ["dvclive/plots/metrics/**/*.tsv"]
+gate: {accuracy: {max_drop: 0.01, significant: true}}
+""",
+        tmp_path,
+    )
+    train = config.train
+    assert train is not None and train.sklearn is not None and train.command is None
+    assert train.sklearn.params == {"C": 0.5, "max_iter": 500}
+    assert (train.sklearn.test_size, train.sklearn.seed, train.output_dir) == (0.3, 7, "out")
+    assert config.baseline.strategy == "rerun" and not config.baseline.cache
+    assert (config.evaluate.resamples, config.evaluate.confidence) == (2000, 0.9)
+    assert config.curves == ("dvclive/plots/metrics/**/*.tsv",)
+    assert config.gate[0].significant
+
+
+def test_train_command_section(tmp_path: Path) -> None:
+    config = config_from(
+        "train: {command: [python, train.py], timeout: 60, outputs: {metrics: [m.json], predictions: p.csv}}",
+        tmp_path,
+    )
+    assert config.train is not None
+    assert config.train.command == ("python", "train.py") and config.train.timeout == 60
+    assert config.train.outputs.metrics == ("m.json",) and config.train.outputs.predictions == "p.csv"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train: {}", "train: expected exactly one of sklearn (built-in trainer) or command"),
+        ("train: {command: x, sklearn: {dataset: d}}", "expected exactly one of sklearn"),
+        ("train: {sklearn: {target: y}}", "train.sklearn: missing key dataset"),
+        ("train: {sklearn: {dataset: d, test_size: 1.5}}", "train.sklearn.test_size: expected a number between 0 and 1"),
+        ("train: {sklearn: {dataset: d, test: t.csv, test_size: 0.2}}", "give either test"),
+        ("train: {sklearn: {dataset: d, seed: -1}}", "train.sklearn.seed: expected an integer >= 0"),
+        ("train: {sklearn: {dataset: d, task: clustering}}", "train.sklearn.task: expected one of auto, classification, regression"),
+        ("train: {sklearn: {dataset: d, n_estimators: 5}}", "train.sklearn.n_estimators: unknown key"),
+        ("train: {sklearn: {dataset: d}, timeout: 5}", "train.timeout: only applies to a train command"),
+        ("train: {command: 5}", "train.command: expected a command string or a list of arguments"),
+        ("train: {command: x, timeout: 0}", "train.timeout: expected a number of seconds > 0"),
+        ("train: {command: x, outputs: {predictions: [a, b]}}", "train.outputs.predictions: expected a non-empty string"),
+        ("baseline: {strategy: magic}", "baseline.strategy: expected one of auto, git, rerun"),
+        ("evaluate: {resamples: 10}", "evaluate.resamples: expected an integer >= 100"),
+        ("gate: {acc: {min: 0.5, significant: true}}", "gate.acc.significant: only applies with max_drop or max_drop_pct"),
+    ],
+)
+def test_bad_train_config(text: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(CmlError) as exc:
+        config_from(text, tmp_path)
+    assert message in str(exc.value)
