@@ -273,6 +273,37 @@ def _verdict_word(report: Report) -> str:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="cml.yaml to use (default: the nearest one up to the repo root).")
+def train(config_path: Path | None) -> int:
+    """Train the model as cml.yaml's `train:` says and write the outputs directory.
+
+    \b
+    train.sklearn  the built-in trainer: a dataset (CSV, Parquet or sklearn:NAME),
+                   a target, a model import path with params, a split.
+    train.command  your own command; cml-py streams its output, enforces
+                   train.timeout, and collects train.outputs.
+
+    \b
+    The outputs directory (train.output_dir, default .cml-py/out) receives
+    metrics.json, params.json, predictions.csv (id, y_true, y_pred, proba_<class>),
+    feature_importance.csv and, with save_model, model.joblib. It is replaced only
+    when training succeeds.
+
+    \b
+    Examples:
+      cml-py train
+      cml-py train --config models/cml.yaml && cml-py report -o report.md
+    """
+    from cml_py.config import load_config
+    from cml_py.train.runner import train as run_training
+
+    config = load_config(config_path, cwd=Path.cwd())
+    run_training(config, echo=lambda s: click.echo(f"cml-py: {s}", err=True))
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
 @click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--base",
@@ -445,6 +476,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except CmlError as exc:
         click.echo(f"cml-py: error: {_one_line(str(exc))}", err=True)
+        for line in exc.details:
+            click.echo(f"  | {line}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("cml-py: interrupted", err=True)

@@ -23,6 +23,11 @@ class CmlError(Exception):
 
     exit_code = EXIT_BAD_INPUT
 
+    def __init__(self, message: str, *, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.details = details
+        """Extra lines shown after the message, e.g. the last lines a failed command printed."""
+
 
 class ServiceError(CmlError):
     """A forge or other service failed after the retries that were safe to make."""

@@ -1,0 +1,173 @@
+"""Run the project's own training command and collect what it wrote.
+
+The command runs from cml.yaml's directory, without a shell unless `shell: true` (so a
+metric name or path can never be interpreted by one), with its output streamed live to
+stderr. A timeout kills the whole process group, children included. Only when the
+command succeeds are its files read, checked and staged into the outputs directory.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from cml_py.config import TrainConfig
+from cml_py.errors import CmlError
+from cml_py.train import outputs as out
+
+TAIL_LINES = 20
+KILL_GRACE_SECONDS = 5.0
+
+
+def command_args(train: TrainConfig) -> list[str] | str:
+    command = train.command
+    assert command is not None
+    if train.shell:
+        return command if isinstance(command, str) else shlex.join(command)
+    if isinstance(command, str):
+        try:
+            return shlex.split(command)
+        except ValueError as exc:
+            raise CmlError(f"train.command: cannot split {command!r}: {exc}") from None
+    return list(command)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the command's process group, then SIGKILL what is left after a grace."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_streaming(
+    args: list[str] | str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    shell: bool,
+    timeout: float | None,
+    label: str,
+) -> None:
+    """Run, echo every line to stderr, and raise CmlError with the tail on failure."""
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    try:
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            shell=shell,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        program = args if isinstance(args, str) else args[0]
+        raise CmlError(f"{label}: program {program!r} not found") from None
+    except PermissionError:
+        program = args if isinstance(args, str) else args[0]
+        raise CmlError(f"{label}: program {program!r} is not executable") from None
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            tail.append(line)
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        reader.join(timeout=1)
+        raise CmlError(
+            f"{label}: timed out after {timeout:g} s and was stopped", details=tuple(tail)
+        ) from None
+    except BaseException:  # Ctrl-C or SIGTERM: never leave the command running
+        _stop(proc)
+        raise
+    reader.join()
+    if code != 0:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        raise CmlError(f"{label}: {how}; its last lines:", details=tuple(tail))
+
+
+def run_command(
+    train: TrainConfig, root: Path, output_dir: Path, echo: Callable[[str], None]
+) -> dict[str, float] | None:
+    """Run the command, then check and stage its outputs; returns evaluated metrics."""
+    args = command_args(train)
+    shown = args if isinstance(args, str) else shlex.join(args)
+    echo(f"running train command: {shown}")
+    env = {**os.environ, "CML_PY_OUTPUT_DIR": str(output_dir.resolve())}
+    run_streaming(
+        args, cwd=root, env=env, shell=train.shell, timeout=train.timeout, label="train.command"
+    )
+    return collect_outputs(train, root, output_dir)
+
+
+def _existing(root: Path, pattern: str, key: str) -> list[Path]:
+    from cml_py.metrics.files import is_glob
+
+    if is_glob(pattern):
+        found = sorted(p for p in root.glob(pattern) if p.is_file())
+        if not found:
+            raise CmlError(
+                f"train.outputs.{key}: {pattern!r} matches no file after the command ran"
+            )
+        return found
+    path = root / pattern
+    if not path.is_file():
+        raise CmlError(f"train.outputs.{key}: the command did not write {pattern!r}")
+    return [path]
+
+
+def collect_outputs(train: TrainConfig, root: Path, output_dir: Path) -> dict[str, float] | None:
+    from cml_py.metrics.parse import parse_file
+
+    outputs = train.outputs
+    for key, patterns in (("metrics", outputs.metrics), ("params", outputs.params)):
+        for pattern in patterns:
+            for path in _existing(root, pattern, key):
+                parse_file(path.read_bytes(), os.path.relpath(path, root))  # malformed → exit 2
+    metrics = None
+    with out.staged_directory(output_dir) as stage:
+        if outputs.predictions:
+            from cml_py.train.evaluate import evaluate, nest
+            from cml_py.train.predictions import read_predictions
+
+            (path,) = _existing(root, outputs.predictions, "predictions")
+            predictions = read_predictions(path, display=outputs.predictions)
+            metrics = evaluate(predictions)
+            shutil.copyfile(path, stage / out.PREDICTIONS)
+            out.write_json(stage / out.METRICS, nest(metrics))
+        if outputs.feature_importance:
+            (path,) = _existing(root, outputs.feature_importance, "feature_importance")
+            shutil.copyfile(path, stage / out.FEATURE_IMPORTANCE)
+        for pattern in outputs.curves:
+            for path in _existing(root, pattern, "curves"):
+                relative = os.path.relpath(path, root)
+                if relative.startswith(".."):  # outside the project: keep only the name
+                    relative = path.name
+                target = stage / out.CURVES / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    return metrics

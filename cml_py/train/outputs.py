@@ -1,0 +1,74 @@
+"""The training output directory: what is in it, and replacing it all at once.
+
+Both trainers write the same layout, so evaluation, baselines and charts never care which
+one ran. The directory is staged beside its final place and swapped in only when every
+file is written: a failed or interrupted run leaves the previous outputs untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+METRICS = "metrics.json"
+PARAMS = "params.json"
+PREDICTIONS = "predictions.csv"
+FEATURE_IMPORTANCE = "feature_importance.csv"
+MODEL = "model.joblib"
+CURVES = "curves"
+
+
+@contextlib.contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """Yield an empty directory; on success it replaces `target`, on failure it vanishes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(stage, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON that stays valid: NaN/inf would make other tools choke, so they become null."""
+    path.write_text(json.dumps(_finite(data), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """Model parameters for params.json: plain values as they are, anything else by name."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        with contextlib.suppress(Exception):
+            return json_safe(value.item())
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)

@@ -1,0 +1,28 @@
+"""Run whichever trainer cml.yaml configures; the one entry point for `cml-py train`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cml_py.config import Config
+from cml_py.errors import CmlError
+
+
+def output_dir(config: Config) -> Path:
+    if config.train is None:
+        raise CmlError(f"{config.source}: no `train:` section; add train.sklearn or train.command")
+    return config.root / config.train.output_dir
+
+
+def train(config: Config, echo: Callable[[str], None]) -> dict[str, float] | None:
+    """Train and write the outputs directory; returns the evaluated metrics, if any."""
+    target = output_dir(config)
+    assert config.train is not None
+    if config.train.sklearn is not None:
+        from cml_py.train.sklearn_trainer import train_sklearn
+
+        return train_sklearn(config.train.sklearn, config.root, target, echo)
+    from cml_py.train.command import run_command
+
+    return run_command(config.train, config.root, target, echo)
