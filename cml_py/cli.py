@@ -273,8 +273,12 @@ def _verdict_word(report: Report) -> str:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="cml.yaml to use (default: the nearest one up to the repo root).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="cml.yaml to use (default: the nearest one up to the repo root).",
+)
 def train(config_path: Path | None) -> int:
     """Train the model as cml.yaml's `train:` says and write the outputs directory.
 

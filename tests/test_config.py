@@ -160,7 +160,9 @@ def test_train_command_section(tmp_path: Path) -> None:
     )
     assert config.train is not None
     assert config.train.command == ("python", "train.py") and config.train.timeout == 60
-    assert config.train.outputs.metrics == ("m.json",) and config.train.outputs.predictions == "p.csv"
+    assert (
+        config.train.outputs.metrics == ("m.json",) and config.train.outputs.predictions == "p.csv"
+    )
 
 
 @pytest.mark.parametrize(
@@ -169,18 +171,39 @@ def test_train_command_section(tmp_path: Path) -> None:
         ("train: {}", "train: expected exactly one of sklearn (built-in trainer) or command"),
         ("train: {command: x, sklearn: {dataset: d}}", "expected exactly one of sklearn"),
         ("train: {sklearn: {target: y}}", "train.sklearn: missing key dataset"),
-        ("train: {sklearn: {dataset: d, test_size: 1.5}}", "train.sklearn.test_size: expected a number between 0 and 1"),
+        (
+            "train: {sklearn: {dataset: d, test_size: 1.5}}",
+            "train.sklearn.test_size: expected a number between 0 and 1",
+        ),
         ("train: {sklearn: {dataset: d, test: t.csv, test_size: 0.2}}", "give either test"),
-        ("train: {sklearn: {dataset: d, seed: -1}}", "train.sklearn.seed: expected an integer >= 0"),
-        ("train: {sklearn: {dataset: d, task: clustering}}", "train.sklearn.task: expected one of auto, classification, regression"),
-        ("train: {sklearn: {dataset: d, n_estimators: 5}}", "train.sklearn.n_estimators: unknown key"),
-        ("train: {sklearn: {dataset: d}, timeout: 5}", "train.timeout: only applies to a train command"),
+        (
+            "train: {sklearn: {dataset: d, seed: -1}}",
+            "train.sklearn.seed: expected an integer >= 0",
+        ),
+        (
+            "train: {sklearn: {dataset: d, task: clustering}}",
+            "train.sklearn.task: expected one of auto, classification, regression",
+        ),
+        (
+            "train: {sklearn: {dataset: d, n_estimators: 5}}",
+            "train.sklearn.n_estimators: unknown key",
+        ),
+        (
+            "train: {sklearn: {dataset: d}, timeout: 5}",
+            "train.timeout: only applies to a train command",
+        ),
         ("train: {command: 5}", "train.command: expected a command string or a list of arguments"),
         ("train: {command: x, timeout: 0}", "train.timeout: expected a number of seconds > 0"),
-        ("train: {command: x, outputs: {predictions: [a, b]}}", "train.outputs.predictions: expected a non-empty string"),
+        (
+            "train: {command: x, outputs: {predictions: [a, b]}}",
+            "train.outputs.predictions: expected a non-empty string",
+        ),
         ("baseline: {strategy: magic}", "baseline.strategy: expected one of auto, git, rerun"),
         ("evaluate: {resamples: 10}", "evaluate.resamples: expected an integer >= 100"),
-        ("gate: {acc: {min: 0.5, significant: true}}", "gate.acc.significant: only applies with max_drop or max_drop_pct"),
+        (
+            "gate: {acc: {min: 0.5, significant: true}}",
+            "gate.acc.significant: only applies with max_drop or max_drop_pct",
+        ),
     ],
 )
 def test_bad_train_config(text: str, message: str, tmp_path: Path) -> None:

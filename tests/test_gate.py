@@ -129,10 +129,15 @@ def _stat(delta: float, lo: float, hi: float, significant: bool):
         ("log_loss", 0.30, 0.40, (0.10, -0.01, 0.2, False), W, "within noise"),
     ],
 )
-def test_significant_rule_fails_only_on_real_regressions(name, base, head, stat, expected, note) -> None:
+def test_significant_rule_fails_only_on_real_regressions(
+    name, base, head, stat, expected, note
+) -> None:
     from dataclasses import replace
 
-    rows = diff_sets(MetricSet((MetricFile("m.json", {name: base}),)), MetricSet((MetricFile("m.json", {name: head}),)))
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", {name: base}),)),
+        MetricSet((MetricFile("m.json", {name: head}),)),
+    )
     if stat is not None:
         rows = tuple(replace(r, stat=_stat(*stat)) for r in rows)
     (check,) = evaluate_gate([GateRule(name, max_drop=0.01, significant=True)], rows).checks

@@ -1,0 +1,360 @@
+"""The built-in trainer and the user command runner, through `cml-py train`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cml_py.train.evaluate import evaluate
+from cml_py.train.predictions import read_predictions
+from tests.helpers import run_cli
+
+PY = sys.executable
+
+
+def write_config(directory: Path, text: str) -> None:
+    (directory / "cml.yaml").write_text(text)
+
+
+def test_sklearn_trainer_writes_every_output(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path,
+        """
+train:
+  sklearn:
+    dataset: sklearn:iris
+    model: sklearn.linear_model.LogisticRegression
+    params: {max_iter: 300, C: 0.5}
+    test_size: 0.3
+    seed: 1
+    save_model: true
+""",
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == 0, result.err
+    out = tmp_path / ".cml-py" / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "feature_importance.csv",
+        "metrics.json",
+        "model.joblib",
+        "params.json",
+        "predictions.csv",
+    ]
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert list(predictions.columns) == ["id", "y_true", "y_pred", "proba_0", "proba_1", "proba_2"]
+    assert len(predictions) == 45 and predictions["id"].is_unique
+    params = json.loads((out / "params.json").read_text())
+    assert params["model"] == "sklearn.linear_model.LogisticRegression"
+    assert params["params"]["C"] == 0.5 and params["params"]["max_iter"] == 300
+    assert params["params"]["random_state"] == 1  # the seed, since the user set none
+    assert params["rows"] == {"train": 105, "test": 45} and params["task"] == "classification"
+    metrics = json.loads((out / "metrics.json").read_text())
+    expected = evaluate(read_predictions(out / "predictions.csv"))
+    assert metrics["accuracy"] == pytest.approx(expected["accuracy"])
+    assert metrics["per_class"]["2"]["f1"] == pytest.approx(expected["per_class.2.f1"])
+    importance = pd.read_csv(out / "feature_importance.csv")
+    assert list(importance["feature"]) == [
+        "sepal length (cm)",
+        "sepal width (cm)",
+        "petal length (cm)",
+        "petal width (cm)",
+    ]
+
+
+def test_same_seed_same_rows_same_predictions(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path,
+        "train: {sklearn: {dataset: 'sklearn:breast_cancer', params: {n_estimators: 20}}}\n",
+    )
+    run_cli(capsys, "train")
+    first = (tmp_path / ".cml-py/out/predictions.csv").read_text()
+    run_cli(capsys, "train")
+    assert (tmp_path / ".cml-py/out/predictions.csv").read_text() == first
+
+
+def test_regression_with_default_model(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path,
+        "train: {sklearn: {dataset: 'sklearn:diabetes', params: {n_estimators: 20}}, output_dir: out}\n",
+    )
+    assert run_cli(capsys, "train").code == 0
+    params = json.loads((tmp_path / "out/params.json").read_text())
+    assert params["model"] == "sklearn.ensemble.RandomForestRegressor"
+    metrics = json.loads((tmp_path / "out/metrics.json").read_text())
+    assert set(metrics) == {"rmse", "mae", "r2", "mape"}
+    assert "proba_0" not in (tmp_path / "out/predictions.csv").read_text().splitlines()[0]
+
+
+def test_csv_dataset_with_categories_and_fixed_test_file(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = [
+        {"size": i % 7, "colour": ["red", "blue"][i % 2], "label": int(i % 7 > 3)}
+        for i in range(60)
+    ]
+    pd.DataFrame(rows[:40]).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(rows[40:]).to_csv(tmp_path / "test.csv", index=False)
+    write_config(
+        tmp_path,
+        """
+train:
+  sklearn:
+    dataset: train.csv
+    test: test.csv
+    target: label
+    model: sklearn.tree.DecisionTreeClassifier
+""",
+    )
+    assert run_cli(capsys, "train").code == 0
+    params = json.loads((tmp_path / ".cml-py/out/params.json").read_text())
+    assert params["one_hot_encoded"] == ["colour"]
+    assert params["features"] == ["size", "colour_blue", "colour_red"]
+    predictions = pd.read_csv(tmp_path / ".cml-py/out/predictions.csv")
+    assert list(predictions["id"]) == list(range(20))
+    assert json.loads((tmp_path / ".cml-py/out/metrics.json").read_text())["accuracy"] == 1.0
+
+
+def test_parquet_dataset(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    frame = pd.DataFrame({"x": range(40), "y": [i % 2 for i in range(40)]})
+    frame.to_parquet(tmp_path / "data.parquet")
+    write_config(
+        tmp_path,
+        "train: {sklearn: {dataset: data.parquet, target: y, model: sklearn.dummy.DummyClassifier}}\n",
+    )
+    assert run_cli(capsys, "train").code == 0
+    assert (tmp_path / ".cml-py/out/metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("sklearn", "message"),
+    [
+        ("{dataset: 'sklearn:mnist'}", "train.sklearn.dataset: unknown bundled dataset 'mnist'"),
+        ("{dataset: nope.csv}", "train.sklearn.dataset: nope.csv: file does not exist"),
+        ("{dataset: data.xlsx}", "expected a .csv, .tsv or .parquet file"),
+        (
+            "{dataset: 'sklearn:iris', target: species}",
+            "train.sklearn.target: column 'species' is not in sklearn:iris",
+        ),
+        (
+            "{dataset: 'sklearn:iris', features: [petal]}",
+            "train.sklearn.features: 'petal' not in sklearn:iris",
+        ),
+        (
+            "{dataset: 'sklearn:iris', model: sklearn.ensemble.Nope}",
+            "train.sklearn.model: sklearn.ensemble has no 'Nope'",
+        ),
+        (
+            "{dataset: 'sklearn:iris', model: nosuchpkg.Model}",
+            "train.sklearn.model: cannot import 'nosuchpkg'",
+        ),
+        ("{dataset: 'sklearn:iris', model: Model}", "expected an import path"),
+        ("{dataset: 'sklearn:iris', model: collections.OrderedDict}", "has no fit/predict methods"),
+        (
+            "{dataset: 'sklearn:iris', params: {n_estimator: 5}}",
+            "train.sklearn.params: sklearn.ensemble.RandomForestClassifier does not accept them",
+        ),
+        (
+            "{dataset: 'sklearn:iris', params: {n_estimators: -5}}",
+            "RandomForestClassifier failed to fit",
+        ),
+    ],
+)
+def test_trainer_errors_are_bad_input(
+    tmp_path: Path, capsys, monkeypatch, sklearn: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.xlsx").write_text("x")
+    write_config(tmp_path, f"train: {{sklearn: {sklearn}}}\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 2
+    last = result.err.splitlines()[-1]
+    assert last.startswith("cml-py: error: ") and message in last
+    assert "Traceback" not in result.err
+
+
+def test_failed_training_leaves_previous_outputs(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path, "train: {sklearn: {dataset: 'sklearn:iris', params: {n_estimators: 5}}}\n"
+    )
+    assert run_cli(capsys, "train").code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / ".cml-py/out").iterdir()}
+    write_config(
+        tmp_path, "train: {sklearn: {dataset: 'sklearn:iris', params: {n_estimators: -1}}}\n"
+    )
+    assert run_cli(capsys, "train").code == 2
+    after = {p.name: p.read_bytes() for p in (tmp_path / ".cml-py/out").iterdir()}
+    assert after == before
+    assert sorted(p.name for p in (tmp_path / ".cml-py").iterdir()) == ["out"]  # no staging left
+
+
+TRAIN_SCRIPT = """
+import json, os, sys
+os.makedirs("results", exist_ok=True)
+print("epoch 1 loss 0.5", flush=True)
+json.dump({"eval": {"accuracy": 0.8}}, open("results/metrics.json", "w"))
+open("results/preds.csv", "w").write("id,y_true,y_pred\\n1,0,0\\n2,1,1\\n3,1,0\\n")
+open("results/loss.tsv", "w").write("step\\tloss\\n0\\t0.9\\n1\\t0.5\\n")
+print("out dir:", os.environ["CML_PY_OUTPUT_DIR"])
+"""
+
+
+def test_command_trainer_collects_outputs(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
+    write_config(
+        tmp_path,
+        f"""
+train:
+  command: [{PY}, train.py]
+  outputs:
+    metrics: [results/metrics.json]
+    predictions: results/preds.csv
+    curves: ["results/*.tsv"]
+""",
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == 0, result.err
+    assert "epoch 1 loss 0.5" in result.err
+    assert f"out dir: {tmp_path / '.cml-py' / 'out'}" in result.err
+    out = tmp_path / ".cml-py" / "out"
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == pytest.approx(2 / 3)
+    assert (out / "predictions.csv").exists()
+    assert (out / "curves" / "results" / "loss.tsv").read_text().startswith("step\tloss")
+
+
+def test_command_string_is_split_without_a_shell(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path,
+        f"train: {{command: \"{PY} -c 'import sys; print(sys.argv[1:])' 'a b' '$HOME'\"}}\n",
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == 0
+    assert "['a b', '$HOME']" in result.err
+
+
+def test_shell_true_uses_a_shell(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, "train: {command: 'echo one && echo two', shell: true}\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 0 and "one\ntwo\n" in result.err
+
+
+def test_failing_command_shows_its_last_lines(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    script = "import sys\nfor i in range(30): print('line', i)\nsys.exit(3)\n"
+    (tmp_path / "fail.py").write_text(script)
+    write_config(tmp_path, f"train: {{command: [{PY}, fail.py]}}\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 2
+    message = result.err[result.err.index("cml-py: error:") :]
+    assert message.startswith("cml-py: error: train.command: exited with code 3; its last lines:\n")
+    assert "  | line 29\n" in message and "  | line 10\n" in message and "line 9\n" not in message
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "child-survived"
+    (tmp_path / "child.py").write_text(f"import time\ntime.sleep(3)\nopen({str(marker)!r}, 'w')\n")
+    (tmp_path / "slow.py").write_text(
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, 'child.py'])\n"
+        "print('started', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    write_config(tmp_path, f"train: {{command: [{PY}, slow.py], timeout: 1}}\n")
+    started = time.monotonic()
+    result = run_cli(capsys, "train")
+    assert result.code == 2 and "train.command: timed out after 1 s and was stopped" in result.err
+    assert time.monotonic() - started < 10
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("outputs", "written", "message"),
+    [
+        ("{metrics: [m.json]}", {}, "train.outputs.metrics: the command did not write 'm.json'"),
+        ("{metrics: [m.json]}", {"m.json": "{bad"}, "m.json:1:2: invalid JSON"),
+        ("{predictions: p.csv}", {"p.csv": "a,b\n1,2\n"}, "p.csv: missing columns y_true, y_pred"),
+        (
+            "{curves: ['logs/*.tsv']}",
+            {},
+            "train.outputs.curves: 'logs/*.tsv' matches no file after the command ran",
+        ),
+    ],
+)
+def test_command_outputs_are_checked(
+    tmp_path: Path, capsys, monkeypatch, outputs, written, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in written.items():
+        (tmp_path / name).write_text(text)
+    write_config(tmp_path, f"train: {{command: [{PY}, -c, 'pass'], outputs: {outputs}}}\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 2 and message in result.err
+    assert not (tmp_path / ".cml-py" / "out").exists()
+
+
+def test_missing_program(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, "train: {command: no-such-program-xyz}\n")
+    result = run_cli(capsys, "train")
+    assert (
+        result.code == 2 and "train.command: program 'no-such-program-xyz' not found" in result.err
+    )
+
+
+def test_train_without_section(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, "metrics: [m.json]\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 2 and "no `train:` section" in result.err
+
+
+def test_evaluate_command(tmp_path: Path, capsys) -> None:
+    base = tmp_path / "base.csv"
+    head = tmp_path / "head.csv"
+    rows = range(400)
+    pd.DataFrame(
+        {
+            "id": rows,
+            "y_true": [i % 2 for i in rows],
+            "y_pred": [i % 2 if i % 5 else 1 - i % 2 for i in rows],
+        }
+    ).to_csv(base, index=False)
+    pd.DataFrame(
+        {
+            "id": rows,
+            "y_true": [i % 2 for i in rows],
+            "y_pred": [i % 2 if i % 10 else 1 - i % 2 for i in rows],
+        }
+    ).to_csv(head, index=False)
+    single = run_cli(capsys, "evaluate", str(head), "--json")
+    assert json.loads(single.out)["metrics"]["accuracy"] == 0.9
+    paired = run_cli(capsys, "evaluate", str(head), "--base", str(base))
+    assert paired.code == 0
+    line = next(ln for ln in paired.out.splitlines() if ln.strip().startswith("accuracy"))
+    assert (
+        "0.8" in line and "0.9" in line and "+0.1 [" in line and "significant (McNemar p=" in line
+    )
+    data = json.loads(run_cli(capsys, "evaluate", str(head), "--base", str(base), "--json").out)
+    assert data["stats"]["accuracy"]["significant"] is True
+    assert data["stats"]["accuracy"]["ci_low"] > 0
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"y_true": [0, 1], "y_pred": [0, 1]}).to_csv(short, index=False)
+    bad = run_cli(capsys, "evaluate", str(head), "--base", str(short))
+    assert bad.code == 2 and "cannot be paired: main has 2 test rows and this PR has 400" in bad.err
+    missing = run_cli(capsys, "evaluate", str(tmp_path / "none.csv"))
+    assert missing.code == 2 and "predictions file does not exist" in missing.err
