@@ -105,7 +105,8 @@ def _load(
     if report_id is not None:
         config = config.with_overrides(report_id=check_report_id(report_id))
     selection = pipeline.Selection(base=base, metrics=metrics, params=params)
-    comparison = pipeline.compare(config, selection, cwd=cwd, env=os.environ)
+    comparison = pipeline.compare(config, selection, cwd=cwd, env=os.environ,
+                                  echo=lambda s: click.echo(f"cml-py: {s}", err=True))
     gate_result = pipeline.gate(config, comparison)
     report = pipeline.build_report(
         config, comparison, gate_result, report_id=config.report_id, show_all=show_all

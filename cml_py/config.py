@@ -95,6 +95,7 @@ class Config:
 
     source: str
     root: Path
+    path: Path | None = None  # the cml.yaml read, if any
     metrics: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
     base: str | None = None
@@ -370,4 +371,6 @@ def load_config(path: Path | None, *, cwd: Path) -> Config:
     from cml_py.yamlio import load_yaml
 
     data = load_yaml(text, display)
-    return parse_config(data, source=display, root=path.resolve().parent)
+    return replace(
+        parse_config(data, source=display, root=path.resolve().parent), path=path.resolve()
+    )

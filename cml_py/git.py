@@ -89,6 +89,16 @@ class Git:
         out = self.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", sha).stdout
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
+    def existing(self, sha: str, paths: Iterable[str]) -> set[str]:
+        """Which of `paths` are files at commit `sha` (one `git cat-file --batch-check`)."""
+        paths = [p for p in dict.fromkeys(paths) if "\n" not in p]
+        if not paths:
+            return set()
+        request = "".join(f"{sha}:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
+        lines = self.run("cat-file", "--batch-check", input=request).stdout.splitlines()
+        found = zip(paths, lines, strict=True)
+        return {path for path, line in found if line.split(b" ")[1:2] == [b"blob"]}
+
     def read_files(self, sha: str, paths: Iterable[str]) -> dict[str, bytes | None]:
         """Contents of `paths` at commit `sha` in one `git cat-file --batch` call.
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cml_py.config import Config
 from cml_py.errors import CmlError
-from cml_py.model import Comparison, GateResult, MetricFile, MetricSet, Report
+from cml_py.git import Git
+from cml_py.metrics.files import FileSpec
+from cml_py.model import BaseRef, Comparison, DiffRow, GateResult, MetricFile, MetricSet, Report
+
+Echo = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -20,14 +28,19 @@ class Selection:
     params: tuple[str, ...] = ()
 
 
-def compare(
+@dataclass(frozen=True)
+class Workspace:
+    """The repository being judged and the commit it is judged against."""
+
+    git: Git
+    root: Path
+    base: BaseRef
+
+
+def open_workspace(
     config: Config, selection: Selection, *, cwd: Path, env: Mapping[str, str]
-) -> Comparison:
-    """Read head (working tree) and base (a commit) and diff metrics and params."""
+) -> Workspace:
     from cml_py.baseline.resolve import requested_base, resolve_base
-    from cml_py.git import Git
-    from cml_py.metrics import files as mf
-    from cml_py.metrics.diff import diff_sets
 
     git = Git(cwd)
     repo_root = git.toplevel()
@@ -36,81 +49,202 @@ def compare(
             f"{cwd}: not inside a git repository; cml-py compares the working tree with a "
             "base commit, so run it in a git checkout"
         )
-    metrics_spec = _spec(
-        selection.metrics,
-        config.metrics,
-        "--metrics",
-        "metrics",
-        config,
-        cwd,
-        mf.AUTODETECT_METRICS,
-    )
-    params_spec = _spec(
-        selection.params, config.params, "--params", "params", config, cwd, mf.AUTODETECT_PARAMS
-    )
+    base = resolve_base(git, requested_base(selection.base, config.base, env))
+    return Workspace(git, repo_root, base)
+
+
+def _relative(path: Path, root: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpec, FileSpec]:
+    """Metrics and params files: the flags, else cml.yaml, else the trainer's outputs plus
+    what the train command declares, else the usual names that exist."""
+    from cml_py.metrics import files as mf
+    from cml_py.train import outputs as out
+
+    specs = []
+    for kind, flags, configured, autodetect in (
+        ("metrics", selection.metrics, config.metrics, mf.AUTODETECT_METRICS),
+        ("params", selection.params, config.params, mf.AUTODETECT_PARAMS),
+    ):
+        if flags:
+            specs.append(FileSpec(tuple(flags), f"--{kind}", cwd))
+        elif configured:
+            specs.append(FileSpec(tuple(configured), f"{config.source}: {kind}", config.root))
+        elif config.train is not None:
+            train = config.train
+            produced = []
+            if kind == "metrics" and (train.sklearn is not None or train.outputs.predictions):
+                produced.append(f"{train.output_dir}/{out.METRICS}")
+            if kind == "params" and train.sklearn is not None:
+                produced.append(f"{train.output_dir}/{out.PARAMS}")
+            declared = train.outputs.metrics if kind == "metrics" else train.outputs.params
+            specs.append(
+                FileSpec((*produced, *declared), f"{config.source}: train outputs", config.root)
+            )
+        else:
+            present = tuple(name for name in autodetect if (config.root / name).is_file())
+            specs.append(FileSpec(present, f"autodetected {kind}", config.root, required=False))
+    metrics_spec, params_spec = specs
     if not metrics_spec.patterns:
         raise CmlError(
             f"no metrics file found in {config.root}: looked for "
             + ", ".join(mf.AUTODETECT_METRICS)
             + "; list your files under `metrics:` in cml.yaml or pass --metrics PATH"
         )
-    base = resolve_base(git, requested_base(selection.base, config.base, env))
-    notes: list[str] = []
-    sides = []
-    needs_tree = any(mf.is_glob(p) for p in (*metrics_spec.patterns, *params_spec.patterns))
-    base_tree = git.list_files(base.sha) if needs_tree else []
-    for spec in (metrics_spec, params_spec):
-        head_paths = mf.head_paths(spec, repo_root)
-        head = mf.read_head(head_paths, repo_root)
-        candidates = list(
-            dict.fromkeys(
-                [
-                    *head_paths,
-                    *mf.literal_paths(spec, repo_root),
-                    *mf.base_paths(spec, repo_root, base_tree),
-                ]
-            )
+    return metrics_spec, params_spec
+
+
+def choose_base_source(config: Config, ws: Workspace, metrics_spec: FileSpec, *, echo: Echo):
+    """The strategy: `git` reads committed files; `rerun` re-trains main; `auto` picks git
+    when every metrics file exists at the base, else rerun when there is a trainer."""
+    from cml_py.baseline.sources import DirectoryBase, GitBase
+    from cml_py.metrics import files as mf
+
+    git = ws.git
+    strategy = config.baseline.strategy
+    if strategy == "auto":
+        strategy = "git"
+        if config.train is not None:
+            head = mf.head_paths(replace(metrics_spec, required=False), ws.root)
+            wanted = head or mf.literal_paths(metrics_spec, ws.root)
+            if not wanted or git.existing(ws.base.sha, wanted) != set(wanted):
+                strategy = "rerun"
+    if strategy == "git":
+        return GitBase(git, ws.base.sha), []
+    if config.path is None:
+        raise CmlError("baseline strategy rerun needs a cml.yaml with a `train:` section")
+    from cml_py.baseline.rerun import rerun_baseline
+
+    directory, notes = rerun_baseline(git, ws.root, ws.base, config, config.path, echo=echo)
+    return DirectoryBase(directory), notes
+
+
+def _read_side(spec: FileSpec, ws: Workspace, source, base_tree: list[str], notes: list[str]):
+    from cml_py.metrics import files as mf
+
+    head_paths = mf.head_paths(spec, ws.root)
+    head = mf.read_head(head_paths, ws.root)
+    candidates = list(
+        dict.fromkeys(
+            [
+                *head_paths,
+                *mf.literal_paths(spec, ws.root),
+                *mf.base_paths(spec, ws.root, base_tree),
+            ]
         )
-        blobs = git.read_files(base.sha, candidates)
-        base_files = []
-        for path in candidates:
-            data = blobs.get(path)
-            if data is None:
-                if path in head_paths:
-                    notes.append(f"{path} does not exist on {base.name}: all its values are new.")
-                continue
-            try:
-                base_files.append(MetricFile(path=path, values=mf.parse_file(data, path)))
-            except CmlError as exc:
-                notes.append(f"{base.name}'s {path} could not be read ({exc}); treated as absent.")
-        sides.append((MetricSet(tuple(base_files)), head))
-    (base_metrics, head_metrics), (base_params, head_params) = sides
+    )
+    blobs = source.read_files(candidates)
+    base_files = []
+    name = ws.base.name
+    for path in candidates:
+        data = blobs.get(path)
+        if data is None:
+            if path in head_paths:
+                notes.append(f"{path} does not exist on {name}: all its values are new.")
+            continue
+        try:
+            base_files.append(MetricFile(path=path, values=mf.parse_file(data, path)))
+        except CmlError as exc:
+            notes.append(f"{name}'s {path} could not be read ({exc}); treated as absent.")
+    return MetricSet(tuple(base_files)), head
+
+
+def compare(
+    config: Config,
+    selection: Selection,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    echo: Echo = _quiet,
+) -> Comparison:
+    """Read head (working tree) and base, diff metrics and params, and attach paired
+    statistics where both sides have predictions on the same rows."""
+    from cml_py.metrics import files as mf
+    from cml_py.metrics.diff import diff_sets
+
+    ws = open_workspace(config, selection, cwd=cwd, env=env)
+    metrics_spec, params_spec = file_specs(config, selection, cwd)
+    source, notes = choose_base_source(config, ws, metrics_spec, echo=echo)
+    needs_tree = any(mf.is_glob(p) for p in (*metrics_spec.patterns, *params_spec.patterns))
+    base_tree = source.list_files() if needs_tree else []
+    base_metrics, head_metrics = _read_side(metrics_spec, ws, source, base_tree, notes)
+    base_params, head_params = _read_side(params_spec, ws, source, base_tree, notes)
+    metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
+    if config.train is not None:
+        metrics = _with_statistics(config, ws, source, metrics, notes)
     return Comparison(
-        metrics=diff_sets(base_metrics, head_metrics, directions=config.directions),
+        metrics=metrics,
         params=diff_sets(base_params, head_params, judge=False),
-        base=base,
-        head_sha=git.commit_sha("HEAD"),
+        base=ws.base,
+        head_sha=ws.git.commit_sha("HEAD"),
         notes=tuple(notes),
     )
 
 
-def _spec(
-    flags: Sequence[str],
-    configured: Sequence[str],
-    flag_name: str,
-    key: str,
-    config: Config,
-    cwd: Path,
-    autodetect: Sequence[str],
-):
-    from cml_py.metrics.files import FileSpec
+def _with_statistics(
+    config: Config, ws: Workspace, source, rows: tuple[DiffRow, ...], notes: list[str]
+) -> tuple[DiffRow, ...]:
+    """Confidence intervals for the metrics cml-py computed from predictions."""
+    from cml_py.train import outputs as out
 
-    if flags:
-        return FileSpec(tuple(flags), flag_name, cwd)
-    if configured:
-        return FileSpec(tuple(configured), f"{config.source}: {key}", config.root)
-    present = tuple(name for name in autodetect if (config.root / name).is_file())
-    return FileSpec(present, f"autodetected {key}", config.root, required=False)
+    assert config.train is not None
+    out_dir = _relative(config.root / config.train.output_dir, ws.root)
+    predictions_path = f"{out_dir}/{out.PREDICTIONS}"
+    metrics_path = f"{out_dir}/{out.METRICS}"
+    head_file = ws.root / predictions_path
+    if not head_file.is_file():
+        return rows
+    base_data = source.read_files([predictions_path]).get(predictions_path)
+    if base_data is None:
+        notes.append(
+            f"{ws.base.name} has no {predictions_path}, so changes are shown "
+            "without confidence intervals."
+        )
+        return rows
+    from cml_py.train.predictions import NotPaired, read_predictions
+    from cml_py.train.stats import paired_statistics
+
+    head = read_predictions(head_file, display=predictions_path)
+    try:
+        base = read_predictions(
+            "", display=f"{ws.base.name}:{predictions_path}", task=head.task, data=base_data
+        )
+    except CmlError as exc:
+        notes.append(
+            f"{ws.base.name}'s predictions could not be read ({exc}); no confidence intervals."
+        )
+        return rows
+    settings = config.evaluate
+    try:
+        result = paired_statistics(
+            base,
+            head,
+            resamples=settings.resamples,
+            confidence=settings.confidence,
+            seed=settings.seed,
+        )
+    except NotPaired as exc:
+        notes.append(
+            f"No confidence intervals: {exc}; paired statistics need both sides' "
+            "predictions on the same test rows."
+        )
+        return rows
+    notes.append(
+        f"Intervals: {settings.confidence * 100:g}% paired bootstrap "
+        f"({settings.resamples:,} resamples) over the {result.n:,} test rows both "
+        "sides predicted; significant = the interval excludes 0 (and McNemar/DeLong "
+        "agree where they apply)."
+    )
+    return tuple(
+        replace(row, stat=result.stats[row.name])
+        if row.path == metrics_path and row.name in result.stats
+        else row
+        for row in rows
+    )
 
 
 def gate(config: Config, comparison: Comparison) -> GateResult:

@@ -9,12 +9,12 @@ from typing import Any
 from cml_py.model import PairedStat
 from cml_py.report.format import fmt_delta, fmt_float, fmt_pair
 from cml_py.report.tables import text_table
-from cml_py.report.view import Table
+from cml_py.report.view import Table, interval_text
 
 
 def stat_interval(stat: PairedStat) -> str:
     """`-0.012 [-0.02, -0.004]`: the change and its confidence interval."""
-    return f"{fmt_delta(stat.delta)} [{fmt_delta(stat.ci_low)}, {fmt_delta(stat.ci_high)}]"
+    return f"{fmt_delta(stat.delta)} {interval_text(stat)}"
 
 
 def stat_verdict(stat: PairedStat) -> str:

@@ -26,6 +26,8 @@ MARKS = v.Marks(
         Verdict.REMOVED: "➖ removed",
         Verdict.UNCHANGED: "unchanged",
     },
+    significant="{verdict} · significant",
+    noise="⚪ {word} · within noise",
 )
 
 

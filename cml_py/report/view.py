@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cml_py.model import DiffRow, GateCheck, Report, Status, Verdict
+from cml_py.model import DiffRow, GateCheck, PairedStat, Report, Status, Verdict
 from cml_py.report.format import MISSING, fmt_delta, fmt_number, fmt_pair, fmt_pct
 
 Escape = Callable[[str], str]
@@ -45,6 +45,8 @@ class Marks:
     verdict: dict[Verdict, str]
     up: str = "▲"
     down: str = "▼"
+    significant: str = "{verdict}, significant"
+    noise: str = "{word}, within noise"
 
 
 def limit_text(check: GateCheck) -> str:
@@ -64,12 +66,28 @@ def _pair(row_base, row_head, has_base: bool, has_head: bool, esc: Escape) -> tu
     return (esc(base) if has_base else MISSING, esc(head) if has_head else MISSING)
 
 
+def interval_text(stat: PairedStat) -> str:
+    """`[-0.02, -0.004]`: the confidence interval of a change."""
+    return f"[{fmt_delta(stat.ci_low)}, {fmt_delta(stat.ci_high)}]"
+
+
 def change_text(row: DiffRow, marks: Marks) -> str:
+    """`▼ -0.012 (-1.3%) [-0.02, -0.004]`: the change, relative change and its interval."""
     if row.delta is None or row.delta == 0:
         return ""
     arrow = marks.up if row.delta > 0 else marks.down
     pct = fmt_pct(row.rel)
-    return f"{arrow} {fmt_delta(row.delta)}" + (f" ({pct})" if pct else "")
+    text = f"{arrow} {fmt_delta(row.delta)}" + (f" ({pct})" if pct else "")
+    return text + (f" {interval_text(row.stat)}" if row.stat is not None else "")
+
+
+def verdict_text(row: DiffRow, marks: Marks) -> str:
+    """better/worse, and with paired statistics whether the change is real or noise."""
+    if row.stat is None or row.verdict not in (Verdict.BETTER, Verdict.WORSE):
+        return marks.verdict[row.verdict]
+    if row.stat.significant:
+        return marks.significant.format(verdict=marks.verdict[row.verdict])
+    return marks.noise.format(word=row.verdict.value)
 
 
 def gate_table(report: Report, esc: Escape, marks: Marks, *, show_file: bool) -> Table:
@@ -111,7 +129,7 @@ def diff_table(
         if row.verdict is Verdict.UNCHANGED and not show_all:
             continue
         base, head = _pair(row.base, row.head, row.has_base, row.has_head, esc)
-        cells = [esc(row.name), base, head, change_text(row, marks), marks.verdict[row.verdict]]
+        cells = [esc(row.name), base, head, change_text(row, marks), verdict_text(row, marks)]
         if show_file:
             cells.insert(0, esc(row.path))
         out.append(tuple(cells))
