@@ -105,8 +105,13 @@ def _load(
     if report_id is not None:
         config = config.with_overrides(report_id=check_report_id(report_id))
     selection = pipeline.Selection(base=base, metrics=metrics, params=params)
-    comparison = pipeline.compare(config, selection, cwd=cwd, env=os.environ,
-                                  echo=lambda s: click.echo(f"cml-py: {s}", err=True))
+    comparison = pipeline.compare(
+        config,
+        selection,
+        cwd=cwd,
+        env=os.environ,
+        echo=lambda s: click.echo(f"cml-py: {s}", err=True),
+    )
     gate_result = pipeline.gate(config, comparison)
     report = pipeline.build_report(
         config, comparison, gate_result, report_id=config.report_id, show_all=show_all
@@ -477,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = exc.exit_code if exc.exit_code else EXIT_BAD_INPUT
     except click.exceptions.Abort:
-        click.echo("cml-py: aborted", err=True)
+        click.echo("cml-py: interrupted", err=True)  # click turns Ctrl-C (and SIGTERM) into Abort
         code = 130
     except CmlError as exc:
         click.echo(f"cml-py: error: {_one_line(str(exc))}", err=True)

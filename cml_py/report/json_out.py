@@ -30,6 +30,16 @@ def row_dict(row: DiffRow) -> dict[str, Any]:
         _put(out, "head", row.head)
     _put(out, "change", row.delta)
     _put(out, "change_pct", row.rel * 100.0 if row.rel is not None else None)
+    if row.stat is not None:
+        stat = row.stat
+        interval: dict[str, Any] = {}
+        _put(interval, "low", stat.ci_low)
+        _put(interval, "high", stat.ci_high)
+        interval.update(confidence=stat.confidence, resamples=stat.resamples)
+        out["interval"] = interval
+        out["significant"] = stat.significant
+        if stat.test is not None:
+            out["test"] = {"name": stat.test, "p_value": stat.p_value}
     return out
 
 

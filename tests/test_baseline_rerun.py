@@ -1,0 +1,191 @@
+"""Baseline strategies end to end: main and a branch that train different models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import Repo
+from tests.helpers import run_cli
+
+MAIN_CONFIG = """\
+train:
+  sklearn:
+    dataset: sklearn:breast_cancer
+    model: sklearn.linear_model.LogisticRegression
+    params: {C: 0.0005, max_iter: 3000}
+gate:
+  accuracy: {max_drop: 0.01, significant: true}
+"""
+BRANCH_CONFIG = MAIN_CONFIG.replace(
+    "model: sklearn.linear_model.LogisticRegression\n    params: {C: 0.0005, max_iter: 3000}",
+    "model: sklearn.ensemble.RandomForestClassifier\n    params: {n_estimators: 50}",
+)
+
+
+def project(repo: Repo, *, ignore_outputs: bool = True) -> Repo:
+    if ignore_outputs:
+        repo.write(".gitignore", ".cml-py/\n")
+    repo.write("cml.yaml", MAIN_CONFIG)
+    repo.commit("main: logistic regression")
+    repo.branch("feature")
+    repo.write("cml.yaml", BRANCH_CONFIG)
+    repo.commit("feature: random forest")
+    return repo
+
+
+def worktrees(repo: Repo) -> list[str]:
+    return [
+        ln
+        for ln in repo.git("worktree", "list", "--porcelain").splitlines()
+        if ln.startswith("worktree ")
+    ]
+
+
+def test_rerun_trains_main_with_its_own_config(in_repo: Repo, capsys) -> None:
+    project(in_repo)
+    assert run_cli(capsys, "train").code == 0
+    result = run_cli(capsys, "report", "--format", "json", "-o", "-")
+    assert result.code == 0, result.err
+    assert "re-training main at" in result.err and "main re-trained" in result.err
+    data = json.loads(result.out)
+    accuracy = next(m for m in data["metrics"] if m["name"] == "accuracy")
+    assert accuracy["file"] == ".cml-py/out/metrics.json"
+    assert accuracy["base"] != accuracy["head"]
+    assert accuracy["interval"]["low"] <= accuracy["change"] <= accuracy["interval"]["high"]
+    assert accuracy["test"]["name"] == "McNemar"
+    assert any("re-trained at" in n and "strategy rerun" in n for n in data["notes"])
+    params = {p["name"]: p for p in data["params"]}
+    assert params["model"]["base"] == "sklearn.linear_model.LogisticRegression"
+    assert params["model"]["head"] == "sklearn.ensemble.RandomForestClassifier"
+    assert len(worktrees(in_repo)) == 1
+    again = run_cli(capsys, "gate")
+    assert "using main's outputs from an earlier re-run" in again.err
+    assert "re-training" not in again.err
+
+
+def test_markdown_marks_significance(in_repo: Repo, capsys) -> None:
+    project(in_repo)
+    run_cli(capsys, "train")
+    text = run_cli(capsys, "report", "-o", "-").out
+    line = next(ln for ln in text.splitlines() if ln.startswith("| accuracy |"))
+    assert "[" in line and ("significant" in line or "within noise" in line)
+    assert "Intervals: 95% paired bootstrap (1,000 resamples) over the 143 test rows" in text
+
+
+def test_auto_uses_committed_outputs(in_repo: Repo, capsys) -> None:
+    in_repo.write("cml.yaml", MAIN_CONFIG)
+    run_cli(capsys, "train")
+    in_repo.commit("main with committed outputs")
+    in_repo.branch("feature")
+    in_repo.write("cml.yaml", BRANCH_CONFIG)
+    run_cli(capsys, "train")
+    result = run_cli(capsys, "report", "--format", "json", "-o", "-")
+    assert "re-training" not in result.err
+    data = json.loads(result.out)
+    assert not any("re-trained" in n for n in data["notes"])
+    accuracy = next(m for m in data["metrics"] if m["name"] == "accuracy")
+    assert "interval" in accuracy  # committed predictions are paired too
+
+
+def test_strategy_git_without_committed_outputs_means_added(in_repo: Repo, capsys) -> None:
+    project(in_repo)
+    in_repo.write("cml.yaml", BRANCH_CONFIG + "baseline: {strategy: git}\n")
+    run_cli(capsys, "train")
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
+    assert {m["verdict"] for m in data["metrics"]} == {"added"}
+
+
+def test_main_without_train_section_uses_this_prs_config(in_repo: Repo, capsys) -> None:
+    in_repo.write(".gitignore", ".cml-py/\n")
+    in_repo.write("cml.yaml", "gate: {}\n")
+    in_repo.commit()
+    in_repo.branch("feature")
+    in_repo.write("cml.yaml", BRANCH_CONFIG)
+    run_cli(capsys, "train")
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "--all", "-o", "-").out)
+    assert any("re-trained with this PR's cml.yaml" in n for n in data["notes"])
+    accuracy = next(m for m in data["metrics"] if m["name"] == "accuracy")
+    # same code, same config, same seed: the same model, and an interval of exactly zero
+    assert accuracy["verdict"] == "unchanged"
+    assert accuracy["interval"]["low"] == accuracy["interval"]["high"] == 0
+    assert accuracy["significant"] is False
+
+
+def test_unpaired_predictions_are_explained(in_repo: Repo, capsys) -> None:
+    project(in_repo)
+    in_repo.write(
+        "cml.yaml",
+        BRANCH_CONFIG.replace(
+            "params: {n_estimators: 50}", "params: {n_estimators: 50}\n    test_size: 0.3"
+        ),
+    )
+    run_cli(capsys, "train")
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
+    assert any(
+        "No confidence intervals: main has 143 test rows and this PR has 171" in n
+        for n in data["notes"]
+    )
+    assert all("interval" not in m for m in data["metrics"])
+
+
+def test_failing_main_training_is_reported_and_cleaned_up(in_repo: Repo, capsys) -> None:
+    in_repo.write(".gitignore", ".cml-py/\n")
+    in_repo.write("cml.yaml", MAIN_CONFIG.replace("C: 0.0005", "C: -1"))
+    in_repo.commit()
+    in_repo.branch("feature")
+    in_repo.write("cml.yaml", BRANCH_CONFIG)
+    run_cli(capsys, "train")
+    result = run_cli(capsys, "report", "-o", "-")
+    assert result.code == 2
+    assert "training main (baseline rerun): exited with code 2" in result.err
+    assert "LogisticRegression failed to fit" in result.err
+    assert len(worktrees(in_repo)) == 1
+    assert not (in_repo.path / ".cml-py" / "baselines").exists() or not any(
+        (in_repo.path / ".cml-py" / "baselines").iterdir()
+    )
+
+
+def test_sigterm_during_rerun_removes_the_worktree(repo: Repo) -> None:
+    repo.write(".gitignore", ".cml-py/\n")
+    repo.write("slow.py", "import time\nprint('main is training', flush=True)\ntime.sleep(60)\n")
+    repo.write("cml.yaml", f"train: {{command: [{sys.executable}, slow.py]}}\nmetrics: [m.json]\n")
+    repo.commit()
+    repo.branch("feature")
+    repo.write("m.json", '{"acc": 1}')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cml_py", "report", "-o", "-"],
+        cwd=repo.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    deadline = time.monotonic() + 30
+    while len(worktrees(repo)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(worktrees(repo)) == 2, "the worktree was never created"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert len(worktrees(repo)) == 1
+
+
+@pytest.mark.parametrize("strategy", ["rerun", "auto"])
+def test_rerun_needs_a_trainer(in_repo: Repo, capsys, strategy: str) -> None:
+    in_repo.write("m.json", '{"acc": 1}')
+    in_repo.write("cml.yaml", f"metrics: [m.json]\nbaseline: {{strategy: {strategy}}}\n")
+    in_repo.commit()
+    result = run_cli(capsys, "diff")
+    if strategy == "rerun":
+        assert result.code == 2 and "baseline strategy rerun needs a `train:` section" in result.err
+    else:
+        assert result.code == 0
