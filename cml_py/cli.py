@@ -95,8 +95,11 @@ def _load(
     params: tuple[str, ...],
     show_all: bool = False,
     report_id: str | None = None,
+    charts_dir: Path | None = None,
+    report_dir: Path | None = None,
 ):
-    """cml.yaml (with flags on top) and the comparison of head with base."""
+    """cml.yaml (with flags on top) and the comparison of head with base; with
+    `charts_dir`, the charts too (linked relative to `report_dir`)."""
     from cml_py import pipeline
     from cml_py.config import check_report_id, load_config
 
@@ -105,16 +108,25 @@ def _load(
     if report_id is not None:
         config = config.with_overrides(report_id=check_report_id(report_id))
     selection = pipeline.Selection(base=base, metrics=metrics, params=params)
-    comparison = pipeline.compare(
+    compared = pipeline.compare_all(
         config,
         selection,
         cwd=cwd,
         env=os.environ,
         echo=lambda s: click.echo(f"cml-py: {s}", err=True),
     )
+    charts = ()
+    if charts_dir is not None:
+        charts = pipeline.draw_charts(compared, charts_dir, relative_to=report_dir or cwd)
+    comparison = compared.comparison
     gate_result = pipeline.gate(config, comparison)
     report = pipeline.build_report(
-        config, comparison, gate_result, report_id=config.report_id, show_all=show_all
+        config,
+        comparison,
+        gate_result,
+        report_id=config.report_id,
+        show_all=show_all,
+        charts=charts,
     )
     return config, report
 
@@ -231,6 +243,14 @@ def gate(
     "Default: cml.yaml report.id, else 'default'.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also show unchanged rows.")
+@click.option(
+    "--charts",
+    "charts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Draw the charts into DIR as PNG files and link them from the report.",
+)
 def report(
     config_path: Path | None,
     base: str | None,
@@ -241,27 +261,40 @@ def report(
     template: Path | None,
     report_id: str | None,
     show_all: bool,
+    charts_dir: Path | None,
 ) -> int:
     """Write the report: markdown for the PR comment, text, JSON or JUnit XML.
 
     The markdown starts with a hidden marker `<!-- cml-py report id=ID -->`, then the
-    verdict, the gate table, the metrics and params that changed, all metrics in a
-    collapsed section, and the base and head commits. Files are written atomically.
-    The exit code is 0 whatever the gate says; use `cml-py gate` to fail the job.
+    verdict, the gate table, the metrics and params that changed (with confidence
+    intervals when both sides have predictions), the charts (with --charts), all
+    metrics in a collapsed section, and the base and head commits. Files are written
+    atomically. The exit code is 0 whatever the gate says; `cml-py gate` fails the job.
 
     \b
     Examples:
       cml-py report -o report.md
+      cml-py report -o out/report.md --charts out/charts
       cml-py report --format junit -o gate.xml
       cml-py report --format text -o -
     """
-    config, result = _load(config_path, base, metrics, params, show_all, report_id)
     from cml_py.report import DEFAULT_FILES, render
 
+    target = output or DEFAULT_FILES[fmt]
+    report_dir = Path.cwd() if target == "-" else Path(target).resolve().parent
+    config, result = _load(
+        config_path,
+        base,
+        metrics,
+        params,
+        show_all,
+        report_id,
+        charts_dir=charts_dir.resolve() if charts_dir else None,
+        report_dir=report_dir,
+    )
     if template is None and config.template:
         template = config.root / config.template
     text = render(result, fmt, template=template)
-    target = output or DEFAULT_FILES[fmt]
     if target == "-":
         click.echo(text, nl=False)
     else:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 Scalar = float | int | bool | str | None
 """A metric or param value after flattening: numbers, and non-numeric values kept as is."""
@@ -168,6 +169,16 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class ChartRef:
+    """A chart written to `path`, or skipped (path None) for the reason in `note`."""
+
+    name: str
+    title: str
+    path: Path | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a renderer needs; renderers decide only how it looks."""
 
@@ -177,3 +188,4 @@ class Report:
     show_all: bool = False
     version: str = ""
     links: Mapping[str, str] = field(default_factory=dict)
+    charts: tuple[ChartRef, ...] = ()

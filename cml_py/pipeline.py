@@ -6,11 +6,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cml_py.artifacts import Artifacts
 from cml_py.config import Config
 from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
-from cml_py.model import BaseRef, Comparison, DiffRow, GateResult, MetricFile, MetricSet, Report
+from cml_py.model import (
+    BaseRef,
+    ChartRef,
+    Comparison,
+    DiffRow,
+    GateResult,
+    MetricFile,
+    MetricSet,
+    Report,
+)
 
 Echo = Callable[[str], None]
 
@@ -153,6 +163,14 @@ def _read_side(spec: FileSpec, ws: Workspace, source, base_tree: list[str], note
     return MetricSet(tuple(base_files)), head
 
 
+@dataclass(frozen=True)
+class Compared:
+    """The comparison, and the artifacts it was computed from (for charts)."""
+
+    comparison: Comparison
+    artifacts: Artifacts
+
+
 def compare(
     config: Config,
     selection: Selection,
@@ -161,6 +179,17 @@ def compare(
     env: Mapping[str, str],
     echo: Echo = _quiet,
 ) -> Comparison:
+    return compare_all(config, selection, cwd=cwd, env=env, echo=echo).comparison
+
+
+def compare_all(
+    config: Config,
+    selection: Selection,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    echo: Echo = _quiet,
+) -> Compared:
     """Read head (working tree) and base, diff metrics and params, and attach paired
     statistics where both sides have predictions on the same rows."""
     from cml_py.metrics import files as mf
@@ -174,50 +203,40 @@ def compare(
     base_metrics, head_metrics = _read_side(metrics_spec, ws, source, base_tree, notes)
     base_params, head_params = _read_side(params_spec, ws, source, base_tree, notes)
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
-    if config.train is not None:
-        metrics = _with_statistics(config, ws, source, metrics, notes)
-    return Comparison(
+    artifacts = Artifacts()
+    if config.train is not None or config.curves:
+        from cml_py.artifacts import load_artifacts
+
+        artifacts = load_artifacts(config, ws.root, source, ws.base.name, notes)
+        metrics = _with_statistics(config, ws, artifacts, metrics, notes)
+    comparison = Comparison(
         metrics=metrics,
         params=diff_sets(base_params, head_params, judge=False),
         base=ws.base,
         head_sha=ws.git.commit_sha("HEAD"),
         notes=tuple(notes),
     )
+    return Compared(comparison, artifacts)
 
 
 def _with_statistics(
-    config: Config, ws: Workspace, source, rows: tuple[DiffRow, ...], notes: list[str]
+    config: Config, ws: Workspace, artifacts: Artifacts, rows: tuple[DiffRow, ...], notes: list[str]
 ) -> tuple[DiffRow, ...]:
     """Confidence intervals for the metrics cml-py computed from predictions."""
     from cml_py.train import outputs as out
 
-    assert config.train is not None
-    out_dir = _relative(config.root / config.train.output_dir, ws.root)
-    predictions_path = f"{out_dir}/{out.PREDICTIONS}"
-    metrics_path = f"{out_dir}/{out.METRICS}"
-    head_file = ws.root / predictions_path
-    if not head_file.is_file():
+    head, base = artifacts.head_predictions, artifacts.base_predictions
+    if head is None or config.train is None:
         return rows
-    base_data = source.read_files([predictions_path]).get(predictions_path)
-    if base_data is None:
+    if base is None:
         notes.append(
-            f"{ws.base.name} has no {predictions_path}, so changes are shown "
-            "without confidence intervals."
+            f"{ws.base.name} has no {artifacts.predictions_path}, so changes are "
+            "shown without confidence intervals."
         )
         return rows
-    from cml_py.train.predictions import NotPaired, read_predictions
+    from cml_py.train.predictions import NotPaired
     from cml_py.train.stats import paired_statistics
 
-    head = read_predictions(head_file, display=predictions_path)
-    try:
-        base = read_predictions(
-            "", display=f"{ws.base.name}:{predictions_path}", task=head.task, data=base_data
-        )
-    except CmlError as exc:
-        notes.append(
-            f"{ws.base.name}'s predictions could not be read ({exc}); no confidence intervals."
-        )
-        return rows
     settings = config.evaluate
     try:
         result = paired_statistics(
@@ -239,11 +258,56 @@ def _with_statistics(
         "sides predicted; significant = the interval excludes 0 (and McNemar/DeLong "
         "agree where they apply)."
     )
+    metrics_path = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
     return tuple(
         replace(row, stat=result.stats[row.name])
         if row.path == metrics_path and row.name in result.stats
         else row
         for row in rows
+    )
+
+
+def chart_data(compared: Compared):
+    """Plain arrays for the charts (classification labels encoded over both sides)."""
+    from cml_py.charts.data import ChartData, Side
+
+    artifacts = compared.artifacts
+    sides = [p for p in (artifacts.base_predictions, artifacts.head_predictions) if p is not None]
+    fields: dict = {}
+    if sides:
+        task = sides[-1].task
+        fields["task"] = task
+        if task == "classification":
+            from cml_py.train.predictions import encode
+
+            encoded = encode(*sides)
+            fields["labels"] = encoded[0].labels
+            made = [Side(e.y, e.pred, e.scores) for e in encoded]
+        else:
+            made = [Side(p.y_true, p.y_pred) for p in sides]
+        if artifacts.head_predictions is not None:
+            fields["head"] = made[-1]
+        if artifacts.base_predictions is not None:
+            fields["base"] = made[0]
+    return ChartData(
+        rows=compared.comparison.metrics,
+        base_importance=artifacts.base_importance,
+        head_importance=artifacts.head_importance,
+        base_curves=artifacts.base_curves,
+        head_curves=artifacts.head_curves,
+        **fields,
+    )
+
+
+def draw_charts(compared: Compared, directory: Path, *, relative_to: Path) -> tuple[ChartRef, ...]:
+    """Draw every chart into `directory`; the refs' paths are relative to the report."""
+    from cml_py.charts import draw_all
+    from cml_py.charts.save import save_charts
+
+    refs = save_charts(draw_all(chart_data(compared)), directory)
+    return tuple(
+        replace(ref, path=Path(_relative(ref.path, relative_to))) if ref.path else ref
+        for ref in refs
     )
 
 
@@ -260,6 +324,7 @@ def build_report(
     *,
     report_id: str,
     show_all: bool,
+    charts: tuple[ChartRef, ...] = (),
 ) -> Report:
     from cml_py import __version__
 
@@ -269,4 +334,5 @@ def build_report(
         gate=gate_result,
         show_all=show_all or config.show_all,
         version=__version__,
+        charts=charts,
     )

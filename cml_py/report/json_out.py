@@ -82,6 +82,15 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "metrics": rows(comparison.metrics),
         "params": rows(comparison.params),
         "notes": list(comparison.notes),
+        "charts": [
+            {
+                "name": c.name,
+                "title": c.title,
+                "path": c.path.as_posix() if c.path is not None else None,
+                "note": c.note,
+            }
+            for c in report.charts
+        ],
     }
 
 

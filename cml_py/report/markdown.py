@@ -39,6 +39,13 @@ def short(sha: str | None) -> str:
     return sha[:7] if sha else "unknown"
 
 
+def _url(path: str) -> str:
+    """A relative link that survives spaces and markdown/HTML special characters."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/._-")
+
+
 def build_context(report: Report) -> dict[str, Any]:
     """The template's variables: escaped strings and prebuilt tables."""
     comparison = report.comparison
@@ -82,6 +89,14 @@ def build_context(report: Report) -> dict[str, Any]:
         "params_changed": len(params_changed),
         "all_metrics": v.values_table(comparison.metrics, md_cell, show_file=show_file),
         "notes": [md_cell(n) for n in comparison.notes],
+        "charts": [
+            {"title": html_text(c.title), "src": _url(c.path.as_posix())}
+            for c in report.charts
+            if c.path is not None
+        ],
+        "skipped_charts": [
+            md_cell(f"{c.title}: {c.note}") for c in report.charts if c.path is None
+        ],
         "version": html_text(report.version),
     }
 

@@ -67,6 +67,9 @@ def diff_sections(report: Report) -> list[str]:
 
 def render_text(report: Report) -> str:
     lines = header_lines(report) + gate_section(report) + diff_sections(report)
+    drawn = [c for c in report.charts if c.path is not None]
+    if drawn:
+        lines += ["", "Charts"] + [f"  {c.title}: {c.path}" for c in drawn]
     if report.comparison.notes:
         lines += ["", "Notes"] + [f"  - {_plain(n)}" for n in report.comparison.notes]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,189 @@
+"""Training artifacts of both sides — predictions, feature importance, training curves —
+read once, for the paired statistics and the charts.
+
+Head's come from the working tree, main's from the same base source as its metrics (a
+commit, or a re-run's directory). Missing artifacts are simply absent; a malformed one
+is a note, since a chart is never worth failing a job over.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cml_py.config import Config
+from cml_py.errors import CmlError
+
+STEP_COLUMNS = ("step", "epoch", "iteration", "iter")
+IGNORED_COLUMNS = ("timestamp", "time", "wall_time")
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    base_predictions: Any = None  # cml_py.train.predictions.Predictions
+    head_predictions: Any = None
+    base_importance: dict[str, float] | None = None
+    head_importance: dict[str, float] | None = None
+    base_curves: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    head_curves: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    predictions_path: str | None = None
+
+
+def parse_importance(data: bytes, name: str) -> dict[str, float]:
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["feature", "importance"]:
+        raise CmlError(f"{name}: expected columns feature, importance")
+    out = {}
+    for row in rows[1:]:
+        if len(row) >= 2 and row[0]:
+            try:
+                out[row[0]] = float(row[1])
+            except ValueError:
+                raise CmlError(f"{name}: importance of {row[0]!r} is not a number") from None
+    return out
+
+
+def parse_curves(data: bytes, name: str) -> dict[str, tuple[list[float], list[float]]]:
+    """A CSV/TSV of values by step (DVCLive's plots/metrics/*.tsv included) → series.
+
+    The step column is the first of step/epoch/iteration/iter (else the row number);
+    every other numeric column except timestamps is a series.
+    """
+    text = data.decode("utf-8-sig")
+    delimiter = "\t" if name.endswith(".tsv") or ("\t" in text.split("\n", 1)[0]) else ","
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(r)]
+    if len(rows) < 2:
+        return {}
+    header = [h.strip() for h in rows[0]]
+    lowered = [h.lower() for h in header]
+    step_index = next((lowered.index(c) for c in STEP_COLUMNS if c in lowered), None)
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for col, column in enumerate(header):
+        if col == step_index or lowered[col] in IGNORED_COLUMNS:
+            continue
+        steps, values = [], []
+        for number, row in enumerate(rows[1:]):
+            try:
+                value = float(row[col])
+                step = float(row[step_index]) if step_index is not None else float(number)
+            except (ValueError, IndexError):
+                continue
+            steps.append(step)
+            values.append(value)
+        if values:
+            series[column] = (steps, values)
+    return series
+
+
+def _curve_names(files: dict[str, dict[str, tuple[list[float], list[float]]]]) -> dict:
+    """Name each series by its file path (without the shared directory) and column."""
+    import numpy as np
+
+    paths = list(files)
+    common = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    out = {}
+    for path, series in files.items():
+        stem = os.path.splitext(os.path.relpath(path, common) if common else path)[0]
+        for column, (steps, values) in series.items():
+            key = stem if len(series) == 1 else f"{stem}:{column}"
+            out[key] = (np.asarray(steps, dtype=float), np.asarray(values, dtype=float))
+    return out
+
+
+def curve_patterns(config: Config, repo_root: Path) -> list[str]:
+    """Repo-relative glob patterns of training-curve files."""
+    from cml_py.train import outputs as out
+
+    prefix = Path(os.path.relpath(config.root, repo_root)).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    patterns = [prefix + p for p in config.curves]
+    if config.train is not None:
+        patterns.append(f"{prefix}{config.train.output_dir}/{out.CURVES}/**/*")
+    return patterns
+
+
+def _read_curves(
+    paths: Iterable[str],
+    read: Callable[[list[str]], dict[str, bytes | None]],
+    notes: list[str],
+    side: str,
+) -> dict:
+    files = {}
+    wanted = [p for p in paths if p.lower().endswith((".csv", ".tsv"))]
+    for path, data in read(wanted).items():
+        if data is None:
+            continue
+        try:
+            parsed = parse_curves(data, path)
+        except UnicodeDecodeError:
+            notes.append(f"{side}'s curves file {path} is not UTF-8 text; skipped.")
+            continue
+        if parsed:
+            files[path] = parsed
+    return _curve_names(files) if files else {}
+
+
+def load_artifacts(
+    config: Config, repo_root: Path, source: Any, base_name: str, notes: list[str]
+) -> Artifacts:
+    """Both sides' artifacts; `source` reads main's files (see baseline/sources.py)."""
+    from cml_py.metrics.files import glob_regex
+    from cml_py.train import outputs as out
+
+    fields: dict[str, Any] = {}
+    if config.train is not None:
+        out_dir = Path(os.path.relpath(config.root / config.train.output_dir, repo_root)).as_posix()
+        predictions_path = f"{out_dir}/{out.PREDICTIONS}"
+        importance_path = f"{out_dir}/{out.FEATURE_IMPORTANCE}"
+        fields["predictions_path"] = predictions_path
+        base_files = source.read_files([predictions_path, importance_path])
+        head_file = repo_root / predictions_path
+        if head_file.is_file():
+            from cml_py.train.predictions import read_predictions
+
+            head = read_predictions(head_file, display=predictions_path)
+            fields["head_predictions"] = head
+            if base_files.get(predictions_path) is not None:
+                try:
+                    fields["base_predictions"] = read_predictions(
+                        "",
+                        display=f"{base_name}:{predictions_path}",
+                        task=head.task,
+                        data=base_files[predictions_path],
+                    )
+                except CmlError as exc:
+                    notes.append(f"{base_name}'s predictions could not be read ({exc}).")
+        for side, data in (
+            ("head", _read_local(repo_root, importance_path)),
+            ("base", base_files.get(importance_path)),
+        ):
+            if data is not None:
+                try:
+                    fields[f"{side}_importance"] = parse_importance(data, importance_path)
+                except (CmlError, UnicodeDecodeError) as exc:
+                    notes.append(f"{importance_path} could not be read ({exc}).")
+    patterns = curve_patterns(config, repo_root)
+    if patterns:
+        regexes = [glob_regex(p) for p in patterns]
+        head_paths = sorted(
+            p.relative_to(repo_root).as_posix()
+            for pattern in patterns
+            for p in repo_root.glob(pattern)
+            if p.is_file()
+        )
+        base_paths = [p for p in source.list_files() if any(r.match(p) for r in regexes)]
+        fields["head_curves"] = _read_curves(
+            head_paths, lambda ps: {p: _read_local(repo_root, p) for p in ps}, notes, "this PR"
+        )
+        fields["base_curves"] = _read_curves(base_paths, source.read_files, notes, base_name)
+    return Artifacts(**fields)
+
+
+def _read_local(root: Path, path: str) -> bytes | None:
+    target = root / path
+    return target.read_bytes() if target.is_file() else None

@@ -1,0 +1,128 @@
+"""ROC and precision-recall curves overlaid, and confusion matrices side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cml_py.charts import style
+from cml_py.charts.data import Chart, ChartData, Side
+
+MAX_CONFUSION_CLASSES = 20
+
+
+def _curve_points(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(fpr, tpr, recall, precision) at every distinct threshold, highest score first."""
+    order = np.argsort(-score, kind="mergesort")
+    s, pos = score[order], positive[order].astype(np.float64)
+    last = np.r_[s[1:] != s[:-1], True]
+    tp = np.cumsum(pos)[last]
+    fp = np.cumsum(1.0 - pos)[last]
+    total_pos, total_neg = max(tp[-1], 1.0), max(fp[-1], 1.0)
+    tpr = np.r_[0.0, tp / total_pos]
+    fpr = np.r_[0.0, fp / total_neg]
+    precision = np.r_[1.0, tp / np.maximum(tp + fp, 1.0)]
+    recall = tpr
+    return fpr, tpr, recall, precision
+
+
+def _binary_view(data: ChartData, side: Side) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positive, score): the positive class of a binary task, micro-averaged otherwise."""
+    if side.scores is None:
+        return None
+    k = len(data.labels)
+    if k == 2:
+        return side.y == 1, side.scores[:, 1]
+    onehot = np.zeros_like(side.scores, dtype=bool)
+    onehot[np.arange(len(side.y)), side.y] = True
+    return onehot.ravel(), side.scores.ravel()
+
+
+@style.styled
+def roc_pr(data: ChartData) -> Chart:
+    name, title = "roc_pr", "ROC and precision-recall curves"
+    sides = [
+        (label, colour, side)
+        for (label, colour), side in zip(style.SIDES, (data.base, data.head), strict=True)
+        if side is not None
+    ]
+    views = [(label, colour, _binary_view(data, side)) for label, colour, side in sides]
+    views = [(label, colour, view) for label, colour, view in views if view is not None]
+    if not views:
+        return Chart(name, title, note="no predicted probabilities (proba_<class> columns)")
+    fig, axes = style.figure(1, 2)
+    roc, pr = axes[0, 0], axes[0, 1]
+    suffix = "" if len(data.labels) == 2 else " (micro-average over classes)"
+    for label, colour, (positive, score) in views:
+        fpr, tpr, recall, precision = _curve_points(positive, score)
+        step = style.thin(len(fpr))
+        roc.plot(fpr[step], tpr[step], color=colour, label=label, linewidth=1.6)
+        pr.plot(
+            recall[step],
+            precision[step],
+            color=colour,
+            label=label,
+            linewidth=1.6,
+            drawstyle="steps-post",
+        )
+    roc.plot([0, 1], [0, 1], color=style.NEUTRAL, linestyle=":", linewidth=0.8)
+    roc.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title="ROC" + suffix,
+    )
+    pr.set(
+        xlabel="recall",
+        ylabel="precision",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title="Precision-recall" + suffix,
+    )
+    roc.legend(loc="lower right")
+    pr.legend(loc="lower left")
+    return Chart(name, title, fig)
+
+
+@style.styled
+def confusion(data: ChartData) -> Chart:
+    name, title = "confusion", "Confusion matrices"
+    sides = [
+        (label, side)
+        for (label, _), side in zip(style.SIDES, (data.base, data.head), strict=True)
+        if side is not None
+    ]
+    k = len(data.labels)
+    if not sides or k == 0:
+        return Chart(name, title, note="no classification predictions")
+    if k > MAX_CONFUSION_CLASSES:
+        return Chart(name, title, note=f"{k} classes are too many to read as a matrix")
+    panel = min(3.2 + 0.15 * k, 4.5)
+    fig, axes = style.figure(len(sides), 2, height=panel * len(sides), width=2 * panel + 0.6)
+    ticks = [style.shorten(label, 12) for label in data.labels]
+    for row, (label, side) in enumerate(sides):
+        counts = np.bincount(side.y * k + side.pred, minlength=k * k).reshape(k, k)
+        totals = counts.sum(axis=1, keepdims=True)
+        normalised = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+        for col, (matrix, kind) in enumerate(((counts, "counts"), (normalised, "by true class"))):
+            ax = axes[row, col]
+            ax.grid(False)
+            ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+            if k <= 12:
+                for i in range(k):
+                    for j in range(k):
+                        value = matrix[i, j]
+                        text = f"{value:d}" if kind == "counts" else f"{value:.2f}"
+                        ax.text(
+                            j,
+                            i,
+                            text,
+                            ha="center",
+                            va="center",
+                            fontsize=7,
+                            color="white" if normalised[i, j] > 0.6 else "#24292f",
+                        )
+            ax.set_xticks(range(k), ticks, rotation=45 if k > 6 else 0)
+            ax.set_yticks(range(k), ticks)
+            ax.set(xlabel="predicted", ylabel="true", title=f"{label}: {kind}")
+    return Chart(name, title, fig)

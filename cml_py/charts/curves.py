@@ -1,0 +1,38 @@
+"""Training curves (loss, accuracy… by step) of main and this PR overlaid."""
+
+from __future__ import annotations
+
+import math
+
+from cml_py.charts import style
+from cml_py.charts.data import Chart, ChartData
+
+MAX_PANELS = 6
+
+
+@style.styled
+def training_curves(data: ChartData) -> Chart:
+    name, title = "training_curves", "Training curves"
+    names = list(dict.fromkeys([*data.head_curves, *data.base_curves]))
+    if not names:
+        return Chart(
+            name, title, note="no training curves (configure `curves:` or train.outputs.curves)"
+        )
+    shown = names[:MAX_PANELS]
+    cols = min(3, len(shown))
+    rows = math.ceil(len(shown) / cols)
+    fig, axes = style.figure(rows, cols, height=2.6 * rows + 0.4)
+    for ax in axes.flat[len(shown) :]:
+        ax.set_visible(False)
+    for ax, series in zip(axes.flat, shown, strict=False):
+        for (label, colour), curves in zip(
+            style.SIDES, (data.base_curves, data.head_curves), strict=True
+        ):
+            if series in curves:
+                steps, values = curves[series]
+                step = style.thin(len(steps))
+                ax.plot(steps[step], values[step], color=colour, label=label, linewidth=1.4)
+        ax.set(title=style.shorten(series, 40), xlabel="step")
+        ax.legend()
+    note = f"{len(names) - len(shown)} more series not shown" if len(names) > len(shown) else ""
+    return Chart(name, title, fig, note)

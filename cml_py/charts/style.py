@@ -1,0 +1,70 @@
+"""One look for every chart: sizes that read well in a PR comment, fixed colours."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAIN = "#8c959f"  # grey: what the PR is compared with
+HEAD = "#0969da"  # blue: this PR
+BETTER = "#1a7f37"
+WORSE = "#cf222e"
+NEUTRAL = "#6e7781"
+SIDES = (("main", MAIN), ("this PR", HEAD))
+WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
+MAX_POINTS = 4000
+
+_RC = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#d0d7de",
+    "grid.linewidth": 0.6,
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+}
+
+
+def styled(draw: F) -> F:
+    """Draw the chart under the shared style (fonts, grid, spines)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context(_RC):
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def figure(
+    rows: int = 1, cols: int = 1, *, height: float = HEIGHT_IN, width: float = WIDTH_IN
+) -> tuple[Any, Any]:
+    """A Figure on the Agg canvas (no pyplot, so no global state) and its axes grid."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axisbelow(True)
+    return fig, axes
+
+
+def shorten(text: str, limit: int = 32) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def thin(n: int, limit: int = MAX_POINTS) -> slice:
+    """Every k-th point so a line or scatter has at most `limit` points."""
+    return slice(None, None, max(1, -(-n // limit)))
