@@ -189,3 +189,19 @@ def test_rerun_needs_a_trainer(in_repo: Repo, capsys, strategy: str) -> None:
         assert result.code == 2 and "baseline strategy rerun needs a `train:` section" in result.err
     else:
         assert result.code == 0
+
+
+def test_report_with_charts_links_them_relative_to_the_report(in_repo: Repo, capsys) -> None:
+    project(in_repo)
+    run_cli(capsys, "train")
+    result = run_cli(capsys, "report", "-o", "out/report.md", "--charts", "out/img")
+    assert result.code == 0, result.err
+    text = (in_repo.path / "out" / "report.md").read_text()
+    for name in ("metric_changes", "roc_pr", "confusion", "feature_importance"):
+        assert f'src="img/{name}.png"' in text
+        assert (in_repo.path / "out" / "img" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+    assert "Charts not drawn: Training curves: no training curves" in text
+    data = json.loads(
+        run_cli(capsys, "report", "--format", "json", "-o", "-", "--charts", "img").out
+    )
+    assert [c["path"] for c in data["charts"]][:2] == ["img/metric_changes.png", "img/roc_pr.png"]

@@ -1,0 +1,175 @@
+"""Charts: drawn from plain data, checked as real images; skipped with a note when empty."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from cml_py.artifacts import parse_curves, parse_importance
+from cml_py.charts import classification, curves, draw_all, importance, metric_changes, regression
+from cml_py.charts.data import ChartData, Side
+from cml_py.charts.save import save_charts
+from cml_py.errors import CmlError
+from cml_py.metrics.diff import diff_sets
+from cml_py.model import MetricFile, MetricSet, PairedStat
+
+
+def png_pixels(figure) -> np.ndarray:
+    from matplotlib.image import imread
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=figure.dpi)
+    buffer.seek(0)
+    return imread(buffer, format="png")
+
+
+def assert_real_image(chart, min_width: int = 500) -> None:
+    assert chart.figure is not None, chart.note
+    pixels = png_pixels(chart.figure)
+    height, width = pixels.shape[:2]
+    assert width >= min_width and height >= 150
+    ink = np.mean(np.any(pixels[..., :3] < 0.9, axis=-1))
+    assert ink > 0.01, f"{chart.name} is blank"
+    colours = {tuple(np.round(p[:3], 1)) for p in pixels.reshape(-1, pixels.shape[-1])[::97]}
+    assert len(colours) > 3, f"{chart.name} has no colour"
+
+
+def classification_data(k: int = 2, n: int = 600, with_scores: bool = True) -> ChartData:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, k, n)
+    sides = []
+    for noise in (0.5, 0.3):
+        scores = rng.dirichlet(np.ones(k), n)
+        scores[np.arange(n), y] += noise
+        scores /= scores.sum(axis=1, keepdims=True)
+        sides.append(Side(y, scores.argmax(axis=1), scores if with_scores else None))
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", {"accuracy": 0.8, "log_loss": 0.5, "f1": 0.7}),)),
+        MetricSet((MetricFile("m.json", {"accuracy": 0.85, "log_loss": 0.55, "f1": 0.7}),)),
+    )
+    return ChartData(
+        rows=rows,
+        task="classification",
+        labels=tuple(str(i) for i in range(k)),
+        base=sides[0],
+        head=sides[1],
+    )
+
+
+def test_metric_changes_colours_and_intervals() -> None:
+    from dataclasses import replace
+
+    data = classification_data()
+    rows = tuple(
+        replace(
+            r,
+            stat=PairedStat(
+                r.delta or 0, (r.delta or 0) - 0.01, (r.delta or 0) + 0.01, 0.95, True, 1000
+            ),
+        )
+        if r.name == "accuracy"
+        else r
+        for r in data.rows
+    )
+    chart = metric_changes.metric_changes(replace(data, rows=rows))
+    assert_real_image(chart)
+    pixels = png_pixels(chart.figure)[..., :3]
+    red = np.sum((pixels[..., 0] > 0.7) & (pixels[..., 1] < 0.3) & (pixels[..., 2] < 0.3))
+    green = np.sum((pixels[..., 1] > 0.4) & (pixels[..., 0] < 0.2) & (pixels[..., 2] < 0.3))
+    assert red > 100 and green > 100  # log_loss got worse, accuracy better
+
+
+def test_metric_changes_skipped_without_changes() -> None:
+    chart = metric_changes.metric_changes(ChartData())
+    assert chart.figure is None and "no numeric metric changed" in chart.note
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_classification_charts(k: int) -> None:
+    data = classification_data(k)
+    assert_real_image(classification.roc_pr(data))
+    assert_real_image(classification.confusion(data))
+
+
+def test_roc_needs_scores_and_confusion_too_many_classes() -> None:
+    assert (
+        "no predicted probabilities"
+        in classification.roc_pr(classification_data(with_scores=False)).note
+    )
+    many = classification_data(k=25, n=2000)
+    assert "25 classes are too many" in classification.confusion(many).note
+
+
+def test_curve_points_match_sklearn() -> None:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300) == 1
+    score = np.round(rng.random(300) + 0.3 * y, 2)
+    fpr, tpr, recall, precision = classification._curve_points(y, score)
+    sk_fpr, sk_tpr, _ = roc_curve(y, score, drop_intermediate=False)
+    assert np.allclose(fpr, sk_fpr) and np.allclose(tpr, sk_tpr)
+    sk_p, sk_r, _ = precision_recall_curve(y, score, drop_intermediate=False)
+    assert np.allclose(precision[1:], sk_p[::-1][1:]) and np.allclose(recall[1:], sk_r[::-1][1:])
+
+
+def test_regression_charts() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(0, 1, 20000)
+    data = ChartData(
+        task="regression",
+        base=Side(y, y + rng.normal(0, 0.5, len(y))),
+        head=Side(y, y + rng.normal(0, 0.3, len(y))),
+    )
+    assert_real_image(regression.predicted_vs_actual(data))
+    assert_real_image(regression.residuals(data))
+    assert regression.residuals(ChartData()).figure is None
+
+
+def test_training_curves_from_dvclive_tsv() -> None:
+    tsv = b"timestamp\tstep\tloss\n1700000000\t0\t0.9\n1700000001\t1\t0.6\n1700000002\t2\t0.4\n"
+    parsed = parse_curves(tsv, "dvclive/plots/metrics/train/loss.tsv")
+    assert list(parsed) == ["loss"] and parsed["loss"] == ([0.0, 1.0, 2.0], [0.9, 0.6, 0.4])
+    many = parse_curves(b"epoch,acc,val_acc\n1,0.5,0.4\n2,0.7,0.6\n", "log.csv")
+    assert set(many) == {"acc", "val_acc"}
+    steps = np.arange(50.0)
+    data = ChartData(
+        base_curves={"train/loss": (steps, np.exp(-steps / 10))},
+        head_curves={
+            "train/loss": (steps, np.exp(-steps / 7)),
+            "eval/loss": (steps, np.exp(-steps / 9)),
+        },
+    )
+    assert_real_image(curves.training_curves(data))
+    assert "no training curves" in curves.training_curves(ChartData()).note
+
+
+def test_feature_importance_chart_and_parser() -> None:
+    parsed = parse_importance(b"feature,importance\na,0.5\nb,0.25\n", "fi.csv")
+    assert parsed == {"a": 0.5, "b": 0.25}
+    with pytest.raises(CmlError, match="expected columns feature, importance"):
+        parse_importance(b"x,y\n", "fi.csv")
+    head = {f"feature {i}": 1 / (i + 1) for i in range(30)}
+    base = {f"feature {i}": 1 / (i + 2) for i in range(30)}
+    assert_real_image(
+        importance.feature_importance(ChartData(base_importance=base, head_importance=head))
+    )
+    assert importance.feature_importance(ChartData()).figure is None
+
+
+def test_draw_all_and_save(tmp_path) -> None:
+    charts = draw_all(classification_data())
+    assert [c.name for c in charts] == [
+        "metric_changes",
+        "roc_pr",
+        "confusion",
+        "training_curves",
+        "feature_importance",
+    ]
+    refs = save_charts(charts, tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["confusion.png", "metric_changes.png", "roc_pr.png"]
+    assert [r.path is None for r in refs] == [False, False, False, True, True]
+    assert all((tmp_path / n).read_bytes().startswith(b"\x89PNG") for n in written)
