@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Evaluation with paired confidence intervals, and chart drawing, at growing sizes.
+
+For each scenario it writes main's and this PR's predictions as CSV and measures, as a
+child process (median wall time and peak RSS of several runs):
+
+* `cml-py evaluate head.csv --base base.csv --json` — read both files, every metric,
+  1,000 paired bootstrap resamples, McNemar and DeLong;
+* a peer in the same run: scikit-learn computing the point metrics alone (accuracy,
+  F1, ROC AUC, average precision, log loss; no intervals) from the same files.
+
+Then, in-process, the median time to draw and save each chart as PNG.
+
+    python benchmarks/bench_evaluate.py
+    python benchmarks/bench_evaluate.py --scenarios binary-10k --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SCENARIOS = {
+    "binary-10k": (2, 10_000),
+    "binary-1M": (2, 1_000_000),
+    "10-class-100k": (10, 100_000),
+}
+
+PEER = """
+import sys
+import numpy as np, pandas as pd
+from sklearn import metrics as m
+for path in sys.argv[1:]:
+    f = pd.read_csv(path)
+    proba = f[[c for c in f.columns if c.startswith("proba_")]].to_numpy()
+    y, p = f["y_true"].to_numpy(), f["y_pred"].to_numpy()
+    m.accuracy_score(y, p); m.f1_score(y, p, average="macro")
+    if proba.shape[1] == 2:
+        m.roc_auc_score(y, proba[:, 1]); m.average_precision_score(y, proba[:, 1])
+    else:
+        m.roc_auc_score(y, proba, multi_class="ovr")
+    m.log_loss(y, proba)
+"""
+
+
+def write_predictions(directory: Path, k: int, n: int) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, k, n)
+    paths = []
+    for name, boost in (("base", 0.30), ("head", 0.32)):
+        scores = rng.dirichlet(np.ones(k), n)
+        scores[np.arange(n), y] += rng.uniform(0, 2 * boost, n)
+        scores /= scores.sum(axis=1, keepdims=True)
+        columns = {"id": np.arange(n), "y_true": y, "y_pred": scores.argmax(axis=1)}
+        columns.update({f"proba_{c}": np.round(scores[:, c], 6) for c in range(k)})
+        import pandas as pd
+
+        path = directory / f"{name}.csv"
+        pd.DataFrame(columns).to_csv(path, index=False)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-800:]}")
+        samples.append((elapsed, usage.ru_maxrss / 1024))
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
+def chart_times(base: Path, head: Path, repeat: int) -> dict[str, float]:
+    from cml_py.charts import draw_all
+    from cml_py.charts.data import ChartData, Side
+    from cml_py.metrics.diff import diff_sets
+    from cml_py.model import MetricFile, MetricSet
+    from cml_py.train.evaluate import evaluate
+    from cml_py.train.predictions import encode, read_predictions
+
+    b, h = read_predictions(base), read_predictions(head)
+    eb, eh = encode(b, h)
+    rows = diff_sets(MetricSet((MetricFile("m.json", evaluate(b)),)),
+                     MetricSet((MetricFile("m.json", evaluate(h)),)))
+    importance = {f"feature {i}": 1.0 / (i + 1) for i in range(40)}
+    steps = np.arange(200.0)
+    data = ChartData(rows=rows, task="classification", labels=eb.labels,
+                     base=Side(eb.y, eb.pred, eb.scores), head=Side(eh.y, eh.pred, eh.scores),
+                     base_importance=importance, head_importance=importance,
+                     base_curves={"loss": (steps, np.exp(-steps / 50))},
+                     head_curves={"loss": (steps, np.exp(-steps / 40))})
+    times: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for draw_one in _each_chart():
+            start = time.perf_counter()
+            chart = draw_one(data)
+            if chart.figure is not None:
+                chart.figure.savefig(io.BytesIO(), format="png", dpi=chart.figure.dpi)
+            times.setdefault(chart.name, []).append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _each_chart():
+    from cml_py.charts import classification, curves, importance, metric_changes
+
+    return (metric_changes.metric_changes, classification.roc_pr, classification.confusion,
+            curves.training_curves, importance.feature_importance)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    cml = [sys.executable, "-m", "cml_py"]
+    rows = []
+    chart_rows = []
+    with tempfile.TemporaryDirectory(prefix="cml-py-bench-eval-") as tmp:
+        for name in args.scenarios.split(","):
+            k, n = SCENARIOS[name]
+            directory = Path(tmp) / name
+            directory.mkdir()
+            base, head = write_predictions(directory, k, n)
+            t, mem = measure([*cml, "evaluate", str(head), "--base", str(base), "--json"],
+                             args.repeat)
+            peer_t, peer_mem = measure([sys.executable, "-c", PEER, str(base), str(head)],
+                                       args.repeat)
+            rows.append((name, f"{n:,}", f"{t:.2f}", f"{mem:.0f}", f"{peer_t:.2f}",
+                         f"{peer_mem:.0f}", f"{t / peer_t:.2f}x"))
+            for chart, seconds in chart_times(base, head, 3).items():
+                chart_rows.append((name, chart, f"{seconds:.3f}"))
+    _table(("scenario", "rows", "cml-py evaluate --base s", "MiB",
+            "sklearn point metrics s", "MiB", "cml-py ÷ sklearn"), rows)
+    print()
+    _table(("scenario", "chart", "draw + PNG s"), chart_rows)
+    print(f"\n{args.repeat} runs each (charts: 3); python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs; 1,000 paired bootstrap resamples", file=sys.stderr)
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
