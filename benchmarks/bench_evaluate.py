@@ -84,7 +84,6 @@ def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
 
 
 def chart_times(base: Path, head: Path, repeat: int) -> dict[str, float]:
-    from cml_py.charts import draw_all
     from cml_py.charts.data import ChartData, Side
     from cml_py.metrics.diff import diff_sets
     from cml_py.model import MetricFile, MetricSet

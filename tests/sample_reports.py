@@ -81,3 +81,47 @@ def clean_report() -> Report:
     same = MetricSet((MetricFile("metrics.json", {"acc": 0.9, "loss": 0.1}),))
     comparison = Comparison(diff_sets(same, same), (), BASE, HEAD_SHA)
     return Report("default", comparison, evaluate_gate([], comparison.metrics), False, "0.1.0")
+
+
+def stats_report() -> Report:
+    """Metrics with paired statistics (one significant, one within noise) and charts."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from cml_py.model import ChartRef, PairedStat
+
+    base = MetricSet(
+        (
+            MetricFile(
+                ".cml-py/out/metrics.json",
+                {"accuracy": 0.9301, "roc_auc": 0.9834, "log_loss": 0.1505},
+            ),
+        )
+    )
+    head = MetricSet(
+        (
+            MetricFile(
+                ".cml-py/out/metrics.json",
+                {"accuracy": 0.9371, "roc_auc": 0.9908, "log_loss": 0.1856},
+            ),
+        )
+    )
+    stats = {
+        "accuracy": PairedStat(0.007, -0.021, 0.0351, 0.95, False, 1000, "McNemar", 0.62),
+        "roc_auc": PairedStat(0.0074, 0.0021, 0.0183, 0.95, True, 1000, "DeLong", 0.004),
+        "log_loss": PairedStat(0.0351, 0.011, 0.061, 0.95, True, 1000),
+    }
+    rows = tuple(replace(r, stat=stats[r.name]) for r in diff_sets(base, head))
+    comparison = Comparison(rows, (), BASE, HEAD_SHA, notes=("Intervals: 95% paired bootstrap.",))
+    rules = [
+        GateRule("accuracy", max_drop=0.001, significant=True),
+        GateRule("log_loss", max_drop=0.01, significant=True),
+    ]
+    charts = (
+        ChartRef(
+            "metric_changes", "Metric changes against main", Path("charts/metric_changes.png")
+        ),
+        ChartRef("roc_pr", "ROC and precision-recall curves", Path("charts/roc pr.png")),
+        ChartRef("training_curves", "Training curves", None, "no training curves"),
+    )
+    return Report("default", comparison, evaluate_gate(rules, rows), False, "0.1.0", charts=charts)

@@ -116,3 +116,22 @@ def test_custom_template_errors_are_bad_input(tmp_path: Path) -> None:
         render(mixed_report(), "md", template=undefined)
     with pytest.raises(CmlError, match="template file not found"):
         render(mixed_report(), "md", template=tmp_path / "missing.j2")
+
+
+def test_markdown_golden_with_statistics_and_charts() -> None:
+    from tests.sample_reports import stats_report
+
+    text = render(stats_report(), "md")
+    assert_golden("report_stats.md", text)
+    assert (
+        "| accuracy | 0.9301 | 0.9371 | ▲ +0.007 (+0.753%) [-0.021, +0.0351] | ⚪ better · within noise |"
+        in text
+    )
+    assert (
+        "| log\\_loss | 0.1505 | 0.1856 | ▲ +0.0351 (+23.3%) [+0.011, +0.061] | 🔴 worse · significant |"
+        in text
+    )
+    assert (
+        '<img src="charts/roc%20pr.png" alt="ROC and precision-recall curves" width="800">' in text
+    )
+    assert "Charts not drawn: Training curves: no training curves." in text
