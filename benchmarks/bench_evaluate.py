@@ -92,15 +92,23 @@ def chart_times(base: Path, head: Path, repeat: int) -> dict[str, float]:
 
     b, h = read_predictions(base), read_predictions(head)
     eb, eh = encode(b, h)
-    rows = diff_sets(MetricSet((MetricFile("m.json", evaluate(b)),)),
-                     MetricSet((MetricFile("m.json", evaluate(h)),)))
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", evaluate(b)),)),
+        MetricSet((MetricFile("m.json", evaluate(h)),)),
+    )
     importance = {f"feature {i}": 1.0 / (i + 1) for i in range(40)}
     steps = np.arange(200.0)
-    data = ChartData(rows=rows, task="classification", labels=eb.labels,
-                     base=Side(eb.y, eb.pred, eb.scores), head=Side(eh.y, eh.pred, eh.scores),
-                     base_importance=importance, head_importance=importance,
-                     base_curves={"loss": (steps, np.exp(-steps / 50))},
-                     head_curves={"loss": (steps, np.exp(-steps / 40))})
+    data = ChartData(
+        rows=rows,
+        task="classification",
+        labels=eb.labels,
+        base=Side(eb.y, eb.pred, eb.scores),
+        head=Side(eh.y, eh.pred, eh.scores),
+        base_importance=importance,
+        head_importance=importance,
+        base_curves={"loss": (steps, np.exp(-steps / 50))},
+        head_curves={"loss": (steps, np.exp(-steps / 40))},
+    )
     times: dict[str, list[float]] = {}
     for _ in range(repeat):
         for draw_one in _each_chart():
@@ -115,8 +123,13 @@ def chart_times(base: Path, head: Path, repeat: int) -> dict[str, float]:
 def _each_chart():
     from cml_py.charts import classification, curves, importance, metric_changes
 
-    return (metric_changes.metric_changes, classification.roc_pr, classification.confusion,
-            curves.training_curves, importance.feature_importance)
+    return (
+        metric_changes.metric_changes,
+        classification.roc_pr,
+        classification.confusion,
+        curves.training_curves,
+        importance.feature_importance,
+    )
 
 
 def main() -> None:
@@ -133,20 +146,44 @@ def main() -> None:
             directory = Path(tmp) / name
             directory.mkdir()
             base, head = write_predictions(directory, k, n)
-            t, mem = measure([*cml, "evaluate", str(head), "--base", str(base), "--json"],
-                             args.repeat)
-            peer_t, peer_mem = measure([sys.executable, "-c", PEER, str(base), str(head)],
-                                       args.repeat)
-            rows.append((name, f"{n:,}", f"{t:.2f}", f"{mem:.0f}", f"{peer_t:.2f}",
-                         f"{peer_mem:.0f}", f"{t / peer_t:.2f}x"))
+            t, mem = measure(
+                [*cml, "evaluate", str(head), "--base", str(base), "--json"], args.repeat
+            )
+            peer_t, peer_mem = measure(
+                [sys.executable, "-c", PEER, str(base), str(head)], args.repeat
+            )
+            rows.append(
+                (
+                    name,
+                    f"{n:,}",
+                    f"{t:.2f}",
+                    f"{mem:.0f}",
+                    f"{peer_t:.2f}",
+                    f"{peer_mem:.0f}",
+                    f"{t / peer_t:.2f}x",
+                )
+            )
             for chart, seconds in chart_times(base, head, 3).items():
                 chart_rows.append((name, chart, f"{seconds:.3f}"))
-    _table(("scenario", "rows", "cml-py evaluate --base s", "MiB",
-            "sklearn point metrics s", "MiB", "cml-py ÷ sklearn"), rows)
+    _table(
+        (
+            "scenario",
+            "rows",
+            "cml-py evaluate --base s",
+            "MiB",
+            "sklearn point metrics s",
+            "MiB",
+            "cml-py ÷ sklearn",
+        ),
+        rows,
+    )
     print()
     _table(("scenario", "chart", "draw + PNG s"), chart_rows)
-    print(f"\n{args.repeat} runs each (charts: 3); python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs; 1,000 paired bootstrap resamples", file=sys.stderr)
+    print(
+        f"\n{args.repeat} runs each (charts: 3); python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; 1,000 paired bootstrap resamples",
+        file=sys.stderr,
+    )
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

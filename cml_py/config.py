@@ -90,6 +90,18 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class PublishConfig:
+    """How the report is published (flags of `cml-py comment` override these)."""
+
+    target: str = "auto"
+    mode: str = "update"
+    images: str = "auto"
+    assets_branch: str = "cml-py-assets"
+    strict: bool = False
+    local_dir: str = "cml-py-report"
+
+
+@dataclass(frozen=True)
 class Config:
     """Settings for one run. `root` is the directory that relative paths start from."""
 
@@ -108,6 +120,7 @@ class Config:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     curves: tuple[str, ...] = ()
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """Flags win over the file; `None` means "not given on the command line"."""
@@ -271,6 +284,25 @@ def _parse_evaluate(c: Checker, value: Any) -> EvaluateConfig:
     return EvaluateConfig(**fields)
 
 
+def _parse_publish(c: Checker, value: Any) -> PublishConfig:
+    path = ("publish",)
+    spec = c.mapping(value, path)
+    c.known_keys(spec, ("target", "mode", "images", "assets_branch", "strict", "local_dir"), path)
+    fields: dict[str, Any] = {}
+    if "target" in spec:
+        fields["target"] = c.string(spec["target"], (*path, "target"))
+    if "mode" in spec:
+        fields["mode"] = c.choice(spec["mode"], ("update", "new", "recreate"), (*path, "mode"))
+    if "images" in spec:
+        fields["images"] = c.choice(spec["images"], ("auto", "none"), (*path, "images"))
+    for key in ("assets_branch", "local_dir"):
+        if key in spec:
+            fields[key] = c.string(spec[key], (*path, key))
+    if "strict" in spec:
+        fields["strict"] = c.boolean(spec["strict"], (*path, "strict"))
+    return PublishConfig(**fields)
+
+
 TOP_LEVEL_KEYS = (
     "metrics",
     "params",
@@ -282,6 +314,7 @@ TOP_LEVEL_KEYS = (
     "baseline",
     "evaluate",
     "curves",
+    "publish",
 )
 
 
@@ -321,6 +354,8 @@ def parse_config(data: Any, *, source: str, root: Path) -> Config:
         fields["evaluate"] = _parse_evaluate(c, data["evaluate"])
     if data.get("curves") is not None:
         fields["curves"] = c.string_list(data["curves"], ("curves",))
+    if data.get("publish") is not None:
+        fields["publish"] = _parse_publish(c, data["publish"])
     return Config(source=source, root=root, **fields)
 
 

@@ -40,10 +40,18 @@ class Checker:
                 raise self.fail(path, f"expected string keys, got {_describe(key)}")
         return value
 
-    def known_keys(self, value: Mapping[str, Any], allowed: tuple[str, ...], path: tuple[str, ...]):
+    def known_keys(
+        self, value: Mapping[str, Any], allowed: tuple[str, ...], path: tuple[str, ...]
+    ) -> None:
+        import difflib
+
         for key in value:
             if key not in allowed:
-                raise self.fail((*path, key), f"unknown key; expected one of: {', '.join(allowed)}")
+                close = difflib.get_close_matches(key, allowed, n=1)
+                guess = f"did you mean {close[0]!r}? " if close else ""
+                raise self.fail(
+                    (*path, key), f"unknown key; {guess}expected one of: {', '.join(allowed)}"
+                )
 
     def string(self, value: Any, path: tuple[str, ...]) -> str:
         if not isinstance(value, str) or not value.strip():

@@ -51,8 +51,14 @@ def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("metric: [a.json]", "cml.yaml: metric: unknown key; expected one of: metrics, params"),
-        ("gate: {acc: {max_dorp: 1}}", "cml.yaml: gate.acc.max_dorp: unknown key; expected one of"),
+        (
+            "metric: [a.json]",
+            "cml.yaml: metric: unknown key; did you mean 'metrics'? expected one of: metrics, params",
+        ),
+        (
+            "gate: {acc: {max_dorp: 1}}",
+            "cml.yaml: gate.acc.max_dorp: unknown key; did you mean 'max_drop'? expected one of",
+        ),
         (
             "gate: {eval.acc: {min: high}}",
             "cml.yaml: gate.\"eval.acc\".min: expected a number, got 'high' (str)",

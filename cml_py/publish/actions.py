@@ -1,0 +1,62 @@
+"""GitHub Actions' own surfaces: the job summary, step outputs and annotations."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cml_py.model import GateCheck, Status
+from cml_py.publish import shrink
+from cml_py.report.format import fmt_scalar
+from cml_py.report.view import limit_text
+
+MAX_ANNOTATIONS = 10  # GitHub shows 10 of each kind per step
+
+
+def append_step_summary(path: Path, markdown: str, *, link: str | None) -> None:
+    """Append the report, shrunk to the 1 MiB a step summary may hold."""
+    fitted = shrink.fit(
+        markdown,
+        shrink.STEP_SUMMARY_BYTES - 1024,
+        link=link,
+        measure=lambda s: len(s.encode("utf-8")),
+    )
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(fitted.rstrip("\n") + "\n\n")
+
+
+def set_outputs(path: Path, values: Mapping[str, str]) -> None:
+    """`name<<delimiter` blocks, safe for any value (multi-line included)."""
+    with path.open("a", encoding="utf-8") as handle:
+        for name, value in values.items():
+            delimiter = f"cml_py_{secrets.token_hex(8)}"
+            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(checks: Sequence[GateCheck]) -> list[str]:
+    """`::error`/`::warning` lines for failed and warned gate checks, at most 10 each."""
+    lines = []
+    for status, level in ((Status.FAIL, "error"), (Status.WARN, "warning")):
+        chosen = [c for c in checks if c.status is status]
+        for check in chosen[:MAX_ANNOTATIONS]:
+            text = (
+                f"{check.target} {limit_text(check)}: this PR {fmt_scalar(check.value)}, "
+                f"main {fmt_scalar(check.base)}" + (f" ({check.note})" if check.note else "")
+            )
+            title = _escape_property(f"cml-py gate: {check.target}")
+            lines.append(f"::{level} title={title}::{_escape_data(text)}")
+        if len(chosen) > MAX_ANNOTATIONS:
+            lines.append(
+                f"::{level} title=cml-py gate::{len(chosen) - MAX_ANNOTATIONS} more "
+                f"{'failed' if status is Status.FAIL else 'warned'} checks in the report"
+            )
+    return lines

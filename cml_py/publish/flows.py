@@ -1,0 +1,210 @@
+"""Publishing, start to finish: the comment (with its images) and the status.
+
+A token that may not do something — a fork PR's read-only GITHUB_TOKEN, a missing
+`permissions:` entry — is not a crash: what can be posted is posted, one warning names
+the permission to add, and the job exits by the gate's verdict (exit 3 with `strict`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cml_py.errors import CmlError, ServiceError
+from cml_py.publish import images as img
+from cml_py.publish import shrink, sticky
+from cml_py.publish.context import CiContext
+from cml_py.publish.net import PermissionDenied, Retrier
+from cml_py.redact import redact
+
+Echo = Callable[[str], None]
+IMAGE_MODES = ("auto", "none")
+_TARGET = re.compile(r"^(?:(auto|pr|commit)|(pr|issue)/(\d+)|commit/([0-9a-fA-F]{7,64}))$")
+
+
+@dataclass(frozen=True)
+class CommentOptions:
+    target: str = "auto"
+    report_id: str | None = None
+    mode: str = "update"
+    images: str = "auto"
+    assets_branch: str = "cml-py-assets"
+    strict: bool = False
+    local_dir: Path = Path("cml-py-report")
+
+
+@dataclass
+class Outcome:
+    """What was published, and what could not be (as warnings)."""
+
+    url: str | None = None
+    local_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    denied: bool = False
+
+
+def parse_target(target: str, ctx: CiContext) -> tuple[str, str]:
+    """(kind, reference): ("pr", "12"), ("issue", "3") or ("commit", sha)."""
+    match = _TARGET.match(target)
+    if not match:
+        raise CmlError(
+            f"--target: expected auto, pr, commit, pr/N, issue/N or commit/SHA, got {target!r}"
+        )
+    simple, kind, number, sha = match.groups()
+    if kind:
+        return kind, number
+    if sha:
+        return "commit", sha
+    if simple in ("auto", "pr") and ctx.pr_number is not None:
+        return "pr", str(ctx.pr_number)
+    if simple == "pr":
+        raise CmlError(
+            "--target pr: this run is not for a pull/merge request; use --target pr/N or commit"
+        )
+    if not ctx.head_sha:
+        raise CmlError("no commit to comment on: set CML_PY_SHA or use --target pr/N")
+    return "commit", ctx.head_sha
+
+
+def permission_hint(ctx: CiContext, what: str) -> str:
+    if ctx.forge == "gitlab":
+        return "the token needs the `api` scope and the Reporter role or higher"
+    needed = {
+        "comment": "pull-requests: write",
+        "commit comment": "contents: write",
+        "images": "contents: write",
+        "status": "checks: write (or statuses: write)",
+    }[what]
+    hint = f"add `permissions: {needed}` to the workflow"
+    if ctx.is_fork:
+        hint += (
+            "; this PR comes from a fork, whose GITHUB_TOKEN is read-only — the report "
+            "is in the job summary"
+        )
+    return hint
+
+
+def make_publisher(ctx: CiContext, echo: Echo) -> Any:
+    retrier = Retrier(echo=lambda s: echo(redact(s)))
+    if ctx.forge == "github":
+        from cml_py.publish.github import GitHubPublisher
+
+        return GitHubPublisher(ctx, retrier)
+    from cml_py.publish.gitlab import GitLabPublisher
+
+    return GitLabPublisher(ctx, retrier)
+
+
+def publish_comment(
+    report_path: Path, ctx: CiContext, options: CommentOptions, echo: Echo
+) -> Outcome:
+    try:
+        text = report_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CmlError(f"{report_path}: report file does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CmlError(f"{report_path}: cannot read the report: {exc}") from None
+    report_id = options.report_id or sticky.report_id_of(text) or "default"
+    text = sticky.with_marker(text, report_id)
+    report_dir = report_path.resolve().parent
+    outcome = Outcome()
+    if ctx.forge is None:
+        from cml_py.publish.local import publish_locally
+
+        outcome.local_path = publish_locally(text, report_dir, options.local_dir)
+        return outcome
+    kind, ref = parse_target(options.target, ctx)
+    refs = img.find_images(text)
+    publisher = make_publisher(ctx, echo)
+    if refs and options.images == "none":
+        text = img.without_images(text, refs, report_dir)
+    elif refs:
+        files = img.resolve(refs, report_dir)
+        folder = f"{report_id}/{(ctx.head_sha or 'local')[:12]}"
+        try:
+            urls = publisher.upload_images(files, branch=options.assets_branch, folder=folder)
+            text = img.with_urls(text, refs, urls)
+        except PermissionDenied as exc:
+            outcome.warnings.append(
+                f"images were not published ({exc}); " + permission_hint(ctx, "images")
+            )
+            text = img.without_images(text, refs, report_dir)
+    body = shrink.fit(text, publisher.comment_limit - 200, link=ctx.run_url)
+    what = "the PR comment" if kind == "pr" else f"the {kind} comment"
+    try:
+        author = publisher.author()
+        comment = sticky.post_sticky(
+            publisher.thread(kind, ref),
+            body,
+            report_id=report_id,
+            author=author,
+            mode=options.mode,
+            retrier=publisher.retrier,
+            classify=publisher.classify,
+            what=what,
+        )
+        outcome.url = publisher.comment_url(kind, ref, comment)
+    except PermissionDenied as exc:
+        outcome.denied = True
+        hint = permission_hint(ctx, "comment" if kind in ("pr", "issue") else "commit comment")
+        outcome.warnings.append(f"{what} was not posted ({exc}); {hint}")
+    if ctx.forge == "github" and ctx.github_actions:
+        _actions_surfaces(ctx, text, report_path, outcome)
+    return outcome
+
+
+def _actions_surfaces(ctx: CiContext, text: str, report_path: Path, outcome: Outcome) -> None:
+    from cml_py.publish import actions
+
+    if ctx.step_summary is not None:
+        actions.append_step_summary(ctx.step_summary, text, link=ctx.run_url)
+    if ctx.output_file is not None:
+        values = {"report-path": str(report_path)}
+        if outcome.url:
+            values["comment-url"] = outcome.url
+        actions.set_outputs(ctx.output_file, values)
+
+
+def status_name(report_id: str) -> str:
+    return "cml-py" if report_id == "default" else f"cml-py ({report_id})"
+
+
+def publish_status(
+    ctx: CiContext, *, passed: bool, report_id: str, title: str, summary: str, echo: Echo
+) -> Outcome:
+    outcome = Outcome()
+    if ctx.forge is None:
+        echo(
+            f"no CI detected: the status would be {status_name(report_id)}: "
+            f"{'success' if passed else 'failure'} — {title}"
+        )
+        return outcome
+    if not ctx.head_sha:
+        raise CmlError("no commit for the status: set CML_PY_SHA")
+    publisher = make_publisher(ctx, echo)
+    fitted = shrink.fit(summary, shrink.CHECK_SUMMARY_LIMIT - 100, link=ctx.run_url)
+    try:
+        kind = publisher.set_status(
+            passed=passed,
+            name=status_name(report_id),
+            title=title,
+            summary=fitted,
+            details_url=ctx.run_url,
+            sha=ctx.head_sha,
+        )
+        outcome.url = kind
+    except PermissionDenied as exc:
+        outcome.denied = True
+        outcome.warnings.append(f"the status was not set ({exc}); {permission_hint(ctx, 'status')}")
+    return outcome
+
+
+def finish(outcome: Outcome, *, strict: bool, echo: Echo) -> None:
+    """Print the warnings; with `strict`, a denied publish is a service failure."""
+    for warning in outcome.warnings:
+        echo(redact(f"warning: {warning}"))
+    if strict and outcome.denied:
+        raise ServiceError("publishing was refused and --strict is set")

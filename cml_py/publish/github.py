@@ -1,0 +1,275 @@
+"""GitHub (and GitHub Enterprise, by GITHUB_API_URL alone) through PyGithub.
+
+Comments are PR/issue comments or commit comments; images are committed to an orphan
+assets branch through the Git Data API (GitHub has no upload API for comments) and
+linked pinned to that commit, so an old comment never changes; the status is a check
+run, or a commit status when the token cannot create check runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cml_py.errors import CmlError
+from cml_py.publish.context import CiContext
+from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, rate_limit_wait
+from cml_py.publish.sticky import Comment
+
+ACTIONS_BOT = "github-actions[bot]"
+DEFAULT_TIMEOUT = 30
+
+
+def classify_error(exc: BaseException) -> Failure | None:
+    """A PyGithub or transport exception → how to treat it; None for anything else."""
+    import requests
+    from github import GithubException
+    from urllib3.exceptions import ProtocolError
+
+    if isinstance(exc, GithubException):
+        status = exc.status
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        message = message_of(exc.data, exc.message or f"HTTP {status}")
+        wait = rate_limit_wait(headers, time.time())
+        if status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
+            return Failure("rate", status, message, wait)
+        if status in (403, 429) and (
+            "retry-after" in headers or "secondary rate" in message.lower()
+        ):
+            return Failure("secondary", status, message, wait if wait is not None else 60.0)
+        if status == 403:
+            return Failure("denied", status, message)
+        if status == 404:
+            return Failure("missing", status, message)
+        if status is not None and status >= 500:
+            return Failure("server", status, message)
+        return Failure("client", status, message)
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            ProtocolError,
+            http.client.HTTPException,
+            ConnectionError,
+        ),
+    ):
+        return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+    return None
+
+
+def _comment(obj: Any) -> Comment:
+    user = getattr(obj, "user", None)
+    return Comment(obj.id, obj.body or "", user.login if user is not None else None, obj.html_url)
+
+
+class _Thread:
+    """Comments of an issue/PR (`issue`) or of a commit, as PyGithub objects by id."""
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+        self.objects: dict[int, Any] = {}
+
+    def list(self) -> list[Comment]:
+        objects = list(self.parent.get_comments())
+        self.objects = {o.id: o for o in objects}
+        return [_comment(o) for o in objects]
+
+    def create(self, body: str) -> Comment:
+        obj = self.parent.create_comment(body)
+        self.objects[obj.id] = obj
+        return _comment(obj)
+
+    def update(self, comment: Comment, body: str) -> Comment:
+        obj = self.objects[comment.id]
+        obj.edit(body)
+        return _comment(obj)
+
+    def delete(self, comment: Comment) -> None:
+        self.objects[comment.id].delete()
+
+
+class GitHubPublisher:
+    comment_limit = 65_536
+
+    def __init__(
+        self, ctx: CiContext, retrier: Retrier, *, write_interval: float | None = None
+    ) -> None:
+        from github import Auth, Github
+
+        if not ctx.token:
+            raise CmlError(
+                "no GitHub token: set CML_PY_TOKEN, or GITHUB_TOKEN in the workflow "
+                "(env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})"
+            )
+        if not ctx.repository:
+            raise CmlError("GITHUB_REPOSITORY is not set; set CML_PY_REPOSITORY=owner/name")
+        interval = write_interval
+        if interval is None:
+            interval = float(os.environ.get("CML_PY_WRITE_INTERVAL", "1.0"))
+        self.ctx = ctx
+        self.retrier = retrier
+        self.github = Github(
+            auth=Auth.Token(ctx.token),
+            base_url=ctx.api_url or "https://api.github.com",
+            timeout=DEFAULT_TIMEOUT,
+            retry=None,
+            per_page=100,
+            seconds_between_requests=0.0,
+            seconds_between_writes=interval,
+            lazy=True,
+        )
+        self.repo = self.github.get_repo(ctx.repository, lazy=True)
+
+    def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:
+        return self.retrier.run(what, operation, classify_error, **kwargs)
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        return classify_error(exc)
+
+    # -- identity -------------------------------------------------------------------
+    def author(self) -> str | None:
+        """The login comments are written as. An Actions token cannot read /user; its
+        comments are by github-actions[bot]. CML_PY_COMMENT_AUTHOR overrides."""
+        if os.environ.get("CML_PY_COMMENT_AUTHOR"):
+            return os.environ["CML_PY_COMMENT_AUTHOR"]
+        try:
+            return self.run("reading the token's user", lambda: self.github.get_user().login)
+        except PermissionDenied:
+            return ACTIONS_BOT if self.ctx.github_actions else None
+        except CmlError as exc:
+            if "HTTP 401" in str(exc):
+                raise CmlError(
+                    "the GitHub token was rejected (HTTP 401 Bad credentials); "
+                    "check CML_PY_TOKEN/GITHUB_TOKEN"
+                ) from None
+            raise
+
+    # -- comments --------------------------------------------------------------------
+    def comment_url(self, kind: str, ref: str, comment: Comment) -> str:
+        return comment.url
+
+    def thread(self, kind: str, ref: str) -> _Thread:
+        if kind in ("pr", "issue"):
+            return _Thread(self.repo.get_issue(int(ref)))
+        return _Thread(self.repo.get_commit(ref))
+
+    # -- images ----------------------------------------------------------------------
+    def upload_images(
+        self, files: Mapping[str, Path], *, branch: str, folder: str
+    ) -> dict[str, str]:
+        """Commit the images to `branch` (an orphan branch, one commit per report) and
+        return links pinned to that commit."""
+        from github import InputGitTreeElement
+
+        if not files:
+            return {}
+        names = _unique_names(files)
+        blobs = {}
+        for src, path in files.items():
+            content = base64.b64encode(path.read_bytes()).decode("ascii")
+            blobs[src] = self.run(
+                f"uploading {path.name} to the {branch} branch",
+                lambda content=content: self.repo.create_git_blob(content, "base64"),
+            )
+        tree = self.run(
+            "creating the image tree",
+            lambda: self.repo.create_git_tree(
+                [
+                    InputGitTreeElement(f"{folder}/{names[src]}", "100644", "blob", sha=blob.sha)
+                    for src, blob in blobs.items()
+                ]
+            ),
+        )
+        commit_sha = self._commit_to_branch(branch, tree, f"cml-py images for {folder}")
+        base = f"{self.ctx.server_url or 'https://github.com'}/{self.ctx.repository}"
+        return {src: f"{base}/blob/{commit_sha}/{folder}/{names[src]}?raw=true" for src in files}
+
+    def _commit_to_branch(self, branch: str, tree: Any, message: str) -> str:
+        from github import GithubException
+
+        for _ in range(5):  # a concurrent job may move the branch between read and write
+            try:
+                ref = self.run(
+                    f"reading the {branch} branch", lambda: self.repo.get_git_ref(f"heads/{branch}")
+                )
+            except PermissionDenied as exc:
+                if exc.failure.status != 404:
+                    raise
+                ref = None
+            parents = []
+            if ref is not None:
+                parents = [
+                    self.run(
+                        "reading the branch head",
+                        lambda ref=ref: self.repo.get_git_commit(ref.object.sha),
+                    )
+                ]
+            commit = self.run(
+                "committing the images",
+                lambda parents=parents: self.repo.create_git_commit(message, tree, parents),
+            )
+            try:
+                if ref is None:
+                    self.repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
+                else:
+                    ref.edit(commit.sha, force=False)
+                return commit.sha
+            except GithubException as exc:
+                if exc.status != 422:  # 422: the branch moved (or appeared) meanwhile
+                    raise
+        raise CmlError(f"could not move the {branch} branch: other jobs kept updating it")
+
+    # -- status ----------------------------------------------------------------------
+    def set_status(
+        self,
+        *,
+        passed: bool,
+        name: str,
+        title: str,
+        summary: str,
+        details_url: str | None,
+        sha: str,
+    ) -> str:
+        """A check run; a commit status when the token cannot create check runs."""
+        output = {"title": title[:255], "summary": summary}
+        try:
+            kwargs: dict[str, Any] = {
+                "status": "completed",
+                "conclusion": "success" if passed else "failure",
+                "output": output,
+            }
+            if details_url:
+                kwargs["details_url"] = details_url
+            self.run(
+                "creating the check run", lambda: self.repo.create_check_run(name, sha, **kwargs)
+            )
+            return "check run"
+        except PermissionDenied:
+            pass
+        commit = self.repo.get_commit(sha)
+        state = "success" if passed else "failure"
+        status_kwargs: dict[str, Any] = {"description": title[:140], "context": name}
+        if details_url:
+            status_kwargs["target_url"] = details_url
+        self.run("creating the commit status", lambda: commit.create_status(state, **status_kwargs))
+        return "commit status"
+
+
+def _unique_names(files: Mapping[str, Path]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for src, path in files.items():
+        name, n = path.name, 1
+        while name in used:
+            n += 1
+            name = f"{path.stem}-{n}{path.suffix}"
+        used.add(name)
+        names[src] = name
+    return names

@@ -1,0 +1,244 @@
+"""GitLab (gitlab.com and self-managed, also under a sub-path) through python-gitlab.
+
+Comments are merge request or issue notes, or a commit discussion (GitLab's commit
+comments cannot be edited, discussion notes can); images go through the project uploads
+API and stay project-relative (`/uploads/<secret>/<name>`), the form that keeps working
+across GitLab versions and sub-path installs; the status is a commit status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cml_py.errors import CmlError
+from cml_py.publish.context import CiContext
+from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, rate_limit_wait
+from cml_py.publish.sticky import Comment
+
+DEFAULT_TIMEOUT = 30
+# python-gitlab's own retries are off: cml-py's Retrier decides, knowing which writes
+# are safe to repeat.
+NO_LIBRARY_RETRY = {"obey_rate_limit": False, "max_retries": 0}
+JOB_TOKEN_HELP = (
+    "CI_JOB_TOKEN cannot post merge request notes, uploads or commit statuses; create a "
+    "project access token with the `api` scope (role Reporter or higher) and add it as "
+    "the masked CI/CD variable CML_PY_TOKEN"
+)
+
+
+def api_base(ctx: CiContext) -> str:
+    """The instance URL python-gitlab wants (it appends /api/v4 itself)."""
+    if ctx.api_url and ctx.api_url.rstrip("/").endswith("/api/v4"):
+        return ctx.api_url.rstrip("/")[: -len("/api/v4")]
+    if ctx.server_url:
+        return ctx.server_url
+    raise CmlError("CI_API_V4_URL is not set; set CML_PY_API_URL=https://gitlab.example.com/api/v4")
+
+
+class GitLabPublisher:
+    comment_limit = 1_000_000
+
+    def __init__(self, ctx: CiContext, retrier: Retrier) -> None:
+        import gitlab
+
+        if not ctx.token:
+            raise CmlError("no GitLab token: " + JOB_TOKEN_HELP.split("; ", 1)[1])
+        project = ctx.project_id or ctx.repository
+        if not project:
+            raise CmlError("CI_PROJECT_ID is not set; set CML_PY_PROJECT_ID")
+        self.ctx = ctx
+        self.retrier = retrier
+        self.last_headers: dict[str, str] = {}
+        auth = (
+            {"job_token": ctx.token}
+            if ctx.token_source == "CI_JOB_TOKEN"
+            else {"private_token": ctx.token}
+        )
+        self.gitlab = gitlab.Gitlab(
+            api_base(ctx),
+            timeout=DEFAULT_TIMEOUT,
+            retry_transient_errors=False,
+            per_page=100,
+            **auth,
+        )
+        self.gitlab.session.hooks["response"].append(self._remember_headers)
+        self.project = self.gitlab.projects.get(project, lazy=True)
+
+    def _remember_headers(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        self.last_headers = {k.lower(): v for k, v in response.headers.items()}
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        import requests
+        from gitlab.exceptions import GitlabError
+
+        if isinstance(exc, GitlabError):
+            status = exc.response_code
+            message = message_of(exc.error_message, f"HTTP {status}")
+            if status == 429:
+                return Failure(
+                    "secondary", status, message, rate_limit_wait(self.last_headers, time.time())
+                )
+            if status in (401, 403) and self.ctx.token_source == "CI_JOB_TOKEN":
+                return Failure("denied", status, f"{message} — {JOB_TOKEN_HELP}")
+            if status == 401:
+                return Failure("client", status, f"{message} (the token was rejected)")
+            if status == 403:
+                return Failure("denied", status, message)
+            if status == 404:
+                return Failure("missing", status, message)
+            if status is not None and status >= 500:
+                return Failure("server", status, message)
+            if status is None:
+                return Failure("network", None, message)
+            return Failure("client", status, message)
+        if isinstance(
+            exc,
+            (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                ConnectionError,
+            ),
+        ):
+            return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+        return None
+
+    def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:
+        if self.ctx.token_source == "CI_JOB_TOKEN":
+            raise PermissionDenied(
+                f"{what} failed: {JOB_TOKEN_HELP}", failure=Failure("denied", None, JOB_TOKEN_HELP)
+            )
+        return self.retrier.run(what, operation, self.classify, **kwargs)
+
+    def author(self) -> str | None:
+        def who() -> str | None:
+            self.gitlab.auth()
+            user = self.gitlab.user
+            return user.username if user is not None else None
+
+        return self.run("reading the token's user", who)
+
+    def comment_url(self, kind: str, ref: str, comment: Comment) -> str:
+        """Notes carry no web URL in every GitLab version; build the anchor ourselves."""
+        if comment.url:
+            return comment.url
+        base = f"{self.ctx.server_url or api_base(self.ctx)}/{self.ctx.repository}/-"
+        page = {"pr": f"merge_requests/{ref}", "issue": f"issues/{ref}"}.get(kind, f"commit/{ref}")
+        return f"{base}/{page}#note_{comment.id}"
+
+    def thread(self, kind: str, ref: str) -> Any:
+        if kind == "pr":
+            return _NoteThread(self.project.mergerequests.get(int(ref), lazy=True))
+        if kind == "issue":
+            return _NoteThread(self.project.issues.get(int(ref), lazy=True))
+        return _CommitThread(self.project.commits.get(ref, lazy=True))
+
+    def upload_images(
+        self, files: Mapping[str, Path], *, branch: str, folder: str
+    ) -> dict[str, str]:
+        urls = {}
+        for src, path in files.items():
+            data = path.read_bytes()
+            result = self.run(
+                f"uploading {path.name}",
+                lambda path=path, data=data: self.project.upload(
+                    path.name, filedata=data, **NO_LIBRARY_RETRY
+                ),
+            )
+            urls[src] = result["url"]  # project-relative: /uploads/<secret>/<name>
+        return urls
+
+    def set_status(
+        self,
+        *,
+        passed: bool,
+        name: str,
+        title: str,
+        summary: str,
+        details_url: str | None,
+        sha: str,
+    ) -> str:
+        data = {
+            "state": "success" if passed else "failed",
+            "name": name,
+            "description": title[:255],
+        }
+        if details_url:
+            data["target_url"] = details_url
+        commit = self.project.commits.get(sha, lazy=True)
+        self.run(
+            "creating the commit status", lambda: commit.statuses.create(data, **NO_LIBRARY_RETRY)
+        )
+        return "commit status"
+
+
+class _NoteThread:
+    """Notes of a merge request or an issue; system notes are not comments."""
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+        self.objects: dict[int, Any] = {}
+
+    def list(self) -> list[Comment]:
+        notes = [
+            n
+            for n in self.parent.notes.list(iterator=True, **NO_LIBRARY_RETRY)
+            if not n.attributes.get("system")
+        ]
+        self.objects = {n.id: n for n in notes}
+        return [_comment(n.attributes) for n in notes]
+
+    def create(self, body: str) -> Comment:
+        note = self.parent.notes.create({"body": body}, **NO_LIBRARY_RETRY)
+        self.objects[note.id] = note
+        return _comment(note.attributes)
+
+    def update(self, comment: Comment, body: str) -> Comment:
+        note = self.objects[comment.id]
+        note.body = body
+        note.save(**NO_LIBRARY_RETRY)
+        return _comment({**note.attributes, "body": body})
+
+    def delete(self, comment: Comment) -> None:
+        self.objects[comment.id].delete(**NO_LIBRARY_RETRY)
+
+
+class _CommitThread:
+    """The first note of each discussion on a commit."""
+
+    def __init__(self, commit: Any) -> None:
+        self.commit = commit
+        self.discussions: dict[int, Any] = {}
+
+    def list(self) -> list[Comment]:
+        out = []
+        self.discussions = {}
+        for discussion in self.commit.discussions.list(iterator=True, **NO_LIBRARY_RETRY):
+            notes = discussion.attributes.get("notes") or []
+            if notes and not notes[0].get("system"):
+                self.discussions[notes[0]["id"]] = discussion
+                out.append(_comment(notes[0]))
+        return out
+
+    def create(self, body: str) -> Comment:
+        discussion = self.commit.discussions.create({"body": body}, **NO_LIBRARY_RETRY)
+        note = discussion.attributes["notes"][0]
+        self.discussions[note["id"]] = discussion
+        return _comment(note)
+
+    def update(self, comment: Comment, body: str) -> Comment:
+        note = self.discussions[comment.id].notes.get(comment.id, lazy=True)
+        note.body = body
+        note.save(**NO_LIBRARY_RETRY)
+        return Comment(comment.id, body, comment.author, comment.url)
+
+    def delete(self, comment: Comment) -> None:
+        self.discussions[comment.id].notes.get(comment.id, lazy=True).delete(**NO_LIBRARY_RETRY)
+
+
+def _comment(note: Mapping[str, Any]) -> Comment:
+    author = (note.get("author") or {}).get("username")
+    return Comment(int(note["id"]), note.get("body") or "", author, note.get("web_url") or "")

@@ -1,0 +1,150 @@
+"""How cml-py talks to a forge: bounded time, retries only where they are safe.
+
+* Connection errors and 5xx are retried with exponential backoff and full jitter.
+* A write whose outcome is unknown (the connection dropped mid-POST, or a 5xx) is not
+  blindly repeated: `recover` first looks for what the write would have created (the
+  comment carrying this run's nonce), so a retry never leaves a duplicate.
+* Primary rate limits (403/429 with `x-ratelimit-remaining: 0`) wait for the reset when
+  it is near, else give up saying when it resets; secondary limits honour Retry-After.
+* Everything stops at a total time bound. Errors carry the HTTP status and the API's
+  own message, and never the token.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cml_py.errors import ServiceError
+from cml_py.redact import redact
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A forge error, classified. `kind` is one of: network, server, rate, secondary,
+    denied, missing, client."""
+
+    kind: str
+    status: int | None
+    message: str
+    wait: float | None = None  # seconds until a retry may succeed (rate limits)
+
+    def describe(self, what: str) -> str:
+        status = f"HTTP {self.status}: " if self.status else ""
+        return redact(f"{what} failed: {status}{self.message}")
+
+
+class PermissionDenied(ServiceError):
+    """The token may not do this (403/404 on a write); the caller can degrade gracefully."""
+
+    def __init__(self, message: str, *, failure: Failure) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait, from GitHub's/GitLab's rate-limit headers, or None if absent."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    retry_after = lowered.get("retry-after")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return None
+    remaining = lowered.get("x-ratelimit-remaining", lowered.get("ratelimit-remaining"))
+    reset = lowered.get("x-ratelimit-reset", lowered.get("ratelimit-reset"))
+    if remaining == "0" and reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass
+class Retrier:
+    """Runs one API operation under the policy above."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 20.0
+    total_seconds: float = 300.0
+    max_rate_wait: float = 90.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    echo: Callable[[str], None] = lambda _: None
+
+    def run(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        classify: Callable[[BaseException], Failure | None],
+        *,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return operation()
+            except Exception as exc:
+                failure = classify(exc)
+                if failure is None:
+                    raise
+            if failure.kind in ("denied", "missing"):
+                raise PermissionDenied(failure.describe(what), failure=failure)
+            if failure.kind == "client":
+                raise ServiceError(failure.describe(what))
+            if failure.kind == "rate":
+                wait = failure.wait or 0.0
+                if wait > self.max_rate_wait:
+                    resets = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
+                    raise ServiceError(
+                        redact(
+                            f"{what} failed: the API rate limit is used up and resets at {resets} "
+                            f"(in {wait / 60:.0f} min); try again then"
+                        )
+                    )
+                delay = wait + random.uniform(0, 1)
+            elif failure.kind == "secondary":
+                delay = min(failure.wait if failure.wait is not None else 60.0, self.max_rate_wait)
+            else:  # network, server
+                delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+            if attempt >= self.attempts:
+                raise ServiceError(failure.describe(what) + f" (gave up after {attempt} attempts)")
+            if self.clock() - started + delay > self.total_seconds:
+                raise ServiceError(
+                    failure.describe(what) + f" (gave up: over {self.total_seconds:g} s)"
+                )
+            self.echo(redact(f"{failure.describe(what)}; retrying in {delay:.1f} s"))
+            self.sleep(delay)
+            if not idempotent and failure.kind in ("network", "server") and recover is not None:
+                found = recover()
+                if found is not None:
+                    return found
+
+
+def message_of(data: Any, fallback: str) -> str:
+    """The API's own message from an error body (GitHub's `message`, GitLab's `message`
+    or `error`), with GitHub's validation `errors` appended."""
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error") or fallback
+        if isinstance(message, (dict, list)):
+            message = str(message)
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
+            details = [str(d) for d in details if d]
+            if details:
+                message = f"{message} ({'; '.join(details)})"
+        return str(message)
+    if isinstance(data, (bytes, bytearray)):
+        data = data.decode("utf-8", "replace")
+    return str(data).strip() or fallback
