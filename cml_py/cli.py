@@ -18,6 +18,7 @@ import click
 
 from cml_py import __version__
 from cml_py.errors import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERNAL, EXIT_OK, CmlError
+from cml_py.redact import install_logging_filter, redact
 
 if TYPE_CHECKING:
     from cml_py.model import Report
@@ -472,6 +473,188 @@ def evaluate(
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("report_file", metavar="REPORT.md", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--target",
+    default=None,
+    metavar="WHERE",
+    help="auto (this run's PR/MR, else its commit), pr, commit, pr/N, issue/N or "
+    "commit/SHA. Default: cml.yaml publish.target, else auto.",
+)
+@click.option(
+    "--id",
+    "report_id",
+    default=None,
+    metavar="ID",
+    help="Report id of the sticky comment. Default: the id in the report's marker.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["update", "new", "recreate"]),
+    default=None,
+    help="update: edit this report's comment (default); new: always post; "
+    "recreate: delete it and post again, so watchers are notified.",
+)
+@click.option(
+    "--images",
+    type=click.Choice(["auto", "none"]),
+    default=None,
+    help="auto: publish local images on the forge; none: replace them with their data tables.",
+)
+@click.option(
+    "--assets-branch",
+    default=None,
+    metavar="BRANCH",
+    help="GitHub: the orphan branch that holds the images (default cml-py-assets).",
+)
+@click.option(
+    "--local-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Without CI: where the report and its images go (default cml-py-report).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Exit 3 when the forge refuses to publish (default: warn and go on).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="cml.yaml to read publish: settings from.",
+)
+def comment(
+    report_file: Path,
+    target: str | None,
+    report_id: str | None,
+    mode: str | None,
+    images: str | None,
+    assets_branch: str | None,
+    local_dir: Path | None,
+    strict: bool | None,
+    config_path: Path | None,
+) -> int:
+    """Post REPORT.md as the sticky comment on the pull/merge request.
+
+    \b
+    One comment per report id: a re-run edits it instead of posting again. Local
+    images the report links (markdown or <img>, inside <details> too) are published —
+    GitHub: committed to an orphan branch and linked pinned to that commit; GitLab:
+    the project uploads API — and a report over the forge's size limit is shrunk
+    (collapsed sections first, then table rows) rather than rejected.
+
+    \b
+    Token: CML_PY_TOKEN, else GITHUB_TOKEN / GITLAB_TOKEN (CI_JOB_TOKEN cannot post on
+    GitLab). Without CI the report and images are copied to --local-dir.
+
+    \b
+    Examples:
+      cml-py comment report.md
+      cml-py comment report.md --mode recreate --id nightly
+      cml-py comment report.md --target pr/42 --images none
+    """
+    from cml_py.config import check_report_id, load_config
+    from cml_py.publish import flows
+    from cml_py.publish.context import detect
+
+    config = load_config(config_path, cwd=Path.cwd())
+    settings = config.publish
+    options = flows.CommentOptions(
+        target=target or settings.target,
+        report_id=check_report_id(report_id) if report_id else None,
+        mode=mode or settings.mode,
+        images=images or settings.images,
+        assets_branch=assets_branch or settings.assets_branch,
+        strict=settings.strict if strict is None else strict,
+        local_dir=local_dir or config.root / settings.local_dir,
+    )
+    ctx = detect(os.environ)
+    echo = _stderr
+    outcome = flows.publish_comment(report_file, ctx, options, echo)
+    if outcome.local_path is not None:
+        echo(f"no CI detected: wrote {os.path.relpath(outcome.local_path)} with its images")
+    if outcome.url:
+        click.echo(outcome.url)
+    flows.finish(outcome, strict=options.strict, echo=echo)
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
+@common_options
+@click.option(
+    "--id",
+    "report_id",
+    default=None,
+    metavar="ID",
+    help="Report id; the check is named cml-py (default id) or cml-py (ID).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Exit 3 when the forge refuses the status (default: warn and go on).",
+)
+def status(
+    config_path: Path | None,
+    base: str | None,
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    report_id: str | None,
+    strict: bool | None,
+) -> int:
+    """Set the check from the gate: a GitHub check run (or commit status), a GitLab
+    commit status.
+
+    \b
+    The check's summary is the report. In GitHub Actions it also writes the step
+    output `verdict` and prints ::error/::warning annotations for failed and warned
+    gate rules (at most 10 of each). The exit code is 0 whatever the gate says;
+    `cml-py gate` fails the job.
+
+    \b
+    Examples:
+      cml-py status
+      cml-py status --id gpu --strict
+    """
+    from cml_py.publish import actions, flows
+    from cml_py.publish.context import detect
+    from cml_py.report import render
+    from cml_py.report.view import headline
+
+    config, result = _load(config_path, base, metrics, params, False, report_id)
+    ctx = detect(os.environ)
+    passed = result.gate.passed
+    outcome = flows.publish_status(
+        ctx,
+        passed=passed,
+        report_id=result.id,
+        title=f"cml-py: {headline(result)}",
+        summary=render(result, "md"),
+        echo=_stderr,
+    )
+    if outcome.url:
+        _stderr(
+            f"set the {outcome.url} {flows.status_name(result.id)}: "
+            f"{'success' if passed else 'failure'}"
+        )
+    if ctx.github_actions:
+        for line in actions.annotations(result.gate.checks):
+            click.echo(line)
+        if ctx.output_file is not None:
+            actions.set_outputs(ctx.output_file, {"verdict": result.gate.verdict.value})
+    flows.finish(outcome, strict=config.publish.strict if strict is None else strict, echo=_stderr)
+    return EXIT_OK
+
+
+def _stderr(message: str) -> None:
+    from cml_py.redact import redact
+
+    click.echo(redact(f"cml-py: {message}"), err=True)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.option(
     "-o",
     "--output",
@@ -506,6 +689,7 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command and exit with its code, whatever happens."""
     code: int
+    install_logging_filter()
     try:
         result = cli.main(args=argv, prog_name="cml-py", standalone_mode=False)
         code = result if isinstance(result, int) else EXIT_OK
@@ -518,9 +702,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("cml-py: interrupted", err=True)  # click turns Ctrl-C (and SIGTERM) into Abort
         code = 130
     except CmlError as exc:
-        click.echo(f"cml-py: error: {_one_line(str(exc))}", err=True)
+        click.echo(redact(f"cml-py: error: {_one_line(str(exc))}"), err=True)
         for line in exc.details:
-            click.echo(f"  | {line}", err=True)
+            click.echo(redact(f"  | {line}"), err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("cml-py: interrupted", err=True)
@@ -534,10 +718,13 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("CML_PY_DEBUG"):
             import traceback
 
-            traceback.print_exc()
+            click.echo(redact(traceback.format_exc()), err=True, nl=False)
         click.echo(
-            f"cml-py: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
-            "(this is a bug in cml-py; set CML_PY_DEBUG=1 for the traceback and please report it)",
+            redact(
+                f"cml-py: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                "(this is a bug in cml-py; set CML_PY_DEBUG=1 for the traceback and please "
+                "report it)"
+            ),
             err=True,
         )
         code = EXIT_INTERNAL

@@ -18,7 +18,14 @@ from typing import Any
 
 from cml_py.errors import CmlError
 from cml_py.publish.context import CiContext
-from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, rate_limit_wait
+from cml_py.publish.net import (
+    ApiError,
+    Failure,
+    PermissionDenied,
+    Retrier,
+    message_of,
+    rate_limit_wait,
+)
 from cml_py.publish.sticky import Comment
 
 ACTIONS_BOT = "github-actions[bot]"
@@ -192,37 +199,46 @@ class GitHubPublisher:
         return {src: f"{base}/blob/{commit_sha}/{folder}/{names[src]}?raw=true" for src in files}
 
     def _commit_to_branch(self, branch: str, tree: Any, message: str) -> str:
-        from github import GithubException
-
         for _ in range(5):  # a concurrent job may move the branch between read and write
             try:
                 ref = self.run(
-                    f"reading the {branch} branch", lambda: self.repo.get_git_ref(f"heads/{branch}")
+                    f"reading the {branch} branch",
+                    lambda: _loaded_ref(self.repo.get_git_ref(f"heads/{branch}")),
                 )
             except PermissionDenied as exc:
                 if exc.failure.status != 404:
                     raise
                 ref = None
-            parents = []
-            if ref is not None:
-                parents = [
+            parents = (
+                []
+                if ref is None
+                else [
                     self.run(
                         "reading the branch head",
-                        lambda ref=ref: self.repo.get_git_commit(ref.object.sha),
+                        lambda ref=ref: _loaded(self.repo.get_git_commit(ref.object.sha)),
                     )
                 ]
+            )
             commit = self.run(
                 "committing the images",
                 lambda parents=parents: self.repo.create_git_commit(message, tree, parents),
             )
             try:
                 if ref is None:
-                    self.repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
+                    self.run(
+                        f"creating the {branch} branch",
+                        lambda sha=commit.sha: self.repo.create_git_ref(
+                            f"refs/heads/{branch}", sha
+                        ),
+                    )
                 else:
-                    ref.edit(commit.sha, force=False)
+                    self.run(
+                        f"moving the {branch} branch",
+                        lambda ref=ref, sha=commit.sha: ref.edit(sha, force=False),
+                    )
                 return commit.sha
-            except GithubException as exc:
-                if exc.status != 422:  # 422: the branch moved (or appeared) meanwhile
+            except ApiError as exc:
+                if exc.failure.status != 422:  # 422: the branch moved (or appeared) meanwhile
                     raise
         raise CmlError(f"could not move the {branch} branch: other jobs kept updating it")
 
@@ -260,6 +276,18 @@ class GitHubPublisher:
             status_kwargs["target_url"] = details_url
         self.run("creating the commit status", lambda: commit.create_status(state, **status_kwargs))
         return "commit status"
+
+
+def _loaded_ref(ref: Any) -> Any:
+    """Complete a lazy GitRef: its URL then comes from GitHub (`/git/refs/...`), which is
+    the one PATCH needs."""
+    _ = ref.object.sha
+    return ref
+
+
+def _loaded(obj: Any) -> Any:
+    _ = obj.sha
+    return obj
 
 
 def _unique_names(files: Mapping[str, Path]) -> dict[str, str]:

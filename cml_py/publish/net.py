@@ -39,12 +39,17 @@ class Failure:
         return redact(f"{what} failed: {status}{self.message}")
 
 
-class PermissionDenied(ServiceError):
-    """The token may not do this (403/404 on a write); the caller can degrade gracefully."""
+class ApiError(ServiceError):
+    """The forge answered with an error that retrying will not fix; `failure` says which."""
 
     def __init__(self, message: str, *, failure: Failure) -> None:
         super().__init__(message)
         self.failure = failure
+
+
+class PermissionDenied(ApiError):
+    """The token may not do this (403, or 404 for what it cannot see); the caller can
+    degrade gracefully."""
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
@@ -101,7 +106,7 @@ class Retrier:
             if failure.kind in ("denied", "missing"):
                 raise PermissionDenied(failure.describe(what), failure=failure)
             if failure.kind == "client":
-                raise ServiceError(failure.describe(what))
+                raise ApiError(failure.describe(what), failure=failure)
             if failure.kind == "rate":
                 wait = failure.wait or 0.0
                 if wait > self.max_rate_wait:
