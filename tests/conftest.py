@@ -75,3 +75,33 @@ def repo(tmp_path: Path) -> Repo:
 def in_repo(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
     monkeypatch.chdir(repo.path)
     yield repo
+
+
+@pytest.fixture
+def github_fake():
+    """A fake GitHub on 127.0.0.1; any request or response outside GitHub's OpenAPI
+    description fails the test."""
+    from tests.fakes.github import FakeGitHub, Token
+
+    fake = FakeGitHub(
+        tokens={
+            "ghs_installation_token_0123456789": Token(None),
+            "ghp_personal_token_0123456789": Token("octocat", app=False),
+            "ghs_readonly_token_0123456789": Token(None, permissions=frozenset()),
+        }
+    )
+    with fake.serve():
+        yield fake
+    assert not fake.spec_errors, "\n".join(fake.spec_errors)
+
+
+@pytest.fixture
+def gitlab_fake():
+    from tests.fakes.gitlab import FakeGitLab
+
+    fake = FakeGitLab(
+        tokens={"glpat-secret-token-0123456789": "cml-bot"}, job_tokens={"job-token-0123456789"}
+    )
+    with fake.serve():
+        yield fake
+    assert not fake.errors, "\n".join(fake.errors)

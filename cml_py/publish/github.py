@@ -49,6 +49,8 @@ def classify_error(exc: BaseException) -> Failure | None:
             "retry-after" in headers or "secondary rate" in message.lower()
         ):
             return Failure("secondary", status, message, wait if wait is not None else 60.0)
+        if status == 401:
+            return Failure("auth", status, message)
         if status == 403:
             return Failure("denied", status, message)
         if status == 404:
@@ -132,7 +134,7 @@ class GitHubPublisher:
             seconds_between_writes=interval,
             lazy=True,
         )
-        self.repo = self.github.get_repo(ctx.repository, lazy=True)
+        self.repo = self.github.get_repo(ctx.repository)
 
     def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:
         return self.retrier.run(what, operation, classify_error, **kwargs)
@@ -150,13 +152,6 @@ class GitHubPublisher:
             return self.run("reading the token's user", lambda: self.github.get_user().login)
         except PermissionDenied:
             return ACTIONS_BOT if self.ctx.github_actions else None
-        except CmlError as exc:
-            if "HTTP 401" in str(exc):
-                raise CmlError(
-                    "the GitHub token was rejected (HTTP 401 Bad credentials); "
-                    "check CML_PY_TOKEN/GITHUB_TOKEN"
-                ) from None
-            raise
 
     # -- comments --------------------------------------------------------------------
     def comment_url(self, kind: str, ref: str, comment: Comment) -> str:

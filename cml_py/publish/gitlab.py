@@ -84,7 +84,7 @@ class GitLabPublisher:
             if status in (401, 403) and self.ctx.token_source == "CI_JOB_TOKEN":
                 return Failure("denied", status, f"{message} — {JOB_TOKEN_HELP}")
             if status == 401:
-                return Failure("client", status, f"{message} (the token was rejected)")
+                return Failure("auth", status, message)
             if status == 403:
                 return Failure("denied", status, message)
             if status == 404:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cml_py.errors import ServiceError
+from cml_py.errors import CmlError, ServiceError
 from cml_py.redact import redact
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Failure:
     """A forge error, classified. `kind` is one of: network, server, rate, secondary,
-    denied, missing, client."""
+    denied, missing, auth (the token was rejected), client."""
 
     kind: str
     status: int | None
@@ -105,6 +105,11 @@ class Retrier:
                     raise
             if failure.kind in ("denied", "missing"):
                 raise PermissionDenied(failure.describe(what), failure=failure)
+            if failure.kind == "auth":
+                raise CmlError(
+                    failure.describe(what) + "; the token was rejected: check "
+                    "CML_PY_TOKEN (or GITHUB_TOKEN / GITLAB_TOKEN)"
+                )
             if failure.kind == "client":
                 raise ApiError(failure.describe(what), failure=failure)
             if failure.kind == "rate":

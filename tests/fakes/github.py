@@ -29,8 +29,10 @@ from tests.fakes.server import LocalServer, drop_connection
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-DENIED = {"message": "Resource not accessible by integration",
-          "documentation_url": "https://docs.github.com/rest"}
+DENIED = {
+    "message": "Resource not accessible by integration",
+    "documentation_url": "https://docs.github.com/rest",
+}
 ALL_PERMISSIONS = frozenset({"pull_requests", "issues", "contents", "checks", "statuses"})
 
 
@@ -90,14 +92,22 @@ class FakeGitHub:
 
     def add_comment(self, issue: int, body: str, login: str, *, commit: str | None = None) -> int:
         comment_id = next(self._ids)
-        self.comments[comment_id] = {"id": comment_id, "issue": issue, "commit": commit,
-                                     "body": body, "login": login}
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "issue": issue,
+            "commit": commit,
+            "body": body,
+            "login": login,
+        }
         return comment_id
 
     def comments_on(self, issue: int | None = None, commit: str | None = None) -> list[dict]:
-        return [c for c in self.comments.values()
-                if (issue is not None and c["issue"] == issue)
-                or (commit is not None and c["commit"] == commit)]
+        return [
+            c
+            for c in self.comments.values()
+            if (issue is not None and c["issue"] == issue)
+            or (commit is not None and c["commit"] == commit)
+        ]
 
     def captured_text(self) -> str:
         """Everything clients sent (bodies and headers) — for leak scans of *output*
@@ -110,13 +120,14 @@ class FakeGitHub:
         raw = request.get_data()
         environ["cml_py.body"] = raw  # the stream is consumed; validation re-reads this
         body = raw.decode("utf-8", "replace")
-        seen = Seen(request.method, request.path, request.query_string.decode(),
-                    dict(request.headers), body)
+        seen = Seen(
+            request.method, request.path, request.query_string.decode(), dict(request.headers), body
+        )
         self.requests.append(seen)
         path = request.path
         if not path.startswith(self.prefix):
             return self._send(Response(status=404), seen)(environ, start_response)
-        api_path = path[len(self.prefix):] or "/"
+        api_path = path[len(self.prefix) :] or "/"
         template = openapi.match_template(api_path)
         if template is None:
             self.spec_errors.append(f"{request.method} {api_path}: no such path in the spec")
@@ -127,10 +138,15 @@ class FakeGitHub:
             response = self._fault_response(fault)
             return self._send(response, seen)(environ, start_response)
         with self._lock:
-            status, payload, headers = self._route(request, api_path, json.loads(body) if body else None)
-        response = Response(json.dumps(payload) if payload is not None else b"", status=status,
-                            headers=headers,
-                            content_type="application/json; charset=utf-8")
+            status, payload, headers = self._route(
+                request, api_path, json.loads(body) if body else None
+            )
+        response = Response(
+            json.dumps(payload) if payload is not None else b"",
+            status=status,
+            headers=headers,
+            content_type="application/json; charset=utf-8",
+        )
         if template is not None and status != 401:
             self._validate_response(environ, api_path, response)
         if fault is not None and fault.kind == "reset":
@@ -151,35 +167,61 @@ class FakeGitHub:
 
     def _fault_response(self, fault: Fault) -> Response:
         if fault.kind == "500":
-            return Response(json.dumps({"message": "Server Error"}), status=502,
-                            content_type="application/json")
+            return Response(
+                json.dumps({"message": "Server Error"}), status=502, content_type="application/json"
+            )
         if fault.kind == "rate":
             reset = int(time.time() + fault.reset_in)
-            return Response(json.dumps({"message": "API rate limit exceeded for installation.",
-                                        "documentation_url": "https://docs.github.com/rest"}),
-                            status=403, content_type="application/json",
-                            headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
-                                     "x-ratelimit-reset": str(reset)})
-        return Response(json.dumps({"message": "You have exceeded a secondary rate limit.",
-                                    "documentation_url": "https://docs.github.com/rest"}),
-                        status=403, content_type="application/json",
-                        headers={"retry-after": str(int(fault.reset_in))})
+            return Response(
+                json.dumps(
+                    {
+                        "message": "API rate limit exceeded for installation.",
+                        "documentation_url": "https://docs.github.com/rest",
+                    }
+                ),
+                status=403,
+                content_type="application/json",
+                headers={
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-limit": "5000",
+                    "x-ratelimit-reset": str(reset),
+                },
+            )
+        return Response(
+            json.dumps(
+                {
+                    "message": "You have exceeded a secondary rate limit.",
+                    "documentation_url": "https://docs.github.com/rest",
+                }
+            ),
+            status=403,
+            content_type="application/json",
+            headers={"retry-after": str(int(fault.reset_in))},
+        )
 
     # -- validation ---------------------------------------------------------------------
     def _spec_request(self, environ: dict[str, Any], api_path: str) -> Any:
-        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
-
         import io
+
+        from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 
         raw = environ.get("cml_py.body", b"")
         ref = re.match(r"^(/repos/[^/]+/[^/]+/git/refs?)/(.+)$", api_path)
         if ref:  # the spec's {ref} is one path parameter; `heads/main` is sent unescaped
             api_path = f"{ref.group(1)}/{ref.group(2).replace('/', '%2F')}"
         spec_environ = dict(environ)
-        spec_environ.update({"HTTP_HOST": "api.github.com", "SERVER_NAME": "api.github.com",
-                             "SERVER_PORT": "443", "wsgi.url_scheme": "https",
-                             "PATH_INFO": api_path, "SCRIPT_NAME": "",
-                             "wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))})
+        spec_environ.update(
+            {
+                "HTTP_HOST": "api.github.com",
+                "SERVER_NAME": "api.github.com",
+                "SERVER_PORT": "443",
+                "wsgi.url_scheme": "https",
+                "PATH_INFO": api_path,
+                "SCRIPT_NAME": "",
+                "wsgi.input": io.BytesIO(raw),
+                "CONTENT_LENGTH": str(len(raw)),
+            }
+        )
         return WerkzeugOpenAPIRequest(Request(spec_environ))
 
     def _validate_request(self, environ: dict[str, Any], api_path: str) -> None:
@@ -188,36 +230,64 @@ class FakeGitHub:
         except Exception as exc:
             self.spec_errors.append(f"request {environ['REQUEST_METHOD']} {api_path}: {_why(exc)}")
 
-    def _validate_response(self, environ: dict[str, Any], api_path: str, response: Response) -> None:
+    def _validate_response(
+        self, environ: dict[str, Any], api_path: str, response: Response
+    ) -> None:
         from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
 
         try:
-            openapi.openapi().validate_response(self._spec_request(environ, api_path),
-                                                WerkzeugOpenAPIResponse(response))
+            openapi.openapi().validate_response(
+                self._spec_request(environ, api_path), WerkzeugOpenAPIResponse(response)
+            )
         except Exception as exc:
+            # GitHub answers errors the description does not list for every operation
+            # (403 for a check run from a PAT): they must still be GitHub's error shape.
+            undocumented = "Unknown response http status" in str(exc)
+            if (
+                response.status_code >= 400
+                and undocumented
+                and openapi.is_basic_error(json.loads(response.get_data(as_text=True)))
+            ):
+                return
             self.spec_errors.append(
-                f"response {environ['REQUEST_METHOD']} {api_path} {response.status_code}: {_why(exc)}")
+                f"response {environ['REQUEST_METHOD']} {api_path} {response.status_code}: {_why(exc)}"
+            )
 
     # -- routing ------------------------------------------------------------------------
     def _route(self, request: Request, path: str, data: Any) -> tuple[int, Any, dict[str, str]]:
         token = self._token(request)
         if token is None:
-            return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                401,
+                {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
         method = request.method
         repo = f"/repos/{self.owner}/{self.repo}"
         if path == "/user" and method == "GET":
             if token.login is None:
                 return 403, DENIED, {}
-            return 200, openapi.body_for("/user", "get", 200, login=token.login, id=7,
-                                         type="User"), {}
+            return (
+                200,
+                openapi.body_for("/user", "get", 200, login=token.login, id=7, type="User"),
+                {},
+            )
         if not path.startswith(repo + "/"):
-            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
-        rest = path[len(repo):]
+            return (
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
+        rest = path[len(repo) :]
         for pattern, handler in self._handlers():
             match = re.fullmatch(pattern, f"{method} {rest}")
             if match:
                 return handler(request, token, data, *match.groups())
-        return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+        return (
+            404,
+            {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+            {},
+        )
 
     def _handlers(self) -> list[tuple[str, Callable]]:
         return [
@@ -257,33 +327,45 @@ class FakeGitHub:
             "id": comment["id"],
             "node_id": f"C_{comment['id']}",
             "body": comment["body"],
-            "user": openapi.merge(openapi.instance({"$ref": "#/components/schemas/simple-user"}),
-                                  {"login": comment["login"], "id": 7, "type": "User"}),
+            "user": openapi.merge(
+                openapi.instance({"$ref": "#/components/schemas/simple-user"}),
+                {"login": comment["login"], "id": 7, "type": "User"},
+            ),
             "created_at": "2026-11-27T00:00:00Z",
             "updated_at": "2026-11-27T00:00:00Z",
         }
         if commit is None:
             return openapi.body_for(
-                "/repos/{owner}/{repo}/issues/comments/{comment_id}", "get", 200, **common,
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                "get",
+                200,
+                **common,
                 url=f"{self._repo_api()}/issues/comments/{comment['id']}",
                 html_url=f"{self._html()}/pull/{comment['issue']}#issuecomment-{comment['id']}",
-                issue_url=f"{self._repo_api()}/issues/{comment['issue']}")
+                issue_url=f"{self._repo_api()}/issues/{comment['issue']}",
+            )
         return openapi.body_for(
-            "/repos/{owner}/{repo}/comments/{comment_id}", "get", 200, **common,
+            "/repos/{owner}/{repo}/comments/{comment_id}",
+            "get",
+            200,
+            **common,
             url=f"{self._repo_api()}/comments/{comment['id']}",
             html_url=f"{self._html()}/commit/{commit}#commitcomment-{comment['id']}",
-            commit_id=commit)
+            commit_id=commit,
+        )
 
     def _page(self, request: Request, items: list[Any]) -> tuple[int, Any, dict[str, str]]:
         per_page = min(int(request.args.get("per_page", 30)), 100)
         page = int(request.args.get("page", 1))
         last = max(1, -(-len(items) // per_page))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         links = []
         base = f"{self.base_url}{request.path}"
         for rel, number in (("next", page + 1), ("last", last)):
             if page < last:
-                links.append(f'<{base}?{urlencode({"per_page": per_page, "page": number})}>; rel="{rel}"')
+                links.append(
+                    f'<{base}?{urlencode({"per_page": per_page, "page": number})}>; rel="{rel}"'
+                )
         return 200, chunk, ({"Link": ", ".join(links)} if links else {})
 
     def _list_issue_comments(self, request, token, data, number):
@@ -296,8 +378,11 @@ class FakeGitHub:
         if not token.permissions & {"pull_requests", "issues"}:
             return 403, DENIED, {}
         comment_id = self.add_comment(int(number), data["body"], self._author(token))
-        return 201, self._comment_body(self.comments[comment_id]), {
-            "Location": f"{self._repo_api()}/issues/comments/{comment_id}"}
+        return (
+            201,
+            self._comment_body(self.comments[comment_id]),
+            {"Location": f"{self._repo_api()}/issues/comments/{comment_id}"},
+        )
 
     def _author(self, token: Token) -> str:
         return token.login or "github-actions[bot]"
@@ -305,7 +390,11 @@ class FakeGitHub:
     def _change_comment(self, request, token, data, method, comment_id):
         comment = self.comments.get(int(comment_id))
         if comment is None:
-            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
         needed = {"contents"} if comment["commit"] else {"pull_requests", "issues"}
         if not token.permissions & needed or comment["login"] != self._author(token):
             return 403, DENIED, {}
@@ -323,38 +412,76 @@ class FakeGitHub:
         if "contents" not in token.permissions:
             return 403, DENIED, {}
         comment_id = self.add_comment(0, data["body"], self._author(token), commit=sha)
-        return 201, self._comment_body(self.comments[comment_id]), {
-            "Location": f"{self._repo_api()}/comments/{comment_id}"}
+        return (
+            201,
+            self._comment_body(self.comments[comment_id]),
+            {"Location": f"{self._repo_api()}/comments/{comment_id}"},
+        )
 
     # -- checks and statuses ---------------------------------------------------------------
     def _create_check_run(self, request, token, data):
         if not token.app:
-            return 403, {"message": "You must authenticate via a GitHub App.",
-                         "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                403,
+                {
+                    "message": "You must authenticate via a GitHub App.",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                {},
+            )
         if "checks" not in token.permissions:
             return 403, DENIED, {}
         run_id = next(self._ids)
         self.check_runs.append({"id": run_id, **data})
-        return 201, openapi.body_for(
-            "/repos/{owner}/{repo}/check-runs", "post", 201, id=run_id, name=data["name"],
-            head_sha=data["head_sha"], status=data.get("status", "queued"),
-            conclusion=data.get("conclusion"),
-            url=f"{self._repo_api()}/check-runs/{run_id}",
-            html_url=f"{self._html()}/runs/{run_id}"), {}
+        return (
+            201,
+            openapi.body_for(
+                "/repos/{owner}/{repo}/check-runs",
+                "post",
+                201,
+                id=run_id,
+                name=data["name"],
+                head_sha=data["head_sha"],
+                status=data.get("status", "queued"),
+                conclusion=data.get("conclusion"),
+                url=f"{self._repo_api()}/check-runs/{run_id}",
+                html_url=f"{self._html()}/runs/{run_id}",
+            ),
+            {},
+        )
 
     def _create_status(self, request, token, data, sha):
         if "statuses" not in token.permissions:
             return 403, DENIED, {}
         self.statuses.append({"sha": sha, **data})
-        return 201, openapi.body_for(
-            "/repos/{owner}/{repo}/statuses/{sha}", "post", 201, state=data["state"],
-            context=data.get("context", "default"), description=data.get("description"),
-            target_url=data.get("target_url"), id=next(self._ids),
-            url=f"{self._repo_api()}/statuses/{sha}"), {}
+        return (
+            201,
+            openapi.body_for(
+                "/repos/{owner}/{repo}/statuses/{sha}",
+                "post",
+                201,
+                state=data["state"],
+                context=data.get("context", "default"),
+                description=data.get("description"),
+                target_url=data.get("target_url"),
+                id=next(self._ids),
+                url=f"{self._repo_api()}/statuses/{sha}",
+            ),
+            {},
+        )
 
     def _get_commit(self, request, token, data, sha):
-        return 200, openapi.body_for("/repos/{owner}/{repo}/commits/{ref}", "get", 200, sha=sha,
-                                     url=f"{self._repo_api()}/commits/{sha}"), {}
+        return (
+            200,
+            openapi.body_for(
+                "/repos/{owner}/{repo}/commits/{ref}",
+                "get",
+                200,
+                sha=sha,
+                url=f"{self._repo_api()}/commits/{sha}",
+            ),
+            {},
+        )
 
     # -- git data -----------------------------------------------------------------------
     def _sha(self, *parts: Any) -> str:
@@ -372,45 +499,91 @@ class FakeGitHub:
             return 403, DENIED, {}
         sha = self._sha("tree", data["tree"])
         self.git_objects[sha] = {"type": "tree", "tree": data["tree"]}
-        entries = [{"path": e["path"], "mode": e["mode"], "type": e["type"], "sha": e["sha"],
-                    "url": f"{self._repo_api()}/git/blobs/{e['sha']}"} for e in data["tree"]]
-        return 201, openapi.body_for("/repos/{owner}/{repo}/git/trees", "post", 201, sha=sha,
-                                     url=f"{self._repo_api()}/git/trees/{sha}", tree=entries,
-                                     truncated=False), {}
+        entries = [
+            {
+                "path": e["path"],
+                "mode": e["mode"],
+                "type": e["type"],
+                "sha": e["sha"],
+                "url": f"{self._repo_api()}/git/blobs/{e['sha']}",
+            }
+            for e in data["tree"]
+        ]
+        return (
+            201,
+            openapi.body_for(
+                "/repos/{owner}/{repo}/git/trees",
+                "post",
+                201,
+                sha=sha,
+                url=f"{self._repo_api()}/git/trees/{sha}",
+                tree=entries,
+                truncated=False,
+            ),
+            {},
+        )
 
     def _git_commit_body(self, sha: str) -> dict[str, Any]:
         obj = self.git_objects[sha]
         return openapi.body_for(
-            "/repos/{owner}/{repo}/git/commits", "post", 201, sha=sha, message=obj["message"],
-            url=f"{self._repo_api()}/git/commits/{sha}", html_url=f"{self._html()}/commit/{sha}",
+            "/repos/{owner}/{repo}/git/commits",
+            "post",
+            201,
+            sha=sha,
+            message=obj["message"],
+            url=f"{self._repo_api()}/git/commits/{sha}",
+            html_url=f"{self._html()}/commit/{sha}",
             tree={"sha": obj["tree"], "url": f"{self._repo_api()}/git/trees/{obj['tree']}"},
-            parents=[{"sha": p, "url": f"{self._repo_api()}/git/commits/{p}",
-                      "html_url": f"{self._html()}/commit/{p}"} for p in obj["parents"]])
+            parents=[
+                {
+                    "sha": p,
+                    "url": f"{self._repo_api()}/git/commits/{p}",
+                    "html_url": f"{self._html()}/commit/{p}",
+                }
+                for p in obj["parents"]
+            ],
+        )
 
     def _create_git_commit(self, request, token, data):
         if "contents" not in token.permissions:
             return 403, DENIED, {}
         sha = self._sha("commit", data, next(self._ids))
-        self.git_objects[sha] = {"type": "commit", "message": data["message"],
-                                 "tree": data["tree"], "parents": data.get("parents", [])}
+        self.git_objects[sha] = {
+            "type": "commit",
+            "message": data["message"],
+            "tree": data["tree"],
+            "parents": data.get("parents", []),
+        }
         return 201, self._git_commit_body(sha), {}
 
     def _get_git_commit(self, request, token, data, sha):
         if sha not in self.git_objects:
-            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
         return 200, self._git_commit_body(sha), {}
 
     def _ref_body(self, name: str) -> dict[str, Any]:
         sha = self.refs[name]
-        return openapi.body_for("/repos/{owner}/{repo}/git/ref/{ref}", "get", 200,
-                                ref=f"refs/{name}", node_id="REF_x",
-                                url=f"{self._repo_api()}/git/refs/{name}",
-                                object={"type": "commit", "sha": sha,
-                                        "url": f"{self._repo_api()}/git/commits/{sha}"})
+        return openapi.body_for(
+            "/repos/{owner}/{repo}/git/ref/{ref}",
+            "get",
+            200,
+            ref=f"refs/{name}",
+            node_id="REF_x",
+            url=f"{self._repo_api()}/git/refs/{name}",
+            object={"type": "commit", "sha": sha, "url": f"{self._repo_api()}/git/commits/{sha}"},
+        )
 
     def _get_ref(self, request, token, data, name):
         if name not in self.refs:
-            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
         return 200, self._ref_body(name), {}
 
     def _create_ref(self, request, token, data):
@@ -418,8 +591,14 @@ class FakeGitHub:
             return 403, DENIED, {}
         name = data["ref"].removeprefix("refs/")
         if name in self.refs:
-            return 422, {"message": "Reference already exists",
-                         "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                422,
+                {
+                    "message": "Reference already exists",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                {},
+            )
         self.refs[name] = data["sha"]
         return 201, self._ref_body(name), {}
 
@@ -427,12 +606,24 @@ class FakeGitHub:
         if "contents" not in token.permissions:
             return 403, DENIED, {}
         if name not in self.refs:
-            return 422, {"message": "Reference does not exist",
-                         "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                422,
+                {
+                    "message": "Reference does not exist",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                {},
+            )
         new = self.git_objects.get(data["sha"], {})
         if not data.get("force") and self.refs[name] not in new.get("parents", []):
-            return 422, {"message": "Update is not a fast forward",
-                         "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                422,
+                {
+                    "message": "Update is not a fast forward",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                {},
+            )
         self.refs[name] = data["sha"]
         return 200, self._ref_body(name), {}
 

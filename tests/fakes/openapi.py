@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = Path(os.environ.get(
-    "CML_PY_OCTOKIT_OPENAPI",
-    ROOT / "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.json",
-))
-WEBHOOK_EXAMPLES = ROOT / "node_modules" / "@octokit" / "webhooks-examples" / "api.github.com" / "index.json"
+SPEC_PATH = Path(
+    os.environ.get(
+        "CML_PY_OCTOKIT_OPENAPI",
+        ROOT / "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.json",
+    )
+)
+WEBHOOK_EXAMPLES = (
+    ROOT / "node_modules" / "@octokit" / "webhooks-examples" / "api.github.com" / "index.json"
+)
 SPEC_SERVER = "https://api.github.com"
 
 
@@ -85,7 +89,9 @@ def instance(schema: dict[str, Any], depth: int = 0) -> Any:
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
         props = schema.get("properties", {})
-        return {name: instance(props.get(name, {}), depth + 1) for name in schema.get("required", [])}
+        return {
+            name: instance(props.get(name, {}), depth + 1) for name in schema.get("required", [])
+        }
     if kind == "array":
         return []
     if kind == "integer":
@@ -113,9 +119,9 @@ def response_schema(template: str, method: str, status: int) -> dict[str, Any]:
     return response["content"]["application/json"]["schema"]
 
 
-def body_for(template: str, method: str, status: int, **overrides: Any) -> Any:
+def body_for(template: str, method: str, code: int, /, **overrides: Any) -> Any:
     """A valid response body for an operation, with `overrides` deep-merged on top."""
-    return merge(instance(response_schema(template, method, status)), overrides)
+    return merge(instance(response_schema(template, method, code)), overrides)
 
 
 def merge(base: Any, overrides: Any) -> Any:
@@ -147,3 +153,15 @@ def match_template(path: str) -> str | None:
         ):
             return template
     return None
+
+
+def is_basic_error(body: Any) -> bool:
+    """Whether `body` is valid under GitHub's `basic-error` schema."""
+    import jsonschema
+
+    schema = _resolve({"$ref": "#/components/schemas/basic-error"})
+    try:
+        jsonschema.validate(body, schema)
+    except jsonschema.ValidationError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("message"), str)
