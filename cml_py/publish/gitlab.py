@@ -115,9 +115,8 @@ class GitLabPublisher:
 
     def author(self) -> str | None:
         def who() -> str | None:
-            self.gitlab.auth()
-            user = self.gitlab.user
-            return user.username if user is not None else None
+            user = self.gitlab.http_get("/user", **NO_LIBRARY_RETRY)
+            return user.get("username") if isinstance(user, dict) else None
 
         return self.run("reading the token's user", who)
 
