@@ -8,6 +8,7 @@ to exit codes: 0 pass, 1 gate failed, 2 bad input or usage, 3 service failure,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -77,6 +78,12 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Metrics file or glob (repeatable); replaces cml.yaml `metrics:`.",
         ),
         click.option(
+            "--trust-pr-config",
+            is_flag=True,
+            help="Judge with this PR's gate rules even when they differ from main's "
+            "(by default main's rules apply, so a PR cannot loosen its own gate).",
+        ),
+        click.option(
             "--params",
             "params",
             multiple=True,
@@ -84,16 +91,31 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Params file or glob (repeatable); replaces cml.yaml `params:`.",
         ),
     ]
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        common = Common(**{k: kwargs.pop(k) for k in Common.__dataclass_fields__})
+        return func(common=common, **kwargs)
+
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        wrapper = decorator(wrapper)
+    return wrapper
+
+
+@dataclasses.dataclass(frozen=True)
+class Common:
+    """The options every comparing command shares."""
+
+    config_path: Path | None
+    base: str | None
+    metrics: tuple[str, ...]
+    params: tuple[str, ...]
+    trust_pr_config: bool
 
 
 def _load(
-    config_path: Path | None,
-    base: str | None,
-    metrics: tuple[str, ...],
-    params: tuple[str, ...],
+    common: Common,
     show_all: bool = False,
     report_id: str | None = None,
     charts_dir: Path | None = None,
@@ -105,10 +127,15 @@ def _load(
     from cml_py.config import check_report_id, load_config
 
     cwd = Path.cwd()
-    config = load_config(config_path, cwd=cwd)
+    config = load_config(common.config_path, cwd=cwd)
     if report_id is not None:
         config = config.with_overrides(report_id=check_report_id(report_id))
-    selection = pipeline.Selection(base=base, metrics=metrics, params=params)
+    selection = pipeline.Selection(
+        base=common.base,
+        metrics=common.metrics,
+        params=common.params,
+        trust_pr_config=common.trust_pr_config,
+    )
     compared = pipeline.compare_all(
         config,
         selection,
@@ -120,7 +147,7 @@ def _load(
     if charts_dir is not None:
         charts = pipeline.draw_charts(compared, charts_dir, relative_to=report_dir or cwd)
     comparison = compared.comparison
-    gate_result = pipeline.gate(config, comparison)
+    gate_result = pipeline.gate(compared)
     report = pipeline.build_report(
         config,
         comparison,
@@ -138,10 +165,7 @@ def _load(
 @click.option("--md", "as_md", is_flag=True, help="Print markdown tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (NaN/inf as null + a flag).")
 def diff(
-    config_path: Path | None,
-    base: str | None,
-    metrics: tuple[str, ...],
-    params: tuple[str, ...],
+    common: Common,
     show_all: bool,
     as_md: bool,
     as_json: bool,
@@ -161,7 +185,7 @@ def diff(
     """
     if as_md and as_json:
         raise click.UsageError("--md and --json cannot be used together")
-    _, report = _load(config_path, base, metrics, params, show_all)
+    _, report = _load(common, show_all)
     if as_json:
         import json
 
@@ -184,9 +208,7 @@ def diff(
 
 @cli.command(context_settings=CONTEXT)
 @common_options
-def gate(
-    config_path: Path | None, base: str | None, metrics: tuple[str, ...], params: tuple[str, ...]
-) -> int:
+def gate(common: Common) -> int:
     """Check the gate rules of cml.yaml; exit 1 when one fails.
 
     Prints every rule with the metric's value, main's value, the change, the limit and
@@ -203,7 +225,7 @@ def gate(
       cml-py gate
       cml-py gate --base origin/main || echo "the model got worse"
     """
-    _, report = _load(config_path, base, metrics, params)
+    _, report = _load(common)
     from cml_py.report.text import gate_section, header_lines
 
     lines = header_lines(report) + gate_section(report)
@@ -253,10 +275,7 @@ def gate(
     help="Draw the charts into DIR as PNG files and link them from the report.",
 )
 def report(
-    config_path: Path | None,
-    base: str | None,
-    metrics: tuple[str, ...],
-    params: tuple[str, ...],
+    common: Common,
     output: str | None,
     fmt: str,
     template: Path | None,
@@ -284,10 +303,7 @@ def report(
     target = output or DEFAULT_FILES[fmt]
     report_dir = Path.cwd() if target == "-" else Path(target).resolve().parent
     config, result = _load(
-        config_path,
-        base,
-        metrics,
-        params,
+        common,
         show_all,
         report_id,
         charts_dir=charts_dir.resolve() if charts_dir else None,
@@ -597,10 +613,7 @@ def comment(
     help="Exit 3 when the forge refuses the status (default: warn and go on).",
 )
 def status(
-    config_path: Path | None,
-    base: str | None,
-    metrics: tuple[str, ...],
-    params: tuple[str, ...],
+    common: Common,
     report_id: str | None,
     strict: bool | None,
 ) -> int:
@@ -623,7 +636,7 @@ def status(
     from cml_py.report import render
     from cml_py.report.view import headline
 
-    config, result = _load(config_path, base, metrics, params, False, report_id)
+    config, result = _load(common, False, report_id)
     ctx = detect(os.environ)
     passed = result.gate.passed
     outcome = flows.publish_status(

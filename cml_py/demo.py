@@ -93,8 +93,9 @@ def run_demo(output: Path, *, fail: bool, echo: Callable[[str], None]) -> int:
         build_demo_repo(repo, fail=fail)
         echo(f"cml-py demo: project with a baseline on main and a PR branch in {repo}")
         config = load_config(None, cwd=repo)
-        comparison = pipeline.compare(config, pipeline.Selection(), cwd=repo, env={})
-        gate_result = pipeline.gate(config, comparison)
+        compared = pipeline.compare_all(config, pipeline.Selection(), cwd=repo, env={})
+        comparison = compared.comparison
+        gate_result = pipeline.gate(compared)
         report = pipeline.build_report(
             config, comparison, gate_result, report_id="demo", show_all=False
         )

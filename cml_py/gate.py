@@ -145,3 +145,31 @@ def _drop_verdict(rule: GateRule, row: DiffRow, ok: bool, note: str, common: dic
 
 def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
+
+
+def rule_text(rule: GateRule | None) -> str:
+    """`{min: 0.9, max_drop: 0.01}` — a rule as it would be written in cml.yaml."""
+    if rule is None:
+        return "—"
+    parts = [f"{k}: {getattr(rule, k):g}" for k in RULE_KINDS if getattr(rule, k) is not None]
+    if rule.informational:
+        parts.append("informational: true")
+    if rule.significant:
+        parts.append("significant: true")
+    if rule.on_missing:
+        parts.append(f"on_missing: {rule.on_missing}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def rules_diff(
+    base: Sequence[GateRule], head: Sequence[GateRule]
+) -> tuple[tuple[str, str, str], ...]:
+    """Every pattern whose rules differ between main and this PR, in a stable order."""
+    old = {r.pattern: r for r in base}
+    new = {r.pattern: r for r in head}
+    patterns = [*old, *(p for p in new if p not in old)]
+    return tuple(
+        (p, rule_text(old.get(p)), rule_text(new.get(p)))
+        for p in patterns
+        if old.get(p) != new.get(p)
+    )

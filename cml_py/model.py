@@ -153,8 +153,18 @@ class GateCheck:
 
 
 @dataclass(frozen=True)
+class RulesChange:
+    """The PR changed the gate rules: each (pattern, main's rules, this PR's rules) as
+    text ("—" when absent), and whose rules were applied ("main" or "this PR")."""
+
+    applied: str
+    changes: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
 class GateResult:
     checks: tuple[GateCheck, ...] = ()
+    rules_change: RulesChange | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)

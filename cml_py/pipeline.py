@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cml_py.artifacts import Artifacts
-from cml_py.config import Config
+from cml_py.config import Config, GateRule
 from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
@@ -20,6 +20,7 @@ from cml_py.model import (
     MetricFile,
     MetricSet,
     Report,
+    RulesChange,
 )
 
 Echo = Callable[[str], None]
@@ -36,6 +37,7 @@ class Selection:
     base: str | None = None
     metrics: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
+    trust_pr_config: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ class Compared:
 
     comparison: Comparison
     artifacts: Artifacts
+    rules: tuple[GateRule, ...] = ()
+    rules_change: RulesChange | None = None
 
 
 def compare(
@@ -216,7 +220,14 @@ def compare_all(
         head_sha=ws.git.commit_sha("HEAD"),
         notes=tuple(notes),
     )
-    return Compared(comparison, artifacts)
+    from cml_py.baseline.rules import base_rules, effective_rules
+
+    rules, rules_change = effective_rules(
+        config,
+        base_rules(ws.git, ws.root, ws.base, config),
+        trust_pr_config=selection.trust_pr_config,
+    )
+    return Compared(comparison, artifacts, rules, rules_change)
 
 
 def _with_statistics(
@@ -311,10 +322,12 @@ def draw_charts(compared: Compared, directory: Path, *, relative_to: Path) -> tu
     )
 
 
-def gate(config: Config, comparison: Comparison) -> GateResult:
+def gate(compared: Compared) -> GateResult:
+    """The gate with the rules that apply (main's unless --trust-pr-config)."""
     from cml_py.gate import evaluate_gate
 
-    return evaluate_gate(config.gate, comparison.metrics)
+    result = evaluate_gate(compared.rules, compared.comparison.metrics)
+    return replace(result, rules_change=compared.rules_change)
 
 
 def build_report(

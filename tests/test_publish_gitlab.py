@@ -26,7 +26,9 @@ def ours(fake: FakeGitLab, kind: str = "merge_requests", parent: str = "7") -> l
     return [n for n in fake.notes_on(kind, parent) if MARKER in n["body"]]
 
 
-def test_sticky_note_on_a_merge_request_with_250_notes(gitlab_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_sticky_note_on_a_merge_request_with_250_notes(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
     for i in range(250):
         gitlab_fake.add_note("merge_requests", "7", f"note {i}", "alice")
     gitlab_fake.add_note("merge_requests", "7", "added 1 commit", "alice", system=True)
@@ -37,7 +39,10 @@ def test_sticky_note_on_a_merge_request_with_250_notes(gitlab_fake, tmp_path, mo
     result = run_cli(capsys, "comment", str(simple_report(tmp_path, "fresh\n")))
     assert result.code == 0, result.err
     assert "fresh" in gitlab_fake.notes[newer]["body"]
-    assert "old" in gitlab_fake.notes[older]["body"] and "foreign" in gitlab_fake.notes[foreign]["body"]
+    assert (
+        "old" in gitlab_fake.notes[older]["body"]
+        and "foreign" in gitlab_fake.notes[foreign]["body"]
+    )
     assert result.out.strip() == f"{gitlab_fake.base_url}/ml/models/-/merge_requests/7#note_{newer}"
     pages = [r for r in gitlab_fake.requests if r.method == "GET" and r.path.endswith("/notes")]
     assert len(pages) == 3
@@ -50,13 +55,17 @@ def test_first_run_creates_and_rerun_updates(gitlab_fake, tmp_path, monkeypatch,
     assert run_cli(capsys, "comment", str(simple_report(tmp_path, "second\n"))).code == 0
     (note,) = ours(gitlab_fake)
     assert "second" in note["body"] and note["username"] == "cml-bot"
-    recreate = run_cli(capsys, "comment", str(simple_report(tmp_path, "third\n")), "--mode", "recreate")
+    recreate = run_cli(
+        capsys, "comment", str(simple_report(tmp_path, "third\n")), "--mode", "recreate"
+    )
     assert recreate.code == 0
     (renewed,) = ours(gitlab_fake)
     assert renewed["id"] != note["id"] and "third" in renewed["body"]
 
 
-def test_uploads_stay_project_relative_on_a_sub_path_instance(tmp_path, monkeypatch, capsys) -> None:
+def test_uploads_stay_project_relative_on_a_sub_path_instance(
+    tmp_path, monkeypatch, capsys
+) -> None:
     fake = FakeGitLab(prefix="/gitlab", tokens={TOKEN: "cml-bot"})
     with fake.serve():
         gitlab_ci(monkeypatch, fake, token=TOKEN)
@@ -64,14 +73,20 @@ def test_uploads_stay_project_relative_on_a_sub_path_instance(tmp_path, monkeypa
     assert result.code == 0, result.err
     assert all(r.path.startswith("/gitlab/api/v4/") for r in fake.requests)
     (note,) = ours(fake)
-    assert len(fake.uploads) == 2 and all(data == PNG.read_bytes() for data in fake.uploads.values())
+    assert len(fake.uploads) == 2 and all(
+        data == PNG.read_bytes() for data in fake.uploads.values()
+    )
     for key in fake.uploads:
         assert f"/uploads/{key}" in note["body"]
     assert "charts/" not in note["body"] and "127.0.0.1" not in note["body"]
-    assert result.out.strip().startswith(f"{fake.base_url}/gitlab/ml/models/-/merge_requests/7#note_")
+    assert result.out.strip().startswith(
+        f"{fake.base_url}/gitlab/ml/models/-/merge_requests/7#note_"
+    )
 
 
-def test_commit_discussion_without_a_merge_request(gitlab_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_commit_discussion_without_a_merge_request(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
     gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN, mr=None)
     assert run_cli(capsys, "comment", str(simple_report(tmp_path))).code == 0
     assert run_cli(capsys, "comment", str(simple_report(tmp_path, "edited\n"))).code == 0
@@ -97,7 +112,9 @@ def test_job_token_says_which_token_to_create(gitlab_fake, tmp_path, monkeypatch
     result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
     assert result.code == 0
     assert "CI_JOB_TOKEN cannot post merge request notes" in result.err
-    assert "project access token with the `api` scope" in result.err and "CML_PY_TOKEN" in result.err
+    assert (
+        "project access token with the `api` scope" in result.err and "CML_PY_TOKEN" in result.err
+    )
     assert not gitlab_fake.notes
     assert run_cli(capsys, "comment", str(simple_report(tmp_path)), "--strict").code == 3
 
@@ -111,12 +128,16 @@ def test_server_errors_reset_and_retry_after(gitlab_fake, tmp_path, monkeypatch,
     gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN)
     result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
     assert result.code == 0, result.err
-    assert "HTTP 500" in result.err and "HTTP 429" in result.err and "connection failed" in result.err
+    assert (
+        "HTTP 500" in result.err and "HTTP 429" in result.err and "connection failed" in result.err
+    )
     assert len(ours(gitlab_fake)) == 1
     assert [r.method for r in gitlab_fake.requests].count("POST") == 1
 
 
-def test_a_report_over_a_million_characters_is_shrunk(gitlab_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_a_report_over_a_million_characters_is_shrunk(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
     gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN)
     rows = "\n".join(f"| metric_{i:06d} | 0.{i:06d} | 0.{i + 1:06d} |" for i in range(30_000))
     report = simple_report(tmp_path, f"| Metric | main | this PR |\n|:--|--:|--:|\n{rows}\n")
@@ -124,15 +145,20 @@ def test_a_report_over_a_million_characters_is_shrunk(gitlab_fake, tmp_path, mon
     assert run_cli(capsys, "comment", str(report)).code == 0
     (note,) = ours(gitlab_fake)
     assert len(note["body"]) <= 1_000_000
-    assert "more rows: [the full report](https://gitlab.example/ml/models/-/jobs/99)" in note["body"]
+    assert (
+        "more rows: [the full report](https://gitlab.example/ml/models/-/jobs/99)" in note["body"]
+    )
 
 
 def test_the_token_never_leaks(gitlab_fake, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CML_PY_DEBUG", "1")
     gitlab_fake.faults.append(Fault("POST", r"/projects/42/merge_requests/7/notes", "500"))
     outputs = []
-    for token, variable in ((TOKEN, "GITLAB_TOKEN"), ("glpat-wrong-0123456789", "CML_PY_TOKEN"),
-                            (JOB_TOKEN, "CI_JOB_TOKEN")):
+    for token, variable in (
+        (TOKEN, "GITLAB_TOKEN"),
+        ("glpat-wrong-0123456789", "CML_PY_TOKEN"),
+        (JOB_TOKEN, "CI_JOB_TOKEN"),
+    ):
         monkeypatch.delenv("GITLAB_TOKEN", raising=False)
         monkeypatch.delenv("CML_PY_TOKEN", raising=False)
         gitlab_ci(monkeypatch, gitlab_fake, token=token, token_variable=variable)

@@ -23,8 +23,16 @@ def test_real_pull_request_payloads(event: str, tmp_path: Path) -> None:
     for payload in examples:
         path = tmp_path / "event.json"
         path.write_text(json.dumps(payload))
-        ctx = detect({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "o/r", "GITHUB_EVENT_NAME": event,
-                      "GITHUB_EVENT_PATH": str(path), "GITHUB_SHA": "f" * 40, "GITHUB_TOKEN": "t0ken-x"})
+        ctx = detect(
+            {
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_REPOSITORY": "o/r",
+                "GITHUB_EVENT_NAME": event,
+                "GITHUB_EVENT_PATH": str(path),
+                "GITHUB_SHA": "f" * 40,
+                "GITHUB_TOKEN": "t0ken-x",
+            }
+        )
         assert ctx.pr_number == payload["pull_request"]["number"] == payload["number"]
         assert ctx.head_sha == payload["pull_request"]["head"]["sha"] != "f" * 40
 
@@ -33,54 +41,96 @@ def test_real_push_payloads_use_github_sha(tmp_path: Path) -> None:
     for payload in webhook_examples("push"):
         path = tmp_path / "event.json"
         path.write_text(json.dumps(payload))
-        ctx = detect({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "o/r", "GITHUB_EVENT_NAME": "push",
-                      "GITHUB_EVENT_PATH": str(path), "GITHUB_SHA": "f" * 40})
+        ctx = detect(
+            {
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_REPOSITORY": "o/r",
+                "GITHUB_EVENT_NAME": "push",
+                "GITHUB_EVENT_PATH": str(path),
+                "GITHUB_SHA": "f" * 40,
+            }
+        )
         assert ctx.pr_number is None and ctx.head_sha == "f" * 40
 
 
 def test_fork_detection() -> None:
-    payload = {"pull_request": {"number": 3, "head": {"sha": "a", "repo": {"full_name": "fork/r"}},
-                                "base": {"repo": {"full_name": "o/r"}}}}
+    payload = {
+        "pull_request": {
+            "number": 3,
+            "head": {"sha": "a", "repo": {"full_name": "fork/r"}},
+            "base": {"repo": {"full_name": "o/r"}},
+        }
+    }
     assert github_event_details("pull_request", payload)["is_fork"]
     payload["pull_request"]["head"]["repo"]["full_name"] = "o/r"
     assert not github_event_details("pull_request", payload)["is_fork"]
 
 
 def test_github_context_and_overrides(tmp_path: Path) -> None:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "9",
-           "GITHUB_SERVER_URL": "https://ghe.example", "GITHUB_API_URL": "https://ghe.example/api/v3",
-           "GITHUB_SHA": "a" * 40, "GITHUB_TOKEN": "gh-token-1", "CML_PY_TOKEN": "cml-token-1"}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_RUN_ID": "9",
+        "GITHUB_SERVER_URL": "https://ghe.example",
+        "GITHUB_API_URL": "https://ghe.example/api/v3",
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_TOKEN": "gh-token-1",
+        "CML_PY_TOKEN": "cml-token-1",
+    }
     ctx = detect(env)
-    assert (ctx.forge, ctx.api_url, ctx.run_url) == ("github", "https://ghe.example/api/v3",
-                                                     "https://ghe.example/o/r/actions/runs/9")
+    assert (ctx.forge, ctx.api_url, ctx.run_url) == (
+        "github",
+        "https://ghe.example/api/v3",
+        "https://ghe.example/o/r/actions/runs/9",
+    )
     assert ctx.token == "cml-token-1" and ctx.token_source == "CML_PY_TOKEN"
     assert "cml-token-1" not in repr(ctx)
     overridden = detect({**env, "CML_PY_PR": "12", "CML_PY_SHA": "b" * 40}, {"repository": "x/y"})
-    assert (overridden.pr_number, overridden.head_sha, overridden.repository) == (12, "b" * 40, "x/y")
+    assert (overridden.pr_number, overridden.head_sha, overridden.repository) == (
+        12,
+        "b" * 40,
+        "x/y",
+    )
     with pytest.raises(CmlError, match="CML_PY_PR: expected a PR/MR number"):
         detect({**env, "CML_PY_PR": "twelve"})
 
 
 def test_gitlab_context_merged_results_pipeline() -> None:
-    ctx = detect({"GITLAB_CI": "true", "CI_API_V4_URL": "https://gl.example/sub/api/v4",
-                  "CI_PROJECT_ID": "5", "CI_MERGE_REQUEST_IID": "8", "CI_COMMIT_SHA": "m" * 40,
-                  "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "h" * 40, "CI_JOB_TOKEN": "job-tok-1"})
+    ctx = detect(
+        {
+            "GITLAB_CI": "true",
+            "CI_API_V4_URL": "https://gl.example/sub/api/v4",
+            "CI_PROJECT_ID": "5",
+            "CI_MERGE_REQUEST_IID": "8",
+            "CI_COMMIT_SHA": "m" * 40,
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "h" * 40,
+            "CI_JOB_TOKEN": "job-tok-1",
+        }
+    )
     assert (ctx.forge, ctx.pr_number, ctx.head_sha) == ("gitlab", 8, "h" * 40)
     assert ctx.token_source == "CI_JOB_TOKEN"
     assert detect({}).forge is None
 
 
 def test_find_and_rewrite_images(tmp_path: Path) -> None:
-    text = ('![a](charts/a.png)\n<details>\n<IMG width="9" SRC=\'charts/b c.png\' alt="B">\n</details>\n'
-            '![remote](https://x.example/r.png) ![up](/uploads/abc/u.png) ![t](<charts/a.png> "t")')
+    text = (
+        '![a](charts/a.png)\n<details>\n<IMG width="9" SRC=\'charts/b c.png\' alt="B">\n</details>\n'
+        '![remote](https://x.example/r.png) ![up](/uploads/abc/u.png) ![t](<charts/a.png> "t")'
+    )
     refs = images.find_images(text)
-    assert [(r.src, r.html) for r in refs] == [("charts/a.png", False), ("charts/b c.png", True), ("<charts/a.png>", False)]
+    assert [(r.src, r.html) for r in refs] == [
+        ("charts/a.png", False),
+        ("charts/b c.png", True),
+        ("<charts/a.png>", False),
+    ]
     (tmp_path / "charts").mkdir()
     (tmp_path / "charts" / "a.png").write_bytes(b"png")
     with pytest.raises(CmlError, match=r"the report links the image 'charts/b c\.png'"):
         images.resolve(refs, tmp_path)
-    rewritten = images.with_urls(text, refs, {"charts/a.png": "U1", "charts/b c.png": "U2", "<charts/a.png>": "U3"})
-    assert "![a](U1)" in rewritten and "SRC='U2'" in rewritten and "![t](U3 \"t\")" in rewritten
+    rewritten = images.with_urls(
+        text, refs, {"charts/a.png": "U1", "charts/b c.png": "U2", "<charts/a.png>": "U3"}
+    )
+    assert "![a](U1)" in rewritten and "SRC='U2'" in rewritten and '![t](U3 "t")' in rewritten
     assert "https://x.example/r.png" in rewritten and "/uploads/abc/u.png" in rewritten
 
 
@@ -126,7 +176,11 @@ def failing(failures: list[Failure], result: str = "ok"):
             raise RuntimeError(str(len(calls) - 1))
         return result
 
-    return operation, (lambda exc: failures[int(str(exc))] if isinstance(exc, RuntimeError) else None), calls
+    return (
+        operation,
+        (lambda exc: failures[int(str(exc))] if isinstance(exc, RuntimeError) else None),
+        calls,
+    )
 
 
 def test_retrier_backs_off_then_succeeds_within_bounds() -> None:
@@ -152,7 +206,9 @@ def test_retrier_gives_up_and_respects_total_time() -> None:
 
 def test_retrier_never_retries_denied_or_client_errors() -> None:
     retrier = Retrier(sleep=lambda s: None)
-    operation, classify, calls = failing([Failure("denied", 403, "Resource not accessible by integration")])
+    operation, classify, calls = failing(
+        [Failure("denied", 403, "Resource not accessible by integration")]
+    )
     with pytest.raises(PermissionDenied, match="HTTP 403: Resource not accessible by integration"):
         retrier.run("posting", operation, classify)
     assert len(calls) == 1
@@ -165,7 +221,10 @@ def test_retrier_never_retries_denied_or_client_errors() -> None:
 def test_unknown_outcome_is_recovered_not_repeated() -> None:
     retrier = Retrier(sleep=lambda s: None)
     operation, classify, calls = failing([Failure("network", None, "reset")])
-    assert retrier.run("posting", operation, classify, idempotent=False, recover=lambda: "found") == "found"
+    assert (
+        retrier.run("posting", operation, classify, idempotent=False, recover=lambda: "found")
+        == "found"
+    )
     assert len(calls) == 1
 
 
@@ -203,8 +262,16 @@ class MemoryThread:
 def test_concurrent_runs_converge_on_one_comment() -> None:
     thread = MemoryThread()
     thread.interleave = sticky.marker("default") + "\nfrom the other job"
-    posted = sticky.post_sticky(thread, "mine", report_id="default", author="bot", mode="update",
-                                retrier=Retrier(sleep=lambda s: None), classify=lambda e: None, what="c")
+    posted = sticky.post_sticky(
+        thread,
+        "mine",
+        report_id="default",
+        author="bot",
+        mode="update",
+        retrier=Retrier(sleep=lambda s: None),
+        classify=lambda e: None,
+        what="c",
+    )
     assert list(thread.comments) == [1] and posted.id == 1
     assert "mine" in thread.comments[1].body
 
@@ -217,13 +284,18 @@ def test_marker_and_nonce() -> None:
 
 
 def test_annotations_are_escaped_and_capped() -> None:
-    checks = [GateCheck("acc", "min", Status.FAIL, metric=f"m{i}", value=0.5, limit=0.9, note="50%\nbad")
-              for i in range(12)]
+    checks = [
+        GateCheck("acc", "min", Status.FAIL, metric=f"m{i}", value=0.5, limit=0.9, note="50%\nbad")
+        for i in range(12)
+    ]
     checks.append(GateCheck("x", "max", Status.WARN, metric="a:b,c", value=2, limit=1))
     lines = actions.annotations(checks)
     errors = [ln for ln in lines if ln.startswith("::error")]
     assert len(errors) == 11 and errors[-1].endswith("2 more failed checks in the report")
-    assert errors[0] == "::error title=cml-py gate%3A m0::m0 ≥ 0.9: this PR 0.5, main null (50%25%0Abad)"
+    assert (
+        errors[0]
+        == "::error title=cml-py gate%3A m0::m0 ≥ 0.9: this PR 0.5, main null (50%25%0Abad)"
+    )
     assert lines[-1].startswith("::warning title=cml-py gate%3A a%3Ab%2Cc::")
 
 
@@ -231,7 +303,11 @@ def test_step_outputs_use_delimiters(tmp_path: Path) -> None:
     path = tmp_path / "out"
     actions.set_outputs(path, {"verdict": "pass", "report-path": "a\nb"})
     text = path.read_text().splitlines()
-    assert text[0].startswith("verdict<<cml_py_") and text[1] == "pass" and text[2] == text[0].split("<<")[1]
+    assert (
+        text[0].startswith("verdict<<cml_py_")
+        and text[1] == "pass"
+        and text[2] == text[0].split("<<")[1]
+    )
     assert text[4:6] == ["a", "b"]
 
 

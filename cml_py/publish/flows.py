@@ -134,7 +134,8 @@ def publish_comment(
             text = img.without_images(text, refs, report_dir)
     body = shrink.fit(text, publisher.comment_limit - 200, link=ctx.run_url)
     what = {("github", "pr"): "the PR comment", ("gitlab", "pr"): "the MR note"}.get(
-        (ctx.forge or "", kind), f"the {kind} comment")
+        (ctx.forge or "", kind), f"the {kind} comment"
+    )
     try:
         author = publisher.author()
         comment = sticky.post_sticky(

@@ -79,6 +79,15 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "head": {"sha": comparison.head_sha},
         "counts": {v.value: n for v, n in verdict_counts(comparison.metrics).items()},
         "gate": [check_dict(c) for c in report.gate.checks],
+        "rules_change": None
+        if report.gate.rules_change is None
+        else {
+            "applied": report.gate.rules_change.applied,
+            "changes": [
+                {"pattern": p, "main": old, "this_pr": new}
+                for p, old, new in report.gate.rules_change.changes
+            ],
+        },
         "metrics": rows(comparison.metrics),
         "params": rows(comparison.params),
         "notes": list(comparison.notes),

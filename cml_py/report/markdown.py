@@ -66,6 +66,8 @@ def build_context(report: Report) -> dict[str, Any]:
         "head_sha": md_code(short(comparison.head_sha)),
         "metric_counts": v.counts_text(comparison.metrics),
         "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file),
+        "rules_change": v.rules_change_table(report, md_cell),
+        "rules_change_text": md_cell(v.rules_change_text(report)),
         "metrics": v.diff_table(
             comparison.metrics,
             md_cell,

@@ -31,10 +31,14 @@ def header_lines(report: Report) -> list[str]:
 
 
 def gate_section(report: Report) -> list[str]:
-    if not report.gate.checks:
-        return []
-    show_file = v.several_files(report.comparison.metrics)
-    return ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]
+    lines: list[str] = []
+    if report.gate.checks:
+        show_file = v.several_files(report.comparison.metrics)
+        lines += ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]
+    change = v.rules_change_table(report, _plain)
+    if change is not None:
+        lines += ["", v.rules_change_text(report), text_table(change)]
+    return lines
 
 
 def diff_sections(report: Report) -> list[str]:

@@ -187,3 +187,23 @@ def headline(report: Report) -> str:
 
 def several_files(rows: Sequence[DiffRow]) -> bool:
     return len({row.path for row in rows}) > 1
+
+
+def rules_change_table(report: Report, esc: Escape) -> Table | None:
+    change = report.gate.rules_change
+    if change is None:
+        return None
+    rows = tuple((esc(pattern), esc(old), esc(new)) for pattern, old, new in change.changes)
+    return Table(("Rule for", "main", "this PR"), "lll", rows)
+
+
+def rules_change_text(report: Report) -> str:
+    change = report.gate.rules_change
+    if change is None:
+        return ""
+    if change.applied == "main":
+        return (
+            "This PR changes the gate rules; main's rules judged it (a PR cannot loosen "
+            "its own gate). The new rules apply once merged, or with --trust-pr-config."
+        )
+    return "This PR changes the gate rules, and they judged it (--trust-pr-config)."
