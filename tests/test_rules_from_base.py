@@ -38,10 +38,13 @@ def test_trust_pr_config_applies_the_new_rules(in_repo: Repo, capsys) -> None:
     assert result.code == 0
     assert "and they judged it (--trust-pr-config)" in result.out
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
-    assert data["rules_change"] == {"applied": "main", "changes": [
-        {"pattern": "acc", "main": "{min: 0.9}", "this_pr": "{min: 0.5}"},
-        {"pattern": "f1", "main": "—", "this_pr": "{min: 0.1}"},
-    ]}
+    assert data["rules_change"] == {
+        "applied": "main",
+        "changes": [
+            {"pattern": "acc", "main": "{min: 0.9}", "this_pr": "{min: 0.5}"},
+            {"pattern": "f1", "main": "—", "this_pr": "{min: 0.1}"},
+        ],
+    }
     md = run_cli(capsys, "report", "-o", "-").out
     assert "⚠️ **This PR changes the gate rules; main's rules judged it" in md
     assert "| acc | {min: 0.9} | {min: 0.5} |" in md

@@ -1,0 +1,252 @@
+"""`cml-py run`: the whole CI job — train, compare, gate, charts, report, publish — with
+one line of progress per stage on stderr and the gate's verdict as the exit code.
+
+Every output lands in one directory (default `cml-py-report/`): report.md, report.json
+(all rows, which `--merge` reads back), gate.xml (JUnit), metrics.txt (OpenMetrics for
+GitLab's metrics report) and charts/. A failure names the stage it happened in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cml_py.errors import EXIT_GATE_FAILED, EXIT_OK, CmlError
+from cml_py.model import DiffRow
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    config_path: Path | None = None
+    base: str | None = None
+    metrics: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    trust_pr_config: bool = False
+    out: Path = Path("cml-py-report")
+    report_id: str | None = None
+    skip_train: bool = False
+    charts: bool = True
+    publish: bool = True
+    dry_run: bool = False
+    strict: bool | None = None
+    target: str | None = None
+    mode: str | None = None
+    images: str | None = None
+    show_all: bool = False
+    merge: tuple[Path, ...] = ()
+
+
+@dataclass
+class JobResult:
+    exit_code: int
+    verdict: str
+    report_path: Path
+    comment_url: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Stages:
+    """Announces each stage, times it, and tags any failure with the stage's name."""
+
+    def __init__(self, echo: Echo) -> None:
+        self.echo = echo
+        self.timings: list[tuple[str, float]] = []
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self.echo(f"▶ {name}")
+        try:
+            yield
+        except BaseException as exc:
+            if not hasattr(exc, "stage"):
+                exc.stage = name  # type: ignore[attr-defined]
+            raise
+        seconds = time.perf_counter() - started
+        self.timings.append((name, seconds))
+        self.echo(f"✓ {name} ({seconds:.2f} s)")
+
+
+def openmetrics(rows: Sequence[DiffRow]) -> str:
+    """`name value` lines of this PR's numeric metrics, for GitLab's metrics report."""
+    lines = []
+    seen = set()
+    for row in rows:
+        value = row.head
+        if not row.has_head or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            continue
+        name = re.sub(r"[^a-zA-Z0-9_:]", "_", row.name)
+        if not re.match(r"[a-zA-Z_:]", name):
+            name = f"m_{name}"
+        if name in seen:
+            continue
+        seen.add(name)
+        lines.append(f"{name} {value!r}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResult:
+    from cml_py import pipeline
+    from cml_py.config import check_report_id, load_config
+    from cml_py.fsio import write_atomic
+    from cml_py.report import render
+    from cml_py.report.json_out import report_dict
+
+    stages = Stages(echo)
+    cwd = Path.cwd()
+    with stages.stage("config"):
+        config = load_config(options.config_path, cwd=cwd)
+        if options.report_id:
+            config = config.with_overrides(report_id=check_report_id(options.report_id))
+    out = options.out.resolve()
+    if options.merge:
+        with stages.stage("merge"):
+            from cml_py.fanin import merge_legs
+
+            report = merge_legs(options.merge, report_id=config.report_id, echo=echo)
+    else:
+        if config.train is not None and not options.skip_train:
+            with stages.stage("train"):
+                from cml_py.train.runner import train
+
+                train(config, echo=echo)
+        with stages.stage("compare"):
+            selection = pipeline.Selection(
+                base=options.base,
+                metrics=options.metrics,
+                params=options.params,
+                trust_pr_config=options.trust_pr_config,
+            )
+            compared = pipeline.compare_all(config, selection, cwd=cwd, env=env, echo=echo)
+        with stages.stage("gate"):
+            gate_result = pipeline.gate(compared)
+        charts = ()
+        if options.charts:
+            with stages.stage("charts"):
+                charts = pipeline.draw_charts(compared, out / "charts", relative_to=out)
+        report = pipeline.build_report(
+            config,
+            compared.comparison,
+            gate_result,
+            report_id=config.report_id,
+            show_all=options.show_all,
+            charts=charts,
+        )
+    with stages.stage("report"):
+        report_path = out / "report.md"
+        write_atomic(report_path, render(report, "md", template=_template(config)))
+        write_atomic(
+            out / "report.json",
+            json.dumps(
+                report_dict(report, include_unchanged=True),
+                indent=2,
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            + "\n",
+        )
+        write_atomic(out / "gate.xml", render(report, "junit"))
+        write_atomic(out / "metrics.txt", openmetrics(report.comparison.metrics))
+    result = JobResult(
+        EXIT_OK if report.gate.passed else EXIT_GATE_FAILED, report.gate.verdict.value, report_path
+    )
+    if options.publish:
+        with stages.stage("publish"):
+            _publish(report, report_path, config, options, env, echo, result)
+    return result
+
+
+def _template(config) -> Path | None:
+    return config.root / config.template if config.template else None
+
+
+def _publish(
+    report,
+    report_path: Path,
+    config,
+    options: JobOptions,
+    env: Mapping[str, str],
+    echo: Echo,
+    result: JobResult,
+) -> None:
+    from cml_py.fsio import write_atomic
+    from cml_py.publish import actions, flows
+    from cml_py.publish.context import detect
+    from cml_py.report import render
+    from cml_py.report.view import headline
+
+    settings = config.publish
+    ctx = detect(env)
+    strict = settings.strict if options.strict is None else options.strict
+    comment_options = flows.CommentOptions(
+        target=options.target or settings.target,
+        report_id=report.id,
+        mode=options.mode or settings.mode,
+        images=options.images or settings.images,
+        assets_branch=settings.assets_branch,
+        strict=strict,
+        local_dir=options.out,
+    )
+    title = f"cml-py: {headline(report)}"
+    if options.dry_run or ctx.forge is None:
+        where = "dry run" if options.dry_run else "no CI detected"
+        status = {
+            "name": flows.status_name(report.id),
+            "state": "success" if report.gate.passed else "failure",
+            "title": title,
+            "sha": ctx.head_sha,
+            "forge": ctx.forge,
+        }
+        write_atomic(options.out / "status.json", json.dumps(status, indent=2) + "\n")
+        target = (
+            "nowhere (local files only)"
+            if ctx.forge is None
+            else _describe_target(comment_options.target, ctx)
+        )
+        echo(
+            f"{where}: the comment for {target} is {os.path.relpath(report_path)}; "
+            f"the status would be {status['name']}: {status['state']}"
+        )
+        return
+    outcome = flows.publish_comment(report_path, ctx, comment_options, echo)
+    result.comment_url = outcome.url
+    status = flows.publish_status(
+        ctx,
+        passed=report.gate.passed,
+        report_id=report.id,
+        title=title,
+        summary=render(report, "md"),
+        echo=echo,
+    )
+    outcome.warnings += status.warnings
+    outcome.denied = outcome.denied or status.denied
+    if ctx.github_actions:
+        import click
+
+        for line in actions.annotations(report.gate.checks):
+            click.echo(line)
+        if ctx.output_file is not None:
+            actions.set_outputs(ctx.output_file, {"verdict": report.gate.verdict.value})
+    result.warnings = outcome.warnings
+    flows.finish(outcome, strict=strict, echo=echo)
+
+
+def _describe_target(target: str, ctx) -> str:
+    from cml_py.publish.flows import parse_target
+
+    try:
+        kind, ref = parse_target(target, ctx)
+    except CmlError as exc:
+        return f"(no target: {exc})"
+    return {"pr": f"PR/MR #{ref}", "issue": f"issue #{ref}"}.get(kind, f"commit {ref[:12]}")

@@ -1,0 +1,105 @@
+"""`cml-py run` end to end: temporary git repositories, real training, fake forges."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import Repo
+from tests.helpers import run_cli
+from tests.publish_env import HEAD_SHA, github_actions, gitlab_ci
+from tests.test_baseline_rerun import BRANCH_CONFIG, project
+
+INSTALLATION = "ghs_installation_token_0123456789"
+GITLAB_TOKEN = "glpat-secret-token-0123456789"
+
+
+def test_run_in_github_actions_trains_compares_and_publishes(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+    project(in_repo)
+    files = github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(capsys, "run")
+    assert result.code == 0, result.err
+    stages = re.findall(r"cml-py: ✓ (\w+) \(\d+\.\d\d s\)", result.err)
+    assert stages == ["config", "train", "compare", "gate", "charts", "report", "publish"]
+    (comment,) = github_fake.comments_on(issue=7)
+    assert comment["body"].startswith("<!-- cml-py report id=default -->\n### ✅ cml-py: gate passed")
+    assert "| accuracy |" in comment["body"] and "raw=true" in comment["body"]
+    assert github_fake.refs["heads/cml-py-assets"]
+    (check,) = github_fake.check_runs
+    assert check["conclusion"] == "success" and check["head_sha"] == HEAD_SHA
+    outputs = files["output"].read_text()
+    assert "\npass\n" in outputs and "comment-url<<" in outputs and "report-path<<" in outputs
+    assert "gate passed" in files["summary"].read_text()
+    assert result.err.rstrip().endswith(f"#issuecomment-{comment['id']}")
+    out = in_repo.path / "cml-py-report"
+    assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "gate.xml", "metrics.txt", "charts"}
+    assert "accuracy " in (out / "metrics.txt").read_text()
+
+
+def test_run_fails_by_the_gate_and_annotates(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+    project(in_repo)
+    in_repo.git("checkout", "-q", "main")
+    in_repo.write("cml.yaml", BRANCH_CONFIG.replace("accuracy: {max_drop: 0.01, significant: true}",
+                                                     "accuracy: {min: 0.999}"))
+    in_repo.commit("a gate no model passes")
+    in_repo.git("checkout", "-q", "feature")
+    in_repo.git("merge", "-q", "--no-edit", "main")
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(capsys, "run", "--no-charts")
+    assert result.code == 1, result.err
+    assert "::error title=cml-py gate%3A accuracy::accuracy ≥ 0.999" in result.out
+    (check,) = github_fake.check_runs
+    assert check["conclusion"] == "failure"
+    assert "❌ gate failed" in result.err
+
+
+def test_run_in_gitlab_merge_request_pipeline(in_repo: Repo, gitlab_fake, monkeypatch, capsys) -> None:
+    in_repo.write("cml.yaml", "metrics: [m.json]\ngate: {acc: {max_drop: 0.05}}\n")
+    in_repo.write("m.json", {"acc": 0.9, "loss": 0.3})
+    in_repo.commit()
+    in_repo.branch("feature")
+    in_repo.write("m.json", {"acc": 0.92, "loss": 0.25})
+    gitlab_ci(monkeypatch, gitlab_fake, token=GITLAB_TOKEN)
+    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+    result = run_cli(capsys, "run")
+    assert result.code == 0, result.err
+    (note,) = gitlab_fake.notes_on("merge_requests", "7")
+    assert "| acc | 0.9 | 0.92 |" in note["body"] and "/uploads/" in note["body"]
+    (status,) = gitlab_fake.statuses
+    assert status["state"] == "success" and status["name"] == "cml-py"
+    junit = (in_repo.path / "cml-py-report" / "gate.xml").read_text()
+    assert 'tests="1" failures="0"' in junit
+
+
+def test_dry_run_writes_what_it_would_post_and_talks_to_nobody(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+    in_repo.write("cml.yaml", "metrics: [m.json]\ngate: {acc: {min: 0.95}}\n")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.commit()
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(capsys, "run", "--dry-run", "--out", "preview")
+    assert result.code == 1
+    assert "dry run: the comment for PR/MR #7 is preview/report.md" in result.err
+    assert not github_fake.requests
+    status = json.loads((in_repo.path / "preview" / "status.json").read_text())
+    assert status == {"name": "cml-py", "state": "failure", "title": "cml-py: gate failed: 1 of 1 check failed",
+                      "sha": HEAD_SHA, "forge": "github"}
+
+
+def test_a_failing_stage_is_named(in_repo: Repo, capsys) -> None:
+    in_repo.write("cml.yaml", "train: {command: ['false']}\n")
+    in_repo.commit()
+    result = run_cli(capsys, "run")
+    assert result.code == 2
+    assert "cml-py: error in stage train: train.command: exited with code 1" in result.err
+    in_repo.write("cml.yaml", "metrics: [nope.json]\n")
+    result = run_cli(capsys, "run")
+    assert "cml-py: error in stage compare: cml.yaml: metrics: file 'nope.json' does not exist" in result.err
+
+
+def test_no_ci_keeps_everything_local(in_repo: Repo, capsys) -> None:
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.commit()
+    result = run_cli(capsys, "run")
+    assert result.code == 0
+    assert "no CI detected: the comment for nowhere (local files only) is cml-py-report/report.md" in result.err
