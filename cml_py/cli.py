@@ -267,6 +267,15 @@ def gate(common: Common) -> int:
 )
 @click.option("--all", "show_all", is_flag=True, help="Also show unchanged rows.")
 @click.option(
+    "--merge",
+    "merge",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Merge matrix legs (each a `cml-py run --no-publish --out DIR` directory, named by "
+    "its leg) into one report instead of comparing here (repeatable).",
+)
+@click.option(
     "--charts",
     "charts_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -281,6 +290,7 @@ def report(
     template: Path | None,
     report_id: str | None,
     show_all: bool,
+    merge: tuple[Path, ...],
     charts_dir: Path | None,
 ) -> int:
     """Write the report: markdown for the PR comment, text, JSON or JUnit XML.
@@ -297,18 +307,31 @@ def report(
       cml-py report -o out/report.md --charts out/charts
       cml-py report --format junit -o gate.xml
       cml-py report --format text -o -
+      cml-py report --merge legs/* -o report.md    # one report for matrix legs
     """
     from cml_py.report import DEFAULT_FILES, render
 
     target = output or DEFAULT_FILES[fmt]
     report_dir = Path.cwd() if target == "-" else Path(target).resolve().parent
-    config, result = _load(
-        common,
-        show_all,
-        report_id,
-        charts_dir=charts_dir.resolve() if charts_dir else None,
-        report_dir=report_dir,
-    )
+    if merge:
+        from dataclasses import replace
+
+        from cml_py.config import check_report_id, load_config
+        from cml_py.fanin import merge_legs
+
+        config = load_config(common.config_path, cwd=Path.cwd())
+        result = merge_legs(
+            merge, report_id=check_report_id(report_id or config.report_id), echo=_stderr
+        )
+        result = replace(result, show_all=show_all)
+    else:
+        config, result = _load(
+            common,
+            show_all,
+            report_id,
+            charts_dir=charts_dir.resolve() if charts_dir else None,
+            report_dir=report_dir,
+        )
     if template is None and config.template:
         template = config.root / config.template
     text = render(result, fmt, template=template)

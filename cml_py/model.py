@@ -189,6 +189,19 @@ class ChartRef:
 
 
 @dataclass(frozen=True)
+class LegSummary:
+    """One matrix leg in a merged report."""
+
+    name: str
+    verdict: Status
+    checks: int
+    failed: int
+    warned: int
+    better: int
+    worse: int
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a renderer needs; renderers decide only how it looks."""
 
@@ -199,3 +212,4 @@ class Report:
     version: str = ""
     links: Mapping[str, str] = field(default_factory=dict)
     charts: tuple[ChartRef, ...] = ()
+    legs: tuple[LegSummary, ...] = ()

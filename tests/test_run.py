@@ -14,7 +14,9 @@ INSTALLATION = "ghs_installation_token_0123456789"
 GITLAB_TOKEN = "glpat-secret-token-0123456789"
 
 
-def test_run_in_github_actions_trains_compares_and_publishes(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_run_in_github_actions_trains_compares_and_publishes(
+    in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
     project(in_repo)
     files = github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
     result = run_cli(capsys, "run")
@@ -22,7 +24,9 @@ def test_run_in_github_actions_trains_compares_and_publishes(in_repo: Repo, gith
     stages = re.findall(r"cml-py: ✓ (\w+) \(\d+\.\d\d s\)", result.err)
     assert stages == ["config", "train", "compare", "gate", "charts", "report", "publish"]
     (comment,) = github_fake.comments_on(issue=7)
-    assert comment["body"].startswith("<!-- cml-py report id=default -->\n### ✅ cml-py: gate passed")
+    assert comment["body"].startswith(
+        "<!-- cml-py report id=default -->\n### ✅ cml-py: gate passed"
+    )
     assert "| accuracy |" in comment["body"] and "raw=true" in comment["body"]
     assert github_fake.refs["heads/cml-py-assets"]
     (check,) = github_fake.check_runs
@@ -32,15 +36,27 @@ def test_run_in_github_actions_trains_compares_and_publishes(in_repo: Repo, gith
     assert "gate passed" in files["summary"].read_text()
     assert result.err.rstrip().endswith(f"#issuecomment-{comment['id']}")
     out = in_repo.path / "cml-py-report"
-    assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "gate.xml", "metrics.txt", "charts"}
+    assert {p.name for p in out.iterdir()} >= {
+        "report.md",
+        "report.json",
+        "gate.xml",
+        "metrics.txt",
+        "charts",
+    }
     assert "accuracy " in (out / "metrics.txt").read_text()
 
 
-def test_run_fails_by_the_gate_and_annotates(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_run_fails_by_the_gate_and_annotates(
+    in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
     project(in_repo)
     in_repo.git("checkout", "-q", "main")
-    in_repo.write("cml.yaml", BRANCH_CONFIG.replace("accuracy: {max_drop: 0.01, significant: true}",
-                                                     "accuracy: {min: 0.999}"))
+    in_repo.write(
+        "cml.yaml",
+        BRANCH_CONFIG.replace(
+            "accuracy: {max_drop: 0.01, significant: true}", "accuracy: {min: 0.999}"
+        ),
+    )
     in_repo.commit("a gate no model passes")
     in_repo.git("checkout", "-q", "feature")
     in_repo.git("merge", "-q", "--no-edit", "main")
@@ -53,7 +69,9 @@ def test_run_fails_by_the_gate_and_annotates(in_repo: Repo, github_fake, tmp_pat
     assert "❌ gate failed" in result.err
 
 
-def test_run_in_gitlab_merge_request_pipeline(in_repo: Repo, gitlab_fake, monkeypatch, capsys) -> None:
+def test_run_in_gitlab_merge_request_pipeline(
+    in_repo: Repo, gitlab_fake, monkeypatch, capsys
+) -> None:
     in_repo.write("cml.yaml", "metrics: [m.json]\ngate: {acc: {max_drop: 0.05}}\n")
     in_repo.write("m.json", {"acc": 0.9, "loss": 0.3})
     in_repo.commit()
@@ -71,7 +89,9 @@ def test_run_in_gitlab_merge_request_pipeline(in_repo: Repo, gitlab_fake, monkey
     assert 'tests="1" failures="0"' in junit
 
 
-def test_dry_run_writes_what_it_would_post_and_talks_to_nobody(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_dry_run_writes_what_it_would_post_and_talks_to_nobody(
+    in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
     in_repo.write("cml.yaml", "metrics: [m.json]\ngate: {acc: {min: 0.95}}\n")
     in_repo.write("m.json", {"acc": 0.9})
     in_repo.commit()
@@ -81,8 +101,13 @@ def test_dry_run_writes_what_it_would_post_and_talks_to_nobody(in_repo: Repo, gi
     assert "dry run: the comment for PR/MR #7 is preview/report.md" in result.err
     assert not github_fake.requests
     status = json.loads((in_repo.path / "preview" / "status.json").read_text())
-    assert status == {"name": "cml-py", "state": "failure", "title": "cml-py: gate failed: 1 of 1 check failed",
-                      "sha": HEAD_SHA, "forge": "github"}
+    assert status == {
+        "name": "cml-py",
+        "state": "failure",
+        "title": "cml-py: gate failed: 1 of 1 check failed",
+        "sha": HEAD_SHA,
+        "forge": "github",
+    }
 
 
 def test_a_failing_stage_is_named(in_repo: Repo, capsys) -> None:
@@ -93,7 +118,10 @@ def test_a_failing_stage_is_named(in_repo: Repo, capsys) -> None:
     assert "cml-py: error in stage train: train.command: exited with code 1" in result.err
     in_repo.write("cml.yaml", "metrics: [nope.json]\n")
     result = run_cli(capsys, "run")
-    assert "cml-py: error in stage compare: cml.yaml: metrics: file 'nope.json' does not exist" in result.err
+    assert (
+        "cml-py: error in stage compare: cml.yaml: metrics: file 'nope.json' does not exist"
+        in result.err
+    )
 
 
 def test_no_ci_keeps_everything_local(in_repo: Repo, capsys) -> None:
@@ -102,4 +130,7 @@ def test_no_ci_keeps_everything_local(in_repo: Repo, capsys) -> None:
     in_repo.commit()
     result = run_cli(capsys, "run")
     assert result.code == 0
-    assert "no CI detected: the comment for nowhere (local files only) is cml-py-report/report.md" in result.err
+    assert (
+        "no CI detected: the comment for nowhere (local files only) is cml-py-report/report.md"
+        in result.err
+    )

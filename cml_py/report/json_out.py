@@ -91,6 +91,18 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "metrics": rows(comparison.metrics),
         "params": rows(comparison.params),
         "notes": list(comparison.notes),
+        "legs": [
+            {
+                "name": leg.name,
+                "verdict": leg.verdict.value,
+                "checks": leg.checks,
+                "failed": leg.failed,
+                "warned": leg.warned,
+                "better": leg.better,
+                "worse": leg.worse,
+            }
+            for leg in report.legs
+        ],
         "charts": [
             {
                 "name": c.name,

@@ -67,6 +67,7 @@ def build_context(report: Report) -> dict[str, Any]:
         "metric_counts": v.counts_text(comparison.metrics),
         "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file),
         "rules_change": v.rules_change_table(report, md_cell),
+        "legs": v.legs_table(report, md_cell, MARKS),
         "rules_change_text": md_cell(v.rules_change_text(report)),
         "metrics": v.diff_table(
             comparison.metrics,

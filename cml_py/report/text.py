@@ -32,6 +32,9 @@ def header_lines(report: Report) -> list[str]:
 
 def gate_section(report: Report) -> list[str]:
     lines: list[str] = []
+    legs = v.legs_table(report, _plain, MARKS)
+    if legs is not None:
+        lines += ["", "Matrix legs", text_table(legs)]
     if report.gate.checks:
         show_file = v.several_files(report.comparison.metrics)
         lines += ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]

@@ -207,3 +207,21 @@ def rules_change_text(report: Report) -> str:
             "its own gate). The new rules apply once merged, or with --trust-pr-config."
         )
     return "This PR changes the gate rules, and they judged it (--trust-pr-config)."
+
+
+def legs_table(report: Report, esc: Escape, marks: Marks) -> Table | None:
+    """One row per matrix leg: its verdict, checks and how its metrics moved."""
+    if not report.legs:
+        return None
+    rows = tuple(
+        (
+            esc(leg.name),
+            marks.status[leg.verdict],
+            f"{leg.checks - leg.failed - leg.warned} passed, {leg.failed} failed, "
+            f"{leg.warned} warned",
+            str(leg.better),
+            str(leg.worse),
+        )
+        for leg in report.legs
+    )
+    return Table(("Leg", "Gate", "Checks", "Better", "Worse"), "lllrr", rows)

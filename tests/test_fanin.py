@@ -1,0 +1,93 @@
+"""Matrix fan-in: three legs, one report, one comment, the gate across all legs."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Repo
+from tests.helpers import run_cli
+from tests.publish_env import github_actions
+
+INSTALLATION = "ghs_installation_token_0123456789"
+LEGS = {"cpu": (0.91, 0.30), "gpu": (0.93, 0.28), "tpu": (0.80, 0.45)}
+
+
+def run_legs(repo: Repo, capsys) -> None:
+    repo.write(
+        "cml.yaml",
+        "metrics: [m.json]\ngate: {acc: {max_drop: 0.05}, '*loss': {max_drop_pct: 20}}\n",
+    )
+    repo.write("m.json", {"acc": 0.9, "val_loss": 0.3})
+    repo.commit()
+    repo.branch("feature")
+    for leg, (acc, loss) in LEGS.items():
+        repo.write("m.json", {"acc": acc, "val_loss": loss})
+        result = run_cli(capsys, "run", "--no-publish", "--no-charts", "--out", f"legs/{leg}")
+        assert result.code in (0, 1), result.err
+
+
+def test_three_legs_merge_into_one_report(in_repo: Repo, capsys) -> None:
+    run_legs(in_repo, capsys)
+    data = json.loads(
+        run_cli(
+            capsys,
+            "report",
+            "--merge",
+            "legs/cpu",
+            "--merge",
+            "legs/gpu",
+            "--merge",
+            "legs/tpu",
+            "--format",
+            "json",
+            "-o",
+            "-",
+        ).out
+    )
+    assert [leg["name"] for leg in data["legs"]] == ["cpu", "gpu", "tpu"]
+    assert [leg["verdict"] for leg in data["legs"]] == ["pass", "pass", "fail"]
+    assert data["verdict"] == "fail"
+    assert len(data["gate"]) == 6
+    failed = [(c["file"], c["metric"]) for c in data["gate"] if c["status"] == "fail"]
+    assert failed == [("tpu/m.json", "acc"), ("tpu/m.json", "val_loss")]
+    accs = {m["file"]: m["head"] for m in data["metrics"] if m["name"] == "acc"}
+    assert accs == {"cpu/m.json": 0.91, "gpu/m.json": 0.93, "tpu/m.json": 0.8}
+    md = run_cli(
+        capsys,
+        "report",
+        "--merge",
+        "legs/cpu",
+        "--merge",
+        "legs/gpu",
+        "--merge",
+        "legs/tpu",
+        "-o",
+        "-",
+    ).out
+    assert "#### Matrix legs" in md
+    assert "| tpu | ❌ | 0 passed, 2 failed, 0 warned | 0 | 2 |" in md
+    assert "| gpu | ✅ | 2 passed, 0 failed, 0 warned | 2 | 0 |" in md
+
+
+def test_run_merge_publishes_one_comment_and_fails_by_any_leg(
+    in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    run_legs(in_repo, capsys)
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(
+        capsys, "run", "--merge", "legs/cpu", "--merge", "legs/gpu", "--merge", "legs/tpu"
+    )
+    assert result.code == 1, result.err
+    assert "leg tpu: fail" in result.err
+    (comment,) = github_fake.comments_on(issue=7)
+    assert "#### Matrix legs" in comment["body"] and "tpu/m.json" in comment["body"]
+    (check,) = github_fake.check_runs
+    assert check["conclusion"] == "failure"
+
+
+def test_merge_errors(in_repo: Repo, capsys, tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli(capsys, "report", "--merge", str(tmp_path / "empty"), "-o", "-")
+    assert result.code == 2 and "no report.json in this leg's directory" in result.err
+    result = run_cli(capsys, "report", "--merge", str(tmp_path / "missing"), "-o", "-")
+    assert result.code == 2 and "no leg directories found" in result.err
