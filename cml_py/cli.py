@@ -825,9 +825,11 @@ def run(
 def demo(output: Path, fail: bool) -> int:
     """Run the whole job on a built-in example, offline.
 
-    Creates a temporary git repository with a baseline on `main` and a feature branch
-    that changes the model, runs the comparison, gate and report there, and leaves the
-    report in ./cml-demo/. With --fail the branch regresses and the gate fails (exit 1).
+    Creates a temporary git repository holding a small scikit-learn project, with a
+    baseline model on `main` and a feature branch that changes the model; trains both,
+    compares them with paired statistics, gates, draws the charts and leaves the report
+    in ./cml-demo/: report.md, the chart PNGs and report.html (the comment rendered the
+    way GitHub renders it). With --fail the branch regresses and the gate fails (exit 1).
 
     \b
     Examples:
