@@ -812,6 +812,34 @@ def run(
 
 
 @cli.command(context_settings=CONTEXT)
+@click.option("--github", "forge", flag_value="github", help="Write the GitHub Actions workflow.")
+@click.option("--gitlab", "forge", flag_value="gitlab", help="Write the GitLab CI job.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(forge: str | None, force: bool) -> int:
+    """Start using cml-py here: a commented cml.yaml and the CI file.
+
+    \b
+    GitHub: .github/workflows/cml-py.yml (with its permissions: block).
+    GitLab: .gitlab/cml-py.gitlab-ci.yml, included from .gitlab-ci.yml.
+    The forge is detected from the repository (CI files, the origin remote) unless
+    --github or --gitlab is given. Existing files are never overwritten without
+    --force; .cml-py/ and cml-py-report/ are added to .gitignore.
+
+    \b
+    Examples:
+      cml-py init
+      cml-py init --gitlab
+      cml-py init --force && cml-py run --dry-run
+    """
+    from cml_py.config import find_repo_root
+    from cml_py.init import init_project
+
+    root = find_repo_root(Path.cwd()) or Path.cwd()
+    init_project(root, forge, force=force, echo=_stderr)
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT)
 @click.option(
     "-o",
     "--output",

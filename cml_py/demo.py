@@ -37,8 +37,7 @@ gate:
   roc_auc: {min: 0.95}
   log_loss: {max_drop_pct: 25, informational: true}
 """
-BRANCH_MODEL = ("sklearn.ensemble.RandomForestClassifier",
-                "{n_estimators: 200, max_depth: 8}")
+BRANCH_MODEL = ("sklearn.ensemble.RandomForestClassifier", "{n_estimators: 200, max_depth: 8}")
 FAILING_MODEL = ("sklearn.tree.DecisionTreeClassifier", "{max_depth: 1}")
 
 HTML_PAGE = """<!doctype html>
@@ -78,8 +77,18 @@ def _working_directory(path: Path) -> Iterator[None]:
 
 def _commit(git: Git, message: str) -> None:
     git.run("add", "-A")
-    git.run("-c", "user.name=cml-py demo", "-c", "user.email=demo@cml-py.invalid",
-            "-c", "commit.gpgsign=false", "commit", "-q", "-m", message)
+    git.run(
+        "-c",
+        "user.name=cml-py demo",
+        "-c",
+        "user.email=demo@cml-py.invalid",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+        "-m",
+        message,
+    )
 
 
 def build_demo_repo(root: Path, *, fail: bool) -> None:
@@ -116,11 +125,14 @@ def run_demo(output: Path, *, fail: bool, echo: Callable[[str], None]) -> int:
         repo = Path(tmp) / "project"
         repo.mkdir()
         build_demo_repo(repo, fail=fail)
-        echo(f"demo project in {repo}: main trains a logistic regression, the PR branch "
-             f"{'a one-split decision tree' if fail else 'a random forest'}")
+        echo(
+            f"demo project in {repo}: main trains a logistic regression, the PR branch "
+            f"{'a one-split decision tree' if fail else 'a random forest'}"
+        )
         with _working_directory(repo):
-            result = run_job(JobOptions(out=repo / "cml-py-report", report_id="demo"), env={},
-                             echo=echo)
+            result = run_job(
+                JobOptions(out=repo / "cml-py-report", report_id="demo"), env={}, echo=echo
+            )
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(repo / "cml-py-report", target)

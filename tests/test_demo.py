@@ -15,7 +15,9 @@ def test_demo_as_the_readme_runs_it(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "cml-py"
     command = [str(script), "demo"] if script.exists() else [sys.executable, "-m", "cml_py", "demo"]
     assert shutil.which("git")
-    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "cml-demo"
     report = (out / "report.md").read_text()
