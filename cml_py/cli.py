@@ -839,6 +839,77 @@ def init(forge: str | None, force: bool) -> int:
     return EXIT_OK
 
 
+@cli.group(context_settings=CONTEXT)
+def baseline() -> None:
+    """Stored baselines: main's numbers recorded in the repository (strategy store).
+
+    \b
+    On the default branch, after training, `cml-py baseline save` records the run's
+    metrics, params and chart data for HEAD under refs/cml-py/baselines and pushes
+    it. Pull requests then compare with the record of their merge-base (or its
+    nearest recorded ancestor) without re-training main or committing metrics, and
+    the report shows each gated metric's trend over main's last records.
+
+    \b
+    Examples:
+      cml-py baseline save
+      cml-py baseline list
+    """
+
+
+@baseline.command("save", context_settings=CONTEXT)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="cml.yaml to use (default: the nearest one up to the repo root).",
+)
+@click.option(
+    "--remote",
+    default=None,
+    help="Remote to push to (default: baseline.remote, "
+    "else origin). Without that remote the record stays local.",
+)
+def baseline_save(config_path: Path | None, remote: str | None) -> int:
+    """Record this commit's metrics, params and chart data, and push the record.
+
+    \b
+    Two jobs saving at once both survive: a rejected push fetches the other record
+    and rebuilds on top of it. The working tree and branches are never touched.
+
+    \b
+    Examples:
+      cml-py train && cml-py baseline save
+      cml-py baseline save --remote upstream
+    """
+    from cml_py import pipeline
+    from cml_py.baseline import store
+    from cml_py.config import load_config
+
+    config = load_config(config_path, cwd=Path.cwd())
+    git, head, files = pipeline.record_files(config, pipeline.Selection(), cwd=Path.cwd())
+    store.save_record(git, head, files, remote=remote or config.baseline.remote, echo=_stderr)
+    return EXIT_OK
+
+
+@baseline.command("list", context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+def baseline_list(limit: int) -> int:
+    """List the stored records on HEAD's first-parent history, nearest first.
+
+    \b
+    Examples:
+      git fetch origin +refs/cml-py/baselines:refs/cml-py/baselines && cml-py baseline list
+    """
+    from cml_py.baseline import store
+    from cml_py.git import Git
+
+    git = Git(Path.cwd())
+    for sha, distance in store.find_records(git, "HEAD", limit=limit):
+        click.echo(f"{sha}  {distance} commit{'s' if distance != 1 else ''} before HEAD")
+    return EXIT_OK
+
+
 @cli.command(context_settings=CONTEXT)
 @click.option(
     "-o",

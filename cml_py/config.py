@@ -78,8 +78,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    strategy: str = "auto"  # auto | git | rerun
+    strategy: str = "auto"  # auto | git | rerun | store
     cache: bool = True
+    remote: str = "origin"  # store: where records are pushed and fetched
+    trend: int = 8  # store: how many of main's records the trend shows
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ def _parse_directions(c: Checker, value: Any) -> tuple[tuple[str, Direction], ..
     )
 
 
-STRATEGIES = ("auto", "git", "rerun")
+STRATEGIES = ("auto", "git", "rerun", "store")
 TASKS = ("auto", "classification", "regression")
 
 
@@ -262,12 +264,16 @@ def _parse_train(c: Checker, value: Any) -> TrainConfig:
 
 def _parse_baseline(c: Checker, value: Any) -> BaselineConfig:
     spec = c.mapping(value, ("baseline",))
-    c.known_keys(spec, ("strategy", "cache"), ("baseline",))
+    c.known_keys(spec, ("strategy", "cache", "remote", "trend"), ("baseline",))
     fields: dict[str, Any] = {}
     if "strategy" in spec:
         fields["strategy"] = c.choice(spec["strategy"], STRATEGIES, ("baseline", "strategy"))
     if "cache" in spec:
         fields["cache"] = c.boolean(spec["cache"], ("baseline", "cache"))
+    if "remote" in spec:
+        fields["remote"] = c.string(spec["remote"], ("baseline", "remote"))
+    if "trend" in spec:
+        fields["trend"] = c.integer(spec["trend"], ("baseline", "trend"), minimum=0)
     return BaselineConfig(**fields)
 
 

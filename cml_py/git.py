@@ -28,7 +28,11 @@ class Git:
         self._env = {**os.environ, **_ENV}
 
     def run(
-        self, *args: str, input: bytes | None = None, check: bool = True
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         try:
             proc = subprocess.run(
@@ -36,7 +40,7 @@ class Git:
                 cwd=self.cwd,
                 input=input,
                 capture_output=True,
-                env=self._env,
+                env={**self._env, **(env or {})},
                 check=False,
             )
         except FileNotFoundError:

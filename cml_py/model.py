@@ -120,6 +120,15 @@ class DiffRow:
 
 
 @dataclass(frozen=True)
+class Trend:
+    """A gated metric on main's recorded commits, oldest first: (short sha, value)."""
+
+    path: str
+    name: str
+    points: tuple[tuple[str, Scalar], ...]
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Metrics and params of head against base, with what the reader needs to trust it."""
 
@@ -129,6 +138,7 @@ class Comparison:
     head_sha: str | None
     head_dirty: bool = False
     notes: tuple[str, ...] = ()
+    trends: tuple[Trend, ...] = ()
 
 
 @dataclass(frozen=True)

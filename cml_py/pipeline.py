@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from cml_py.artifacts import Artifacts
 from cml_py.config import Config, GateRule
@@ -21,6 +22,7 @@ from cml_py.model import (
     MetricSet,
     Report,
     RulesChange,
+    Trend,
 )
 
 Echo = Callable[[str], None]
@@ -125,6 +127,8 @@ def choose_base_source(config: Config, ws: Workspace, metrics_spec: FileSpec, *,
             wanted = head or mf.literal_paths(metrics_spec, ws.root)
             if not wanted or git.existing(ws.base.sha, wanted) != set(wanted):
                 strategy = "rerun"
+    if strategy == "store":
+        return _stored_source(config, ws, echo)
     if strategy == "git":
         return GitBase(git, ws.base.sha), []
     if config.path is None:
@@ -133,6 +137,98 @@ def choose_base_source(config: Config, ws: Workspace, metrics_spec: FileSpec, *,
 
     directory, notes = rerun_baseline(git, ws.root, ws.base, config, config.path, echo=echo)
     return DirectoryBase(directory), notes
+
+
+def _stored_source(config: Config, ws: Workspace, echo: Echo):
+    """The record of the merge-base, or of its nearest recorded first-parent ancestor."""
+    from cml_py.baseline import store
+    from cml_py.baseline.sources import GitBase
+
+    remote = config.baseline.remote
+    if store.has_remote(ws.git, remote):
+        try:
+            store.fetch(ws.git, remote)
+        except CmlError as exc:
+            echo(f"warning: {exc}; using the records already here")
+    records = store.find_records(ws.git, ws.base.sha, limit=1)
+    if not records:
+        return GitBase(ws.git, ws.base.sha), [
+            f"No stored baseline for {ws.base.name}'s history (run `cml-py baseline save` on "
+            "the default branch); main's numbers are its committed files."
+        ]
+    sha, distance = records[0]
+    where = (
+        "the merge-base"
+        if distance == 0
+        else f"the nearest recorded ancestor, {distance} commit{'s' if distance != 1 else ''} "
+        f"before the merge-base {ws.base.sha[:7]}"
+    )
+    echo(f"main's numbers: the stored record of {sha[:7]} ({where})")
+    return store.StoredBase(ws.git, sha), [
+        f"main's numbers come from the stored record of {sha[:7]} ({where})."
+    ]
+
+
+def _trends(
+    config: Config, ws: Workspace, rules: tuple[GateRule, ...], rows: tuple[DiffRow, ...]
+) -> tuple[Trend, ...]:
+    """Each gated metric over main's last recorded commits (strategy store)."""
+    from cml_py.baseline import store
+    from cml_py.metrics.direction import matches
+    from cml_py.metrics.parse import parse_file
+
+    gated = [r for r in rows if any(matches(rule.pattern, r.path, r.name) for rule in rules)]
+    if not gated or config.baseline.trend == 0:
+        return ()
+    records = store.find_records(ws.git, ws.base.sha, limit=config.baseline.trend)
+    series: dict[tuple[str, str], list[tuple[str, Any]]] = {(r.path, r.name): [] for r in gated}
+    paths = sorted({r.path for r in gated})
+    for sha, _ in reversed(records):
+        blobs = store.StoredBase(ws.git, sha).read_files(paths)
+        for path in paths:
+            data = blobs.get(path)
+            if data is None:
+                continue
+            try:
+                values = parse_file(data, path)
+            except CmlError:
+                continue
+            for (row_path, name), points in series.items():
+                if row_path == path and name in values:
+                    points.append((sha[:7], values[name]))
+    return tuple(
+        Trend(path, name, tuple(points))
+        for (path, name), points in series.items()
+        if len(points) >= 2
+    )
+
+
+def record_files(config: Config, selection: Selection, *, cwd: Path) -> tuple[Git, str, dict]:
+    """What `cml-py baseline save` records for HEAD: the metrics and params files, and
+    the training outputs the charts and statistics need (not the model itself)."""
+    from cml_py.artifacts import curve_patterns
+    from cml_py.metrics import files as mf
+
+    git = Git(cwd)
+    repo_root = git.toplevel()
+    if repo_root is None:
+        raise CmlError(f"{cwd}: not inside a git repository")
+    head = git.commit_sha("HEAD")
+    if head is None:
+        raise CmlError("HEAD has no commit yet: nothing to record")
+    metrics_spec, params_spec = file_specs(config, selection, cwd)
+    paths = [*mf.head_paths(metrics_spec, repo_root), *mf.head_paths(params_spec, repo_root)]
+    if config.train is not None:
+        out_dir = config.root / config.train.output_dir
+        paths += [
+            _relative(p, repo_root)
+            for p in sorted(out_dir.rglob("*"))
+            if p.is_file() and p.suffix != ".joblib"
+        ]
+    for pattern in curve_patterns(config, repo_root):
+        paths += [_relative(p, repo_root) for p in sorted(repo_root.glob(pattern)) if p.is_file()]
+    files = {path: (repo_root / path).read_bytes() for path in dict.fromkeys(paths)}
+    return git, head, files
 
 
 def _read_side(spec: FileSpec, ws: Workspace, source, base_tree: list[str], notes: list[str]):
@@ -227,6 +323,8 @@ def compare_all(
         base_rules(ws.git, ws.root, ws.base, config),
         trust_pr_config=selection.trust_pr_config,
     )
+    if config.baseline.strategy == "store":
+        comparison = replace(comparison, trends=_trends(config, ws, rules, metrics))
     return Compared(comparison, artifacts, rules, rules_change)
 
 

@@ -22,8 +22,12 @@ def test_init_writes_config_workflow_and_gitignore(in_repo: Repo, capsys) -> Non
     result = run_cli(capsys, "init")
     assert result.code == 0, result.err
     workflow = yaml.safe_load((in_repo.path / ".github/workflows/cml-py.yml").read_text())
-    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write",
-                                       "checks": "write", "statuses": "write"}
+    assert workflow["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "checks": "write",
+        "statuses": "write",
+    }
     checkout = workflow["jobs"]["cml-py"]["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
     assert (in_repo.path / ".gitignore").read_text() == "*.pyc\n.cml-py/\ncml-py-report/\n"
@@ -43,15 +47,21 @@ def test_init_gitlab_keeps_an_existing_ci_file(in_repo: Repo, capsys) -> None:
     assert result.code == 0
     assert (in_repo.path / ".gitlab-ci.yml").read_text() == "stages: [test]\n"
     assert (in_repo.path / ".gitlab/cml-py.gitlab-ci.yml").exists()
-    assert "add this to .gitlab-ci.yml:\ninclude:\n  - local: .gitlab/cml-py.gitlab-ci.yml" in result.err
+    assert (
+        "add this to .gitlab-ci.yml:\ninclude:\n  - local: .gitlab/cml-py.gitlab-ci.yml"
+        in result.err
+    )
 
 
 def test_init_output_is_read_back_by_run_dry_run(in_repo: Repo, capsys) -> None:
     assert run_cli(capsys, "init", "--github").code == 0
     in_repo.commit("adopt cml-py")
     in_repo.branch("feature")
-    text = (in_repo.path / "cml.yaml").read_text().replace("{n_estimators: 200, max_depth: 8}",
-                                                          "{n_estimators: 50, max_depth: 4}")
+    text = (
+        (in_repo.path / "cml.yaml")
+        .read_text()
+        .replace("{n_estimators: 200, max_depth: 8}", "{n_estimators: 50, max_depth: 4}")
+    )
     (in_repo.path / "cml.yaml").write_text(text)
     result = run_cli(capsys, "run", "--dry-run", "--no-charts")
     assert result.code in (0, 1), result.err
@@ -84,7 +94,9 @@ def test_action_yml_is_complete() -> None:
     assert '"$GITHUB_ACTION_PATH/../.."' in steps_text  # installs the action's own version
 
 
-def test_every_action_output_is_set_by_cml_py_run(in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys) -> None:
+def test_every_action_output_is_set_by_cml_py_run(
+    in_repo: Repo, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
     in_repo.write("m.json", {"acc": 0.9})
     in_repo.write("cml.yaml", "metrics: [m.json]\n")
     in_repo.commit()

@@ -91,6 +91,22 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "metrics": rows(comparison.metrics),
         "params": rows(comparison.params),
         "notes": list(comparison.notes),
+        "trends": [
+            {
+                "file": t.path,
+                "name": t.name,
+                "points": [
+                    {
+                        "sha": sha,
+                        "value": value
+                        if not isinstance(value, float) or math.isfinite(value)
+                        else None,
+                    }
+                    for sha, value in t.points
+                ],
+            }
+            for t in comparison.trends
+        ],
         "legs": [
             {
                 "name": leg.name,

@@ -68,6 +68,7 @@ def build_context(report: Report) -> dict[str, Any]:
         "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file),
         "rules_change": v.rules_change_table(report, md_cell),
         "legs": v.legs_table(report, md_cell, MARKS),
+        "trend": v.trend_table(report, md_cell),
         "rules_change_text": md_cell(v.rules_change_text(report)),
         "metrics": v.diff_table(
             comparison.metrics,

@@ -225,3 +225,35 @@ def legs_table(report: Report, esc: Escape, marks: Marks) -> Table | None:
         for leg in report.legs
     )
     return Table(("Leg", "Gate", "Checks", "Better", "Worse"), "lllrr", rows)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    low, high = min(values), max(values)
+    if high == low:
+        return SPARKS[3] * len(values)
+    return "".join(SPARKS[round((v - low) / (high - low) * (len(SPARKS) - 1))] for v in values)
+
+
+def trend_table(report: Report, esc: Escape) -> Table | None:
+    """Each gated metric on main's last records, and where this PR would put it."""
+    from cml_py.model import is_finite_number
+
+    rows = []
+    by_key = {(r.path, r.name): r for r in report.comparison.metrics}
+    for trend in report.comparison.trends:
+        values = [v for _, v in trend.points if is_finite_number(v)]
+        if len(values) < 2:
+            continue
+        row = by_key.get((trend.path, trend.name))
+        head = fmt_number(row.head) if row is not None and is_finite_number(row.head) else MISSING
+        rows.append(
+            (esc(trend.name), sparkline(values), " → ".join(fmt_number(v) for v in values), head)
+        )
+    if not rows:
+        return None
+    return Table(
+        ("Metric", "Trend on main", "Values, oldest first", "this PR"), "lllr", tuple(rows)
+    )
