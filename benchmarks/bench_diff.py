@@ -107,6 +107,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     dvc = None if args.no_dvc else ensure_dvc(install=True)
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1"}
+    # Measure what an installed tool costs: pip writes .pyc files at install time, so the
+    # warm-up run may write them here too (some CI images set PYTHONDONTWRITEBYTECODE).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for key in [k for k in env if k.startswith(("GITHUB_", "CI_", "GITLAB_"))]:
         env.pop(key)
     cml = cml_command()

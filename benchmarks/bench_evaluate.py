@@ -71,10 +71,12 @@ def write_predictions(directory: Path, k: int, n: int) -> tuple[Path, Path]:
 
 
 def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
+    # As installed: .pyc files may be written (pip compiles them at install time).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:

@@ -97,7 +97,7 @@ def _curve_names(files: dict[str, dict[str, tuple[list[float], list[float]]]]) -
 
 def curve_patterns(config: Config, repo_root: Path) -> list[str]:
     """Repo-relative glob patterns of training-curve files."""
-    from cml_py.train import outputs as out
+    from cml_py.train import layout as out
 
     prefix = Path(os.path.relpath(config.root, repo_root)).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
@@ -133,7 +133,7 @@ def load_artifacts(
 ) -> Artifacts:
     """Both sides' artifacts; `source` reads main's files (see baseline/sources.py)."""
     from cml_py.metrics.files import glob_regex
-    from cml_py.train import outputs as out
+    from cml_py.train import layout as out
 
     fields: dict[str, Any] = {}
     if config.train is not None:

@@ -19,7 +19,7 @@ import click
 
 from cml_py import __version__
 from cml_py.errors import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERNAL, EXIT_OK, CmlError
-from cml_py.redact import install_logging_filter, redact
+from cml_py.redact import redact
 
 if TYPE_CHECKING:
     from cml_py.model import Report
@@ -947,7 +947,6 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command and exit with its code, whatever happens."""
     code: int
-    install_logging_filter()
     try:
         result = cli.main(args=argv, prog_name="cml-py", standalone_mode=False)
         code = result if isinstance(result, int) else EXIT_OK

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cml_py.artifacts import Artifacts
 from cml_py.config import Config, GateRule
 from cml_py.errors import CmlError
 from cml_py.git import Git
@@ -24,6 +23,9 @@ from cml_py.model import (
     RulesChange,
     Trend,
 )
+
+if TYPE_CHECKING:
+    from cml_py.artifacts import Artifacts
 
 Echo = Callable[[str], None]
 
@@ -77,7 +79,7 @@ def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpe
     """Metrics and params files: the flags, else cml.yaml, else the trainer's outputs plus
     what the train command declares, else the usual names that exist."""
     from cml_py.metrics import files as mf
-    from cml_py.train import outputs as out
+    from cml_py.train import layout as out
 
     specs = []
     for kind, flags, configured, autodetect in (
@@ -266,7 +268,7 @@ class Compared:
     """The comparison, and the artifacts it was computed from (for charts)."""
 
     comparison: Comparison
-    artifacts: Artifacts
+    artifacts: Artifacts | None
     rules: tuple[GateRule, ...] = ()
     rules_change: RulesChange | None = None
 
@@ -303,7 +305,7 @@ def compare_all(
     base_metrics, head_metrics = _read_side(metrics_spec, ws, source, base_tree, notes)
     base_params, head_params = _read_side(params_spec, ws, source, base_tree, notes)
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
-    artifacts = Artifacts()
+    artifacts = None
     if config.train is not None or config.curves:
         from cml_py.artifacts import load_artifacts
 
@@ -332,7 +334,7 @@ def _with_statistics(
     config: Config, ws: Workspace, artifacts: Artifacts, rows: tuple[DiffRow, ...], notes: list[str]
 ) -> tuple[DiffRow, ...]:
     """Confidence intervals for the metrics cml-py computed from predictions."""
-    from cml_py.train import outputs as out
+    from cml_py.train import layout as out
 
     head, base = artifacts.head_predictions, artifacts.base_predictions
     if head is None or config.train is None:
@@ -378,9 +380,10 @@ def _with_statistics(
 
 def chart_data(compared: Compared):
     """Plain arrays for the charts (classification labels encoded over both sides)."""
+    from cml_py.artifacts import Artifacts
     from cml_py.charts.data import ChartData, Side
 
-    artifacts = compared.artifacts
+    artifacts = compared.artifacts or Artifacts()
     sides = [p for p in (artifacts.base_predictions, artifacts.head_predictions) if p is not None]
     fields: dict = {}
     if sides:

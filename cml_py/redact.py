@@ -7,8 +7,6 @@ that logs (PyGithub, python-gitlab, urllib3), whatever the log level.
 
 from __future__ import annotations
 
-import logging
-
 MASK = "***"
 _SECRETS: set[str] = set()
 
@@ -16,6 +14,7 @@ _SECRETS: set[str] = set()
 def register(secret: str | None) -> None:
     if secret and len(secret) >= 4:
         _SECRETS.add(secret)
+        install_logging_filter()
 
 
 def redact(text: str) -> str:
@@ -25,20 +24,22 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message with every registered secret masked."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _SECRETS:
-            message = redact(record.getMessage())
-            record.msg, record.args = message, ()
-        return True
+def _redacting_record(record: object) -> bool:
+    """A logging filter (any callable works): rewrite the message with secrets masked."""
+    if _SECRETS:
+        message = redact(record.getMessage())  # type: ignore[attr-defined]
+        record.msg, record.args = message, ()  # type: ignore[attr-defined]
+    return True
 
 
 def install_logging_filter() -> None:
+    """Mask secrets in every log record, whichever library logs. Called by whatever
+    reads a token, so commands that never hold one do not pay for `logging`."""
+    import logging
+
     root = logging.getLogger()
-    if not any(isinstance(f, RedactingFilter) for f in root.filters):
-        root.addFilter(RedactingFilter())
+    if _redacting_record not in root.filters:
+        root.addFilter(_redacting_record)
     for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+        if _redacting_record not in handler.filters:
+            handler.addFilter(_redacting_record)

@@ -13,8 +13,9 @@ import pytest
 from tests.conftest import git
 from tests.helpers import run_cli
 
-CONFIG = ("metrics: [out/m.json]\nbaseline: {strategy: store, trend: 5}\n"
-          "gate: {acc: {max_drop: 0.05}}\n")
+CONFIG = (
+    "metrics: [out/m.json]\nbaseline: {strategy: store, trend: 5}\ngate: {acc: {max_drop: 0.05}}\n"
+)
 
 
 def clone(remote: Path, path: Path) -> Path:
@@ -68,7 +69,10 @@ def test_records_are_pushed_and_judge_the_pr(tmp_path, monkeypatch, capsys) -> N
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
     acc = next(m for m in data["metrics"] if m["name"] == "acc")
     assert (acc["base"], acc["head"], acc["verdict"]) == (0.9, 0.88, "worse")
-    assert f"main's numbers come from the stored record of {shas[2][:7]} (the merge-base)." in data["notes"]
+    assert (
+        f"main's numbers come from the stored record of {shas[2][:7]} (the merge-base)."
+        in data["notes"]
+    )
     (trend,) = data["trends"]
     assert [p["value"] for p in trend["points"]] == [0.8, 0.85, 0.9]
     md = run_cli(capsys, "report", "-o", "-").out
@@ -85,8 +89,10 @@ def test_nearest_recorded_ancestor_is_used(tmp_path, monkeypatch, capsys) -> Non
     git(work, "checkout", "-q", "-b", "feature")
     (work / "out" / "m.json").write_text(json.dumps({"acc": 0.91}))
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
-    assert (f"main's numbers come from the stored record of {recorded[:7]} (the nearest recorded "
-            "ancestor, 2 commits before the merge-base") in data["notes"][0]
+    assert (
+        f"main's numbers come from the stored record of {recorded[:7]} (the nearest recorded "
+        "ancestor, 2 commits before the merge-base"
+    ) in data["notes"][0]
 
 
 def test_without_records_the_report_says_so(tmp_path, monkeypatch, capsys) -> None:
@@ -100,8 +106,13 @@ def test_without_records_the_report_says_so(tmp_path, monkeypatch, capsys) -> No
 
 
 def save_in(directory: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cml_py", "baseline", "save"], cwd=directory,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cml_py", "baseline", "save"],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def prepared_clone(remote: Path, path: Path, acc: float) -> tuple[Path, str]:
@@ -120,8 +131,10 @@ def test_a_push_rejected_by_a_concurrent_save_is_merged(tmp_path) -> None:
     a, sha_a = prepared_clone(remote, tmp_path / "a", 0.8)
     b, sha_b = prepared_clone(remote, tmp_path / "b", 0.9)
     hook = b / ".git" / "hooks" / "pre-push"
-    hook.write_text(f"#!/bin/sh\nif [ ! -e {tmp_path}/raced ]; then touch {tmp_path}/raced; "
-                    f"cd {a} && {sys.executable} -m cml_py baseline save >/dev/null 2>&1; fi\n")
+    hook.write_text(
+        f"#!/bin/sh\nif [ ! -e {tmp_path}/raced ]; then touch {tmp_path}/raced; "
+        f"cd {a} && {sys.executable} -m cml_py baseline save >/dev/null 2>&1; fi\n"
+    )
     hook.chmod(0o755)
     proc = save_in(b)
     _, err = proc.communicate(timeout=120)

@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-METRICS = "metrics.json"
-PARAMS = "params.json"
-PREDICTIONS = "predictions.csv"
-FEATURE_IMPORTANCE = "feature_importance.csv"
-MODEL = "model.joblib"
-CURVES = "curves"
+from cml_py.train.layout import (  # noqa: F401 - re-exported for the trainers
+    CURVES,
+    FEATURE_IMPORTANCE,
+    METRICS,
+    MODEL,
+    PARAMS,
+    PREDICTIONS,
+)
 
 
 @contextlib.contextmanager
