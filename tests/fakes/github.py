@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes import openapi
-from tests.fakes.server import LocalServer, drop_connection
+from tests.fakes.server import LocalServer, drop_connection, take_fault
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -158,12 +158,7 @@ class FakeGitHub:
         return response
 
     def _fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.method == method and re.fullmatch(fault.path, path):
-                    fault.times -= 1
-                    return fault
-        return None
+        return take_fault(self.faults, self._lock, method, path)
 
     def _fault_response(self, fault: Fault) -> Response:
         if fault.kind == "500":

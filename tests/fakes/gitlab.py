@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlencode
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes.github import Fault, Seen
-from tests.fakes.server import LocalServer, drop_connection
+from tests.fakes.server import LocalServer, drop_connection, take_fault
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -118,12 +118,7 @@ class FakeGitLab:
         return Response(body, status=status, headers=headers or {}, content_type="application/json")
 
     def _fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.method == method and re.fullmatch(fault.path, path):
-                    fault.times -= 1
-                    return fault
-        return None
+        return take_fault(self.faults, self._lock, method, path)
 
     # -- routing ------------------------------------------------------------------------
     def _route(self, request: Request, path: str) -> tuple[int, Any, dict[str, str]]:

@@ -37,3 +37,15 @@ def drop_connection(environ: dict[str, Any]) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+
+
+def take_fault(faults: list, lock: Any, method: str, path: str) -> Any:
+    """The first armed fault for this request, used up once; None when there is none."""
+    import re
+
+    with lock:
+        for fault in faults:
+            if fault.times > 0 and fault.method == method and re.fullmatch(fault.path, path):
+                fault.times -= 1
+                return fault
+    return None
