@@ -960,7 +960,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except CmlError as exc:
         where = f" in stage {exc.stage}" if hasattr(exc, "stage") else ""
-        click.echo(redact(f"cml-py: error{where}: {_one_line(str(exc))}"), err=True)
+        click.echo(f"cml-py: error{where}: {_one_line(redact(str(exc)))}", err=True)
         for line in exc.details:
             click.echo(redact(f"  | {line}"), err=True)
         code = exc.exit_code
@@ -981,7 +981,7 @@ def main(argv: list[str] | None = None) -> None:
             redact(
                 f"cml-py: internal error"
                 f"{f' in stage {exc.stage}' if hasattr(exc, 'stage') else ''}: "
-                f"{type(exc).__name__}: {_one_line(str(exc))} "
+                f"{type(exc).__name__}: {_one_line(redact(str(exc)))} "
                 "(this is a bug in cml-py; set CML_PY_DEBUG=1 for the traceback and please "
                 "report it)"
             ),

@@ -106,11 +106,13 @@ def merge_legs(
 ) -> Report:
     from cml_py import __version__
 
-    dirs = [d for d in directories if d.is_dir()]
+    missing = [str(d) for d in directories if not d.is_dir()]
+    if missing:  # a leg that uploaded nothing must not quietly drop out of the gate
+        plural = "directories" if len(missing) > 1 else "directory"
+        raise CmlError(f"--merge: leg {plural} not found: " + ", ".join(missing))
+    dirs = list(directories)
     if not dirs:
-        raise CmlError(
-            "--merge: no leg directories found (" + ", ".join(map(str, directories)) + ")"
-        )
+        raise CmlError("--merge: no leg directories given")
     names = [d.name for d in dirs]
     if len(set(names)) != len(names):
         raise CmlError(
@@ -128,10 +130,17 @@ def merge_legs(
         data = _read_leg(directory)
         first = first or data
         leg = directory.name
-        leg_rows = [row_from_dict(r, leg) for r in data["metrics"]]
+        try:
+            leg_rows = [row_from_dict(r, leg) for r in data["metrics"]]
+            params += [row_from_dict(r, leg) for r in data.get("params", [])]
+            leg_checks = [check_from_dict(c, leg) for c in data["gate"]]
+            Status(data["verdict"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CmlError(
+                f"{directory / 'report.json'}: not a cml-py report.json "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         metrics += leg_rows
-        params += [row_from_dict(r, leg) for r in data.get("params", [])]
-        leg_checks = [check_from_dict(c, leg) for c in data["gate"]]
         checks += leg_checks
         notes += [f"{leg}: {note}" for note in data.get("notes", [])]
         if data.get("base"):

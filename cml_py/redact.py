@@ -24,22 +24,25 @@ def redact(text: str) -> str:
     return text
 
 
-def _redacting_record(record: object) -> bool:
-    """A logging filter (any callable works): rewrite the message with secrets masked."""
-    if _SECRETS:
-        message = redact(record.getMessage())  # type: ignore[attr-defined]
-        record.msg, record.args = message, ()  # type: ignore[attr-defined]
-    return True
+_installed = False
 
 
 def install_logging_filter() -> None:
-    """Mask secrets in every log record, whichever library logs. Called by whatever
-    reads a token, so commands that never hold one do not pay for `logging`."""
+    """Mask secrets in every log record, whichever library or logger creates it (a record
+    factory sees them all; filters on the root logger miss child loggers). Called by
+    whatever reads a token, so commands that never hold one do not pay for `logging`."""
+    global _installed
+    if _installed:
+        return
     import logging
 
-    root = logging.getLogger()
-    if _redacting_record not in root.filters:
-        root.addFilter(_redacting_record)
-    for handler in root.handlers:
-        if _redacting_record not in handler.filters:
-            handler.addFilter(_redacting_record)
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _SECRETS:
+            record.msg, record.args = redact(record.getMessage()), ()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True

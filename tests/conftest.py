@@ -88,6 +88,7 @@ def github_fake():
             "ghs_installation_token_0123456789": Token(None),
             "ghp_personal_token_0123456789": Token("octocat", app=False),
             "ghs_readonly_token_0123456789": Token(None, permissions=frozenset()),
+            "ghs_app_token_0123456789": Token(None, bot="cml-py-app[bot]"),
         }
     )
     with fake.serve():

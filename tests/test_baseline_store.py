@@ -167,3 +167,18 @@ def test_save_without_a_remote_keeps_it_local(in_repo, capsys) -> None:
     listed = run_cli(capsys, "baseline", "list")
     assert listed.out.startswith(in_repo.git("rev-parse", "HEAD") + "  0 commits before HEAD")
     assert os.path.exists(in_repo.path / "out" / "m.json")
+
+
+def test_a_push_the_remote_declines_is_reported_not_retried(tmp_path) -> None:
+    remote, _ = make_remote(tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'baselines are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    a, _ = prepared_clone(remote, tmp_path / "a", 0.8)
+    proc = save_in(a)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3
+    assert (
+        "cannot push refs/cml-py/baselines to origin:" in err and "pre-receive hook declined" in err
+    )
+    assert "merging (attempt" not in err

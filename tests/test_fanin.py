@@ -90,4 +90,4 @@ def test_merge_errors(in_repo: Repo, capsys, tmp_path) -> None:
     result = run_cli(capsys, "report", "--merge", str(tmp_path / "empty"), "-o", "-")
     assert result.code == 2 and "no report.json in this leg's directory" in result.err
     result = run_cli(capsys, "report", "--merge", str(tmp_path / "missing"), "-o", "-")
-    assert result.code == 2 and "no leg directories found" in result.err
+    assert result.code == 2 and "leg directory not found" in result.err

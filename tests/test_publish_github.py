@@ -369,3 +369,53 @@ def test_the_token_never_leaks(github_fake, tmp_path, monkeypatch, capsys) -> No
         for text in texts:
             assert token not in text
     assert [o.code for o in outputs] == [0, 3, 2]
+
+
+def test_an_app_token_that_cannot_read_its_user_still_updates_its_comment(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    monkeypatch.setenv("CML_PY_TOKEN", "ghs_app_token_0123456789")
+    github_fake.add_comment(7, MARKER + "\nsomeone's copy", "mallory")
+    for text in ("first\n", "second\n", "third\n"):
+        assert run_cli(capsys, "comment", str(simple_report(tmp_path, text))).code == 0
+    mine = [c for c in ours(github_fake) if c["login"] == "cml-py-app[bot]"]
+    assert len(mine) == 1 and "third" in mine[0]["body"]
+    assert any("someone's copy" in c["body"] for c in ours(github_fake))
+
+
+def test_a_token_with_a_trailing_newline_works_and_stays_secret(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION + "\n")
+    result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 0, result.err
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_half token_0123456789")
+    broken = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert broken.code == 2 and "GITHUB_TOKEN: the token contains whitespace" in broken.err
+    assert "half" not in broken.err and INSTALLATION not in result.err + result.out
+
+
+def test_an_api_url_without_scheme_is_bad_input(github_fake, tmp_path, monkeypatch, capsys) -> None:
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    monkeypatch.setenv("GITHUB_API_URL", "api.github.com")
+    result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert (
+        result.code == 2
+        and "api_url: expected an http(s):// URL, got 'api.github.com'" in result.err
+    )
+
+
+def test_images_that_cannot_be_committed_do_not_block_the_comment(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    github_fake.faults.append(Fault("POST", r"/repos/octo/models/git/refs", "422", times=10))
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(capsys, "comment", str(report_with_images(tmp_path)))
+    assert result.code == 0, result.err
+    assert (
+        "warning: images were not published" in result.err
+        and "Repository rule violations" in result.err
+    )
+    (comment,) = ours(github_fake)
+    assert "_Chart not published (images: none): ROC._" in comment["body"]

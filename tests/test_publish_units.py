@@ -316,3 +316,48 @@ def test_redaction() -> None:
     assert redact("Authorization: token s3cr3t-token!") == "Authorization: token ***!"
     register("ab")  # too short to be a token: never masks ordinary text
     assert redact("about") == "about"
+
+
+def test_retrier_gives_up_on_a_long_retry_after() -> None:
+    retrier = Retrier(sleep=lambda s: None, max_rate_wait=90)
+    operation, classify, calls = failing([Failure("secondary", 429, "slow down", 600.0)])
+    with pytest.raises(ServiceError, match="the API asks to wait 600 s"):
+        retrier.run("posting", operation, classify)
+    assert len(calls) == 1
+
+
+def test_last_attempt_still_looks_for_an_unknown_outcome() -> None:
+    retrier = Retrier(sleep=lambda s: None, attempts=2)
+    operation, classify, calls = failing([Failure("network", None, "reset")] * 2)
+    looked = []
+
+    def recover():
+        looked.append(1)
+        return "created" if len(looked) == 2 else None
+
+    assert (
+        retrier.run("posting", operation, classify, idempotent=False, recover=recover) == "created"
+    )
+    assert len(calls) == 2 and len(looked) == 2
+
+
+def test_shrink_by_bytes_keeps_as_much_as_fits() -> None:
+    text = "<!-- marker -->\n" + "é" * 5000
+    fitted = shrink.fit(text, 3000, measure=lambda s: len(s.encode()))
+    assert 2900 < len(fitted.encode()) <= 3000
+
+
+def test_secrets_are_masked_in_any_logger(capsys) -> None:
+    import logging
+
+    register("log-secret-0123456789")
+    handler = logging.StreamHandler()
+    logging.getLogger().addHandler(handler)
+    try:
+        logging.getLogger("urllib3.connectionpool").warning(
+            "Authorization: token %s", "log-secret-0123456789"
+        )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "Authorization: token ***" in err and "log-secret" not in err

@@ -73,3 +73,23 @@ def test_unchanged_rules_say_nothing(in_repo: Repo, capsys) -> None:
     in_repo.commit()
     in_repo.branch("feature")
     assert "changes the gate rules" not in run_cli(capsys, "report", "-o", "-").out
+
+
+def test_renaming_cml_yaml_does_not_escape_main_rules(in_repo: Repo, capsys) -> None:
+    pr_that_loosens_its_gate(in_repo)
+    in_repo.git("mv", "cml.yaml", "cml.yml")
+    result = run_cli(capsys, "gate")
+    assert (
+        result.code == 1 and "This PR changes the gate rules; main's rules judged it" in result.out
+    )
+
+
+def test_a_config_outside_the_repository(in_repo: Repo, capsys, tmp_path) -> None:
+    pr_that_loosens_its_gate(in_repo)
+    outside = tmp_path / "elsewhere" / "cml.yaml"
+    outside.parent.mkdir()
+    outside.write_text(f"metrics: [{in_repo.path / 'm.json'}]\ngate: {{acc: {{min: 0.1}}}}\n")
+    result = run_cli(capsys, "gate", "--config", str(outside))
+    assert (
+        result.code == 1 and "main's rules judged it" in result.out
+    )  # main's cml.yaml at the root

@@ -65,7 +65,13 @@ def rerun_baseline(
     """Train at the base commit; returns the directory of its outputs and report notes."""
     if config.train is None:
         raise CmlError(f"{config.source}: baseline strategy rerun needs a `train:` section")
-    rel_config = config_path.resolve().relative_to(repo_root.resolve())
+    try:
+        rel_config = config_path.resolve().relative_to(repo_root.resolve())
+    except ValueError:
+        raise CmlError(
+            f"{config_path}: baseline strategy rerun needs the cml.yaml inside the "
+            "repository, so that main's version of it can be checked out"
+        ) from None
     notes: list[str] = []
     committed = git.read_files(base.sha, [rel_config.as_posix()]).get(rel_config.as_posix())
     base_config_text = committed.decode("utf-8", "replace") if committed is not None else None

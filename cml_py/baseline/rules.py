@@ -17,23 +17,37 @@ from cml_py.git import Git
 from cml_py.model import BaseRef, RulesChange
 
 
+def _candidates(repo_root: Path, config: Config) -> list[str]:
+    """Where main's cml.yaml may be: this PR's config path, the other accepted names in
+    that directory, then the repository root — so renaming or moving the file cannot
+    hide main's rules."""
+    paths: list[str] = []
+    directories = [repo_root.resolve()]
+    if config.path is not None:
+        directories.insert(0, config.path.resolve().parent)
+        paths.append(config.path.resolve().as_posix())
+    for directory in directories:
+        paths += [(directory / name).as_posix() for name in CONFIG_NAMES]
+    root = repo_root.resolve().as_posix().rstrip("/") + "/"
+    relative = [p[len(root) :] for p in paths if p.startswith(root)]
+    return list(dict.fromkeys(relative))
+
+
 def base_rules(
     git: Git, repo_root: Path, base: BaseRef, config: Config
 ) -> tuple[GateRule, ...] | None:
-    """The gate rules of the base's cml.yaml (same path as this PR's), or None if absent."""
+    """The gate rules of the base's cml.yaml, or None when the base has none."""
     from cml_py.yamlio import load_yaml
 
-    if config.path is not None:
-        rel = config.path.resolve().relative_to(repo_root.resolve()).as_posix()
-    else:
-        rel = CONFIG_NAMES[0]
-    data = git.read_files(base.sha, [rel]).get(rel)
-    if data is None:
+    candidates = _candidates(repo_root, config)
+    found = git.read_files(base.sha, candidates)
+    rel = next((c for c in candidates if found.get(c) is not None), None)
+    if rel is None:
         return None
     name = f"{base.name}:{rel}"
     try:
         parsed = parse_config(
-            load_yaml(data.decode("utf-8", "replace"), name), source=name, root=config.root
+            load_yaml(found[rel].decode("utf-8", "replace"), name), source=name, root=config.root
         )
     except CmlError:
         return None  # main's broken cml.yaml cannot judge anything

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from cml_py.errors import CmlError
+from cml_py.errors import ServiceError
 from cml_py.git import Git
 
 REF = "refs/cml-py/baselines"
@@ -47,7 +47,7 @@ def fetch(git: Git, remote: str) -> bool:
     message = proc.stderr.decode("utf-8", "replace")
     if "couldn't find remote ref" in message or "could not find remote ref" in message.lower():
         return False
-    raise CmlError(f"cannot fetch {REF} from {remote}: {message.strip().splitlines()[-1]}")
+    raise ServiceError(f"cannot fetch {REF} from {remote}: {_last_line(message)}")
 
 
 def tip(git: Git) -> str | None:
@@ -80,20 +80,32 @@ def save_record(
         if not pushing:
             echo(f"recorded {sha[:12]} in {REF} (no remote {remote!r}: not pushed)")
             return commit
-        proc = git.run("push", "--quiet", remote, f"{REF}:{REF}", check=False)
+        proc = git.run("push", "--porcelain", remote, f"{REF}:{REF}", check=False)
         if proc.returncode == 0:
             echo(f"recorded {sha[:12]} in {REF} and pushed it to {remote}")
             return commit
-        message = proc.stderr.decode("utf-8", "replace")
-        if (
-            "rejected" not in message
-            and "fetch first" not in message
-            and "non-fast-forward" not in message
-        ):
-            raise CmlError(f"cannot push {REF} to {remote}: {message.strip().splitlines()[-1]}")
+        message = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+        raced = ("fetch first", "non-fast-forward", "cannot lock ref", "incorrect old value")
+        if not any(reason in message for reason in raced):
+            raise ServiceError(f"cannot push {REF} to {remote}: {_reason(message)}")
         echo(f"another job saved a record at the same time; merging (attempt {attempt})")
         time.sleep(random.uniform(0.1, 0.5) * attempt)
-    raise CmlError(f"could not push {REF} to {remote} after {attempts} attempts")
+    raise ServiceError(
+        f"could not push {REF} to {remote}: other jobs kept saving records ({attempts} attempts)"
+    )
+
+
+def _reason(message: str) -> str:
+    """The rejected ref's own line (`[remote rejected] … (pre-receive hook declined)`)."""
+    for line in message.splitlines():
+        if "rejected" in line or "error" in line.lower():
+            return line.strip()
+    return _last_line(message)
+
+
+def _last_line(message: str) -> str:
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
 
 
 def _commit_record(git: Git, parent: str | None, sha: str, files: dict[str, bytes]) -> str:

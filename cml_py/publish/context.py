@@ -126,8 +126,13 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
     else:
         token_names = ()
     for name in token_names:
-        if env.get(name):
-            values.update(token=env[name], token_source=name)
+        if env.get(name, "").strip():
+            token = env[name].strip()
+            redact.register(token)
+            redact.register(env[name])
+            if any(ch.isspace() for ch in token):
+                raise CmlError(f"{name}: the token contains whitespace; check the secret's value")
+            values.update(token=token, token_source=name)
             break
     for key, variable in (
         ("api_url", "CML_PY_API_URL"),
@@ -143,4 +148,8 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             values[key] = int(env[variable]) if key == "pr_number" else env[variable]
     values.update({k: v for k, v in overrides.items() if k != "forge"})
     redact.register(values.get("token"))
+    for key in ("api_url", "server_url"):
+        url = values.get(key)
+        if url and not url.startswith(("http://", "https://")):
+            raise CmlError(f"{key}: expected an http(s):// URL, got {url!r}")
     return CiContext(**values)

@@ -132,6 +132,9 @@ def publish_comment(
                 f"images were not published ({exc}); " + permission_hint(ctx, "images")
             )
             text = img.without_images(text, refs, report_dir)
+        except ServiceError as exc:  # the comment matters more than its pictures
+            outcome.warnings.append(f"images were not published ({exc})")
+            text = img.without_images(text, refs, report_dir)
     body = shrink.fit(text, publisher.comment_limit - 200, link=ctx.run_url)
     what = {("github", "pr"): "the PR comment", ("gitlab", "pr"): "the MR note"}.get(
         (ctx.forge or "", kind), f"the {kind} comment"
@@ -153,8 +156,9 @@ def publish_comment(
         outcome.denied = True
         hint = permission_hint(ctx, "comment" if kind in ("pr", "issue") else "commit comment")
         outcome.warnings.append(f"{what} was not posted ({exc}); {hint}")
-    if ctx.forge == "github" and ctx.github_actions:
-        _actions_surfaces(ctx, text, report_path, outcome)
+    finally:  # the job summary holds the report even when the forge failed us
+        if ctx.forge == "github" and ctx.github_actions:
+            _actions_surfaces(ctx, text, report_path, outcome)
     return outcome
 
 

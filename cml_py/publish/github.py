@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cml_py.errors import CmlError
+from cml_py.errors import CmlError, ServiceError
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import (
     ApiError,
@@ -26,7 +26,7 @@ from cml_py.publish.net import (
     message_of,
     rate_limit_wait,
 )
-from cml_py.publish.sticky import Comment
+from cml_py.publish.sticky import ANY_BOT, Comment
 
 ACTIONS_BOT = "github-actions[bot]"
 DEFAULT_TIMEOUT = 30
@@ -51,6 +51,8 @@ def classify_error(exc: BaseException) -> Failure | None:
             return Failure("secondary", status, message, wait if wait is not None else 60.0)
         if status == 401:
             return Failure("auth", status, message)
+        if status == 429:
+            return Failure("secondary", status, message, wait if wait is not None else 60.0)
         if status == 403:
             return Failure("denied", status, message)
         if status == 404:
@@ -70,6 +72,8 @@ def classify_error(exc: BaseException) -> Failure | None:
         ),
     ):
         return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+    if isinstance(exc, requests.exceptions.RequestException):  # a bad URL, header, redirect…
+        return Failure("client", None, f"{type(exc).__name__}: {exc}")
     return None
 
 
@@ -121,7 +125,11 @@ class GitHubPublisher:
             raise CmlError("GITHUB_REPOSITORY is not set; set CML_PY_REPOSITORY=owner/name")
         interval = write_interval
         if interval is None:
-            interval = float(os.environ.get("CML_PY_WRITE_INTERVAL", "1.0"))
+            raw = os.environ.get("CML_PY_WRITE_INTERVAL", "1.0")
+            try:
+                interval = float(raw)
+            except ValueError:
+                raise CmlError(f"CML_PY_WRITE_INTERVAL: expected seconds, got {raw!r}") from None
         self.ctx = ctx
         self.retrier = retrier
         self.github = Github(
@@ -144,14 +152,17 @@ class GitHubPublisher:
 
     # -- identity -------------------------------------------------------------------
     def author(self) -> str | None:
-        """The login comments are written as. An Actions token cannot read /user; its
-        comments are by github-actions[bot]. CML_PY_COMMENT_AUTHOR overrides."""
+        """The login comments are written as. The Actions GITHUB_TOKEN cannot read /user;
+        its comments are by github-actions[bot]. Another app token cannot either; its
+        comments are by some `<app>[bot]`. CML_PY_COMMENT_AUTHOR overrides."""
         if os.environ.get("CML_PY_COMMENT_AUTHOR"):
             return os.environ["CML_PY_COMMENT_AUTHOR"]
         try:
             return self.run("reading the token's user", lambda: self.github.get_user().login)
         except PermissionDenied:
-            return ACTIONS_BOT if self.ctx.github_actions else None
+            if self.ctx.github_actions and self.ctx.token_source == "GITHUB_TOKEN":
+                return ACTIONS_BOT
+            return ANY_BOT
 
     # -- comments --------------------------------------------------------------------
     def comment_url(self, kind: str, ref: str, comment: Comment) -> str:
@@ -194,6 +205,7 @@ class GitHubPublisher:
         return {src: f"{base}/blob/{commit_sha}/{folder}/{names[src]}?raw=true" for src in files}
 
     def _commit_to_branch(self, branch: str, tree: Any, message: str) -> str:
+        last = ""
         for _ in range(5):  # a concurrent job may move the branch between read and write
             try:
                 ref = self.run(
@@ -235,7 +247,11 @@ class GitHubPublisher:
             except ApiError as exc:
                 if exc.failure.status != 422:  # 422: the branch moved (or appeared) meanwhile
                     raise
-        raise CmlError(f"could not move the {branch} branch: other jobs kept updating it")
+                last = exc.failure.message
+        raise ServiceError(
+            f"could not move the {branch} branch: it was rejected five times, last with "
+            f"{last!r} (other jobs kept updating it, or a branch rule forbids it)"
+        )
 
     # -- status ----------------------------------------------------------------------
     def set_status(

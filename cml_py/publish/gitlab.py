@@ -104,6 +104,8 @@ class GitLabPublisher:
             ),
         ):
             return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+        if isinstance(exc, requests.exceptions.RequestException):
+            return Failure("client", None, f"{type(exc).__name__}: {exc}")
         return None
 
     def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:

@@ -124,10 +124,21 @@ class Retrier:
                     )
                 delay = wait + random.uniform(0, 1)
             elif failure.kind == "secondary":
-                delay = min(failure.wait if failure.wait is not None else 60.0, self.max_rate_wait)
+                delay = failure.wait if failure.wait is not None else 60.0
+                if delay > self.max_rate_wait:
+                    raise ServiceError(
+                        redact(
+                            f"{failure.describe(what)} (the API asks to wait {delay:.0f} s; "
+                            "try again later)"
+                        )
+                    )
             else:  # network, server
                 delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+            unknown = not idempotent and failure.kind in ("network", "server")
             if attempt >= self.attempts:
+                found = recover() if unknown and recover is not None else None
+                if found is not None:
+                    return found
                 raise ServiceError(failure.describe(what) + f" (gave up after {attempt} attempts)")
             if self.clock() - started + delay > self.total_seconds:
                 raise ServiceError(
@@ -135,7 +146,7 @@ class Retrier:
                 )
             self.echo(redact(f"{failure.describe(what)}; retrying in {delay:.1f} s"))
             self.sleep(delay)
-            if not idempotent and failure.kind in ("network", "server") and recover is not None:
+            if unknown and recover is not None:
                 found = recover()
                 if found is not None:
                     return found

@@ -54,7 +54,7 @@ def _cut_tables(text: str, keep: int, link: str | None) -> str:
         rows = lines[start:end]
         out += rows[:keep]
         if len(rows) > keep:
-            out.append(_more_line(len(rows) - keep, link).rstrip("\n"))
+            out.append(_more_line(len(rows) - keep, link))  # blank lines around it
         pos = end
     out += lines[pos:]
     return "\n".join(out)
@@ -80,9 +80,13 @@ def fit(
     if best is not None:
         return best
     text = _cut_tables(text, 0, link)
-    notice = (
-        "\n\n_… the report was cut to fit" + (f"; [read it all]({link})" if link else "") + "._\n"
-    )
-    while measure(text + notice) > limit and text:
-        text = text[: max(0, len(text) - max(1, (measure(text + notice) - limit)))]
-    return text + notice
+    read_all = f"; [read it all]({link})" if link else ""
+    notice = f"\n\n_… the report was cut to fit{read_all}._\n"
+    low, high = 0, len(text)  # the longest prefix that fits with the notice
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(text[:middle] + notice) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + notice

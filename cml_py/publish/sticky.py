@@ -22,6 +22,7 @@ from typing import Protocol
 from cml_py.publish.net import Failure, Retrier
 
 MODES = ("update", "new", "recreate")
+ANY_BOT = "*[bot]"  # the author of an app token that cannot read /user: some `name[bot]`
 _MARKER = re.compile(r"<!-- cml-py report id=([A-Za-z0-9._-]+) -->")
 
 
@@ -84,8 +85,15 @@ def post_sticky(
     nonce = new_nonce()
     body = with_nonce(with_marker(body, report_id), nonce)
 
+    def written_by_us(comment: Comment) -> bool:
+        if author is None:
+            return True
+        if author == ANY_BOT:
+            return bool(comment.author and comment.author.endswith("[bot]"))
+        return comment.author == author
+
     def ours(comments: list[Comment]) -> list[Comment]:
-        return [c for c in comments if tag in c.body and (author is None or c.author == author)]
+        return [c for c in comments if tag in c.body and written_by_us(c)]
 
     before = ours(retrier.run(f"listing {what}", thread.list, classify))
     if mode == "update" and before:

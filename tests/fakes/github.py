@@ -41,6 +41,7 @@ class Token:
     login: str | None  # None: an installation token (GITHUB_TOKEN), which cannot read /user
     permissions: frozenset[str] = ALL_PERMISSIONS
     app: bool = True  # check runs need an app/installation token
+    bot: str = "github-actions[bot]"  # who an installation token's comments are by
 
 
 @dataclass
@@ -164,6 +165,17 @@ class FakeGitHub:
         if fault.kind == "500":
             return Response(
                 json.dumps({"message": "Server Error"}), status=502, content_type="application/json"
+            )
+        if fault.kind == "422":
+            return Response(
+                json.dumps(
+                    {
+                        "message": "Repository rule violations found",
+                        "documentation_url": "https://docs.github.com/rest",
+                    }
+                ),
+                status=422,
+                content_type="application/json",
             )
         if fault.kind == "rate":
             reset = int(time.time() + fault.reset_in)
@@ -380,7 +392,7 @@ class FakeGitHub:
         )
 
     def _author(self, token: Token) -> str:
-        return token.login or "github-actions[bot]"
+        return token.login or token.bot
 
     def _change_comment(self, request, token, data, method, comment_id):
         comment = self.comments.get(int(comment_id))
