@@ -222,12 +222,17 @@ class FakeGitLab:
 
     def _change_note(self, request, user, method, kind, iid, note_id):
         note = self.notes.get(int(note_id))
-        if note is None or note["kind"] != kind or note["parent"] != iid:
+        found = note is not None and note["kind"] == kind and note["parent"] == iid
+        return self._edit_or_delete(request, user, method, note if found else None)
+
+    def _edit_or_delete(self, request, user, method, note):
+        """PUT/DELETE of one note, by its author only (what GitLab allows a non-admin)."""
+        if note is None:
             return 404, {"message": "404 Not found"}, {}
         if note["username"] != user:
             return 403, {"message": "403 Forbidden"}, {}
         if method == "DELETE":
-            del self.notes[int(note_id)]
+            del self.notes[note["id"]]
             return 204, None, {}
         note["body"] = self._data(request).get("body", note["body"])
         return 200, self._note_json(note), {}
@@ -248,15 +253,8 @@ class FakeGitLab:
 
     def _change_discussion_note(self, request, user, method, sha, discussion, note_id):
         note = self.notes.get(int(note_id))
-        if note is None or note["discussion"] != discussion:
-            return 404, {"message": "404 Not found"}, {}
-        if note["username"] != user:
-            return 403, {"message": "403 Forbidden"}, {}
-        if method == "DELETE":
-            del self.notes[int(note_id)]
-            return 204, None, {}
-        note["body"] = self._data(request).get("body", note["body"])
-        return 200, self._note_json(note), {}
+        found = note is not None and note["discussion"] == discussion
+        return self._edit_or_delete(request, user, method, note if found else None)
 
     def _upload(self, request, user):
         upload = request.files.get("file")
