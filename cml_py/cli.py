@@ -39,18 +39,20 @@ Exit codes:
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, "--version", prog_name="cml-py", message="%(prog)s %(version)s")
 def cli() -> None:
-    """Compare this pull request's model metrics with main, gate them, and report.
+    """Train, compare this pull request's model with main, gate it, and report on the PR.
 
     \b
-    Reads cml.yaml at the repository root (or --config), the metrics and params files it
-    lists (JSON, YAML, TOML, CSV/TSV; autodetected when none are listed), and the same
-    files at the base commit, read from git without touching the working tree.
+    Reads cml.yaml at the repository root (or --config): what to train, the metrics
+    and params files (JSON, YAML, TOML, CSV/TSV; autodetected when none are listed),
+    where main's numbers come from, and the gate. main's files are read from git
+    without touching the working tree.
 
     \b
     Examples:
+      cml-py init                     # a commented cml.yaml and the CI file
+      cml-py run                      # the whole CI job; exit 1 when the gate fails
+      cml-py run --dry-run            # the same locally, posting nothing
       cml-py diff                     # what changed against main
-      cml-py gate                     # exit 1 when a gate rule fails
-      cml-py report -o report.md      # markdown for the PR comment
       cml-py demo                     # a complete example in a temporary repository
     """
 
