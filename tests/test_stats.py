@@ -263,3 +263,42 @@ def test_multiclass_paired_statistics() -> None:
     assert result.stats["roc_auc"].test is None  # DeLong is for binary AUC
     assert result.stats["roc_auc"].ci_low > 0
     assert "per_class.3.f1" in result.stats
+
+
+def test_interval_bounds_carry_no_floating_point_dust() -> None:
+    """A logistic regression against a decision stump on breast-cancer data: resampled
+    macro recalls of equal counts differ by 1e-16, which must read as 0, not as a tiny
+    significant change (seen in the demo before bounds were snapped)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0, stratify=y
+    )
+
+    def side(model):
+        model.fit(X_train, y_train)
+        proba = model.predict_proba(X_test)
+        return predictions_from_frame(
+            pd.DataFrame(
+                {
+                    "y_true": y_test,
+                    "y_pred": model.predict(X_test),
+                    "proba_0": proba[:, 0],
+                    "proba_1": proba[:, 1],
+                }
+            ),
+            "x",
+        )
+
+    result = paired_statistics(
+        side(LogisticRegression(C=0.02, max_iter=5000)),
+        side(DecisionTreeClassifier(max_depth=1, random_state=0)),
+    )
+    assert result.stats["balanced_accuracy"].ci_high == 0.0
+    for stat in result.stats.values():
+        for bound in (stat.ci_low, stat.ci_high):
+            assert bound == 0.0 or abs(bound) >= 1e-12
