@@ -135,3 +135,18 @@ def test_markdown_golden_with_statistics_and_charts() -> None:
         '<img src="charts/roc%20pr.png" alt="ROC and precision-recall curves" width="800">' in text
     )
     assert "Charts not drawn: Training curves: no training curves." in text
+
+
+def test_many_changed_params_fold_away() -> None:
+    from dataclasses import replace
+
+    from cml_py.metrics.diff import diff_sets
+    from cml_py.model import MetricFile, MetricSet
+
+    report = mixed_report()
+    base = MetricSet((MetricFile("params.json", {f"p{i}": i for i in range(12)}),))
+    head = MetricSet((MetricFile("params.json", {f"p{i}": i + 1 for i in range(12)}),))
+    many = replace(report, comparison=replace(report.comparison, params=diff_sets(base, head, judge=False)))
+    text = render(many, "md")
+    assert "<details><summary>Params: 12 changed</summary>" in text and "#### Params" not in text
+    assert "#### Params\n\n| Param |" in render(report, "md")  # a few stay in plain sight
