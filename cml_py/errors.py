@@ -33,9 +33,3 @@ class ServiceError(CmlError):
     """A forge or other service failed after the retries that were safe to make."""
 
     exit_code = EXIT_SERVICE
-
-
-class GateFailed(CmlError):
-    """The gate's verdict was fail; raised only where a stage must stop the job."""
-
-    exit_code = EXIT_GATE_FAILED

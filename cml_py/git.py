@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from cml_py.errors import CmlError
@@ -80,13 +80,6 @@ class Git:
 
     def is_shallow(self) -> bool:
         return self._out("rev-parse", "--is-shallow-repository") == "true"
-
-    def is_dirty(self, paths: Sequence[str] = ()) -> bool:
-        """Whether tracked files (limited to `paths` when given) differ from HEAD."""
-        args = ["status", "--porcelain", "--untracked-files=no"]
-        if paths:
-            args += ["--", *paths]
-        return bool(self.run(*args, check=False).stdout.strip())
 
     def list_files(self, sha: str) -> list[str]:
         """All file paths in the tree of commit `sha`, repo-relative with `/`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -136,7 +136,6 @@ class Comparison:
     params: tuple[DiffRow, ...]
     base: BaseRef | None
     head_sha: str | None
-    head_dirty: bool = False
     notes: tuple[str, ...] = ()
     trends: tuple[Trend, ...] = ()
 
@@ -220,6 +219,5 @@ class Report:
     gate: GateResult
     show_all: bool = False
     version: str = ""
-    links: Mapping[str, str] = field(default_factory=dict)
     charts: tuple[ChartRef, ...] = ()
     legs: tuple[LegSummary, ...] = ()

@@ -273,17 +273,6 @@ class Compared:
     rules_change: RulesChange | None = None
 
 
-def compare(
-    config: Config,
-    selection: Selection,
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    echo: Echo = _quiet,
-) -> Comparison:
-    return compare_all(config, selection, cwd=cwd, env=env, echo=echo).comparison
-
-
 def compare_all(
     config: Config,
     selection: Selection,

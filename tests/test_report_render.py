@@ -146,7 +146,9 @@ def test_many_changed_params_fold_away() -> None:
     report = mixed_report()
     base = MetricSet((MetricFile("params.json", {f"p{i}": i for i in range(12)}),))
     head = MetricSet((MetricFile("params.json", {f"p{i}": i + 1 for i in range(12)}),))
-    many = replace(report, comparison=replace(report.comparison, params=diff_sets(base, head, judge=False)))
+    many = replace(
+        report, comparison=replace(report.comparison, params=diff_sets(base, head, judge=False))
+    )
     text = render(many, "md")
     assert "<details><summary>Params: 12 changed</summary>" in text and "#### Params" not in text
     assert "#### Params\n\n| Param |" in render(report, "md")  # a few stay in plain sight

@@ -12,7 +12,6 @@ import csv
 import datetime as _dt
 import io
 import json
-import math
 import re
 from typing import Any
 
@@ -200,7 +199,3 @@ def _long(rows: list[list[str]], path: str, *, line_offset: int) -> dict[str, Sc
             raise CmlError(f"{path}: row {index + line_offset}: the name {name!r} appears twice")
         out[name] = parse_cell(row[1])
     return out
-
-
-def is_nonfinite(value: Scalar) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)

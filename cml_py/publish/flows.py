@@ -21,7 +21,6 @@ from cml_py.publish.net import PermissionDenied, Retrier
 from cml_py.redact import redact
 
 Echo = Callable[[str], None]
-IMAGE_MODES = ("auto", "none")
 _TARGET = re.compile(r"^(?:(auto|pr|commit)|(pr|issue)/(\d+)|commit/([0-9a-fA-F]{7,64}))$")
 
 

@@ -26,6 +26,7 @@ from cml_py.publish.net import (
     message_of,
     rate_limit_wait,
 )
+from cml_py.publish.shrink import GITHUB_COMMENT_LIMIT
 from cml_py.publish.sticky import ANY_BOT, Comment
 
 ACTIONS_BOT = "github-actions[bot]"
@@ -109,7 +110,7 @@ class _Thread:
 
 
 class GitHubPublisher:
-    comment_limit = 65_536
+    comment_limit = GITHUB_COMMENT_LIMIT
 
     def __init__(
         self, ctx: CiContext, retrier: Retrier, *, write_interval: float | None = None

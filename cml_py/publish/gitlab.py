@@ -16,6 +16,7 @@ from typing import Any
 from cml_py.errors import CmlError
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, rate_limit_wait
+from cml_py.publish.shrink import GITLAB_NOTE_LIMIT
 from cml_py.publish.sticky import Comment
 
 DEFAULT_TIMEOUT = 30
@@ -39,7 +40,7 @@ def api_base(ctx: CiContext) -> str:
 
 
 class GitLabPublisher:
-    comment_limit = 1_000_000
+    comment_limit = GITLAB_NOTE_LIMIT
 
     def __init__(self, ctx: CiContext, retrier: Retrier) -> None:
         import gitlab

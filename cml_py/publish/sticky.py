@@ -21,7 +21,6 @@ from typing import Protocol
 
 from cml_py.publish.net import Failure, Retrier
 
-MODES = ("update", "new", "recreate")
 ANY_BOT = "*[bot]"  # the author of an app token that cannot read /user: some `name[bot]`
 _MARKER = re.compile(r"<!-- cml-py report id=([A-Za-z0-9._-]+) -->")
 

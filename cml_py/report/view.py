@@ -16,7 +16,6 @@ from cml_py.report.format import MISSING, fmt_delta, fmt_number, fmt_pair, fmt_p
 
 Escape = Callable[[str], str]
 
-STATUS_WORD = {Status.PASS: "pass", Status.FAIL: "fail", Status.WARN: "warn"}
 VERDICT_ORDER = (
     Verdict.WORSE,
     Verdict.BETTER,
