@@ -656,32 +656,16 @@ def status(
       cml-py status
       cml-py status --id gpu --strict
     """
-    from cml_py.publish import actions, flows
+    from cml_py.publish import flows
     from cml_py.publish.context import detect
-    from cml_py.report import render
-    from cml_py.report.view import headline
 
     config, result = _load(common, False, report_id)
-    ctx = detect(os.environ)
-    passed = result.gate.passed
-    outcome = flows.publish_status(
-        ctx,
-        passed=passed,
-        report_id=result.id,
-        title=f"cml-py: {headline(result)}",
-        summary=render(result, "md"),
-        echo=_stderr,
-    )
+    outcome = flows.publish_verdict(detect(os.environ), result, echo=_stderr, emit=click.echo)
     if outcome.url:
         _stderr(
             f"set the {outcome.url} {flows.status_name(result.id)}: "
-            f"{'success' if passed else 'failure'}"
+            f"{'success' if result.gate.passed else 'failure'}"
         )
-    if ctx.github_actions:
-        for line in actions.annotations(result.gate.checks):
-            click.echo(line)
-        if ctx.output_file is not None:
-            actions.set_outputs(ctx.output_file, {"verdict": result.gate.verdict.value})
     flows.finish(outcome, strict=config.publish.strict if strict is None else strict, echo=_stderr)
     return EXIT_OK
 

@@ -181,9 +181,8 @@ def _publish(
     result: JobResult,
 ) -> None:
     from cml_py.fsio import write_atomic
-    from cml_py.publish import actions, flows
+    from cml_py.publish import flows
     from cml_py.publish.context import detect
-    from cml_py.report import render
     from cml_py.report.view import headline
 
     settings = config.publish
@@ -221,23 +220,11 @@ def _publish(
         return
     outcome = flows.publish_comment(report_path, ctx, comment_options, echo)
     result.comment_url = outcome.url
-    status = flows.publish_status(
-        ctx,
-        passed=report.gate.passed,
-        report_id=report.id,
-        title=title,
-        summary=render(report, "md"),
-        echo=echo,
-    )
+    import click
+
+    status = flows.publish_verdict(ctx, report, echo=echo, emit=click.echo)
     outcome.warnings += status.warnings
     outcome.denied = outcome.denied or status.denied
-    if ctx.github_actions:
-        import click
-
-        for line in actions.annotations(report.gate.checks):
-            click.echo(line)
-        if ctx.output_file is not None:
-            actions.set_outputs(ctx.output_file, {"verdict": report.gate.verdict.value})
     result.warnings = outcome.warnings
     flows.finish(outcome, strict=strict, echo=echo)
 

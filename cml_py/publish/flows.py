@@ -207,6 +207,31 @@ def publish_status(
     return outcome
 
 
+def publish_verdict(
+    ctx: CiContext, report: Any, *, echo: Echo, emit: Callable[[str], None]
+) -> Outcome:
+    """The check from the gate and, in GitHub Actions, the annotations (through `emit`,
+    to stdout where the runner reads them) and the `verdict` step output."""
+    from cml_py.publish import actions
+    from cml_py.report import render
+    from cml_py.report.view import headline
+
+    outcome = publish_status(
+        ctx,
+        passed=report.gate.passed,
+        report_id=report.id,
+        title=f"cml-py: {headline(report)}",
+        summary=render(report, "md"),
+        echo=echo,
+    )
+    if ctx.github_actions:
+        for line in actions.annotations(report.gate.checks):
+            emit(line)
+        if ctx.output_file is not None:
+            actions.set_outputs(ctx.output_file, {"verdict": report.gate.verdict.value})
+    return outcome
+
+
 def finish(outcome: Outcome, *, strict: bool, echo: Echo) -> None:
     """Print the warnings; with `strict`, a denied publish is a service failure."""
     for warning in outcome.warnings:
