@@ -17,6 +17,7 @@ from cml_py.metrics.direction import matches
 from cml_py.model import DiffRow, Direction, GateCheck, GateResult, Scalar, Status, is_number
 
 RULE_KINDS = ("min", "max", "max_drop", "max_drop_pct")
+MISSING_AT_HEAD = "missing in this PR"  # the note renderers key on to show no value
 _DROP_RULES = ("max_drop", "max_drop_pct")
 
 
@@ -80,9 +81,7 @@ def _check(rule: GateRule, kind: str, row: DiffRow) -> GateCheck:
         limit=limit,
     )
     if not row.has_head:
-        return GateCheck(
-            status=_missing_status(rule, at_head=True), note="missing in this PR", **common
-        )
+        return GateCheck(status=_missing_status(rule, at_head=True), note=MISSING_AT_HEAD, **common)
     value = row.head
     if not is_number(value):
         return GateCheck(status=Status.FAIL, note="value is not a number", **common)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cml_py.model import DiffRow, GateCheck, PairedStat, Report, Status, Verdict
+from cml_py.gate import MISSING_AT_HEAD
+from cml_py.model import (
+    DiffRow,
+    GateCheck,
+    PairedStat,
+    Report,
+    Status,
+    Verdict,
+    is_finite_number,
+)
 from cml_py.report.format import MISSING, fmt_delta, fmt_number, fmt_pair, fmt_pct
 
 Escape = Callable[[str], str]
@@ -92,7 +101,7 @@ def verdict_text(row: DiffRow, marks: Marks) -> str:
 def gate_table(report: Report, esc: Escape, marks: Marks, *, show_file: bool) -> Table:
     rows = []
     for check in report.gate.checks:
-        has_value = check.metric is not None and check.note != "missing in this PR"
+        has_value = check.metric is not None and check.note != MISSING_AT_HEAD
         base, value = _pair(check.base, check.value, check.base is not None, has_value, esc)
         row = [
             f"{marks.status[check.status]}",
@@ -238,8 +247,6 @@ def sparkline(values: Sequence[float]) -> str:
 
 def trend_table(report: Report, esc: Escape) -> Table | None:
     """Each gated metric on main's last records, and where this PR would put it."""
-    from cml_py.model import is_finite_number
-
     rows = []
     by_key = {(r.path, r.name): r for r in report.comparison.metrics}
     for trend in report.comparison.trends:
