@@ -18,6 +18,7 @@ from typing import Any
 
 from cml_py.config import Config
 from cml_py.errors import CmlError
+from cml_py.paths import check_readable
 
 STEP_COLUMNS = ("step", "epoch", "iteration", "iter")
 IGNORED_COLUMNS = ("timestamp", "time", "wall_time")
@@ -143,7 +144,8 @@ def load_artifacts(
         fields["predictions_path"] = predictions_path
         base_files = source.read_files([predictions_path, importance_path])
         head_file = repo_root / predictions_path
-        if head_file.is_file():
+        if head_file.is_file() or head_file.is_symlink():
+            check_readable(head_file, repo_root, "the predictions file", predictions_path)
             from cml_py.train.predictions import read_predictions
 
             head = read_predictions(head_file, display=predictions_path)
@@ -174,8 +176,10 @@ def load_artifacts(
             p.relative_to(repo_root).as_posix()
             for pattern in patterns
             for p in repo_root.glob(pattern)
-            if p.is_file()
+            if p.is_file() or p.is_symlink()
         )
+        for path in head_paths:
+            check_readable(repo_root / path, repo_root, "the curves file", path)
         base_paths = [p for p in source.list_files() if any(r.match(p) for r in regexes)]
         fields["head_curves"] = _read_curves(
             head_paths, lambda ps: {p: _read_local(repo_root, p) for p in ps}, notes, "this PR"
@@ -186,4 +190,6 @@ def load_artifacts(
 
 def _read_local(root: Path, path: str) -> bytes | None:
     target = root / path
+    if target.is_symlink():
+        check_readable(target, root, "a training output", path)
     return target.read_bytes() if target.is_file() else None

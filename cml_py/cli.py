@@ -126,25 +126,22 @@ def _load(
     """cml.yaml (with flags on top) and the comparison of head with base; with
     `charts_dir`, the charts too (linked relative to `report_dir`)."""
     from cml_py import pipeline
-    from cml_py.config import check_report_id, load_config
+    from cml_py.config import check_report_id
 
     cwd = Path.cwd()
-    config = load_config(common.config_path, cwd=cwd)
-    if report_id is not None:
-        config = config.with_overrides(report_id=check_report_id(report_id))
     selection = pipeline.Selection(
         base=common.base,
         metrics=common.metrics,
         params=common.params,
         trust_pr_config=common.trust_pr_config,
     )
-    compared = pipeline.compare_all(
-        config,
-        selection,
-        cwd=cwd,
-        env=os.environ,
-        echo=lambda s: click.echo(f"cml-py: {s}", err=True),
-    )
+    settings = pipeline.load_settings(common.config_path, selection, cwd=cwd, env=os.environ)
+    if report_id is not None:
+        settings = dataclasses.replace(
+            settings, config=settings.config.with_overrides(report_id=check_report_id(report_id))
+        )
+    config = settings.config
+    compared = pipeline.compare_all(settings, selection, cwd=cwd, echo=_stderr)
     charts = ()
     if charts_dir is not None:
         charts = pipeline.draw_charts(compared, charts_dir, relative_to=report_dir or cwd)
@@ -158,7 +155,7 @@ def _load(
         show_all=show_all,
         charts=charts,
     )
-    return config, report
+    return settings, report
 
 
 @cli.command(context_settings=CONTEXT)
@@ -312,31 +309,43 @@ def report(
       cml-py report --merge legs/* -o report.md    # one report for matrix legs
     """
     from cml_py.report import DEFAULT_FILES, render
+    from cml_py.trust import template_for
 
     target = output or DEFAULT_FILES[fmt]
     report_dir = Path.cwd() if target == "-" else Path(target).resolve().parent
     if merge:
-        from dataclasses import replace
-
-        from cml_py.config import check_report_id, load_config
+        from cml_py import pipeline
+        from cml_py.config import check_report_id
         from cml_py.fanin import merge_legs
 
-        config = load_config(common.config_path, cwd=Path.cwd())
-        result = merge_legs(
-            merge, report_id=check_report_id(report_id or config.report_id), echo=_stderr
+        settings = pipeline.load_settings(
+            common.config_path,
+            pipeline.Selection(base=common.base, trust_pr_config=common.trust_pr_config),
+            cwd=Path.cwd(),
+            env=os.environ,
+            require_base=False,
         )
-        result = replace(result, show_all=show_all)
+        result = merge_legs(
+            merge, report_id=check_report_id(report_id or settings.config.report_id), echo=_stderr
+        )
+        result = dataclasses.replace(result, show_all=show_all)
     else:
-        config, result = _load(
+        settings, result = _load(
             common,
             show_all,
             report_id,
             charts_dir=charts_dir.resolve() if charts_dir else None,
             report_dir=report_dir,
         )
-    if template is None and config.template:
-        template = config.root / config.template
-    text = render(result, fmt, template=template)
+    if template is not None:
+        from cml_py.report.template_source import template_from_flag
+
+        source = template_from_flag(
+            template, settings.workspace.root if settings.workspace else None
+        )
+    else:
+        source = template_for(settings)
+    text = render(result, fmt, template=source)
     if target == "-":
         click.echo(text, nl=False)
     else:
@@ -380,11 +389,13 @@ def train(config_path: Path | None) -> int:
       cml-py train
       cml-py train --config models/cml.yaml && cml-py report -o report.md
     """
-    from cml_py.config import load_config
+    from cml_py import pipeline
     from cml_py.train.runner import train as run_training
 
-    config = load_config(config_path, cwd=Path.cwd())
-    run_training(config, echo=lambda s: click.echo(f"cml-py: {s}", err=True))
+    settings = pipeline.load_settings(
+        config_path, pipeline.Selection(), cwd=Path.cwd(), env=os.environ, require_base=False
+    )
+    run_training(settings.config, echo=_stderr)
     return EXIT_OK
 
 
@@ -596,14 +607,18 @@ def comment(
       cml-py comment report.md --mode recreate --id nightly
       cml-py comment report.md --target pr/42 --images none
     """
-    from cml_py.config import check_report_id, load_config
+    from cml_py import pipeline
+    from cml_py.config import check_report_id
     from cml_py.publish import flows
     from cml_py.publish.context import detect
 
-    config = load_config(config_path, cwd=Path.cwd())
+    loaded = pipeline.load_settings(
+        config_path, pipeline.Selection(), cwd=Path.cwd(), env=os.environ, require_base=False
+    )
+    config = loaded.config
     settings = config.publish
     options = flows.CommentOptions(
-        target=target or settings.target,
+        target=target or "auto",
         report_id=check_report_id(report_id) if report_id else None,
         mode=mode or settings.mode,
         images=images or settings.images,
@@ -659,7 +674,8 @@ def status(
     from cml_py.publish import flows
     from cml_py.publish.context import detect
 
-    config, result = _load(common, False, report_id)
+    loaded, result = _load(common, False, report_id)
+    config = loaded.config
     outcome = flows.publish_verdict(detect(os.environ), result, echo=_stderr, emit=click.echo)
     if outcome.url:
         _stderr(
@@ -870,9 +886,10 @@ def baseline_save(config_path: Path | None, remote: str | None) -> int:
     """
     from cml_py import pipeline
     from cml_py.baseline import store
-    from cml_py.config import load_config
 
-    config = load_config(config_path, cwd=Path.cwd())
+    config = pipeline.load_settings(
+        config_path, pipeline.Selection(), cwd=Path.cwd(), env=os.environ, require_base=False
+    ).config
     git, head, files = pipeline.record_files(config, pipeline.Selection(), cwd=Path.cwd())
     store.save_record(git, head, files, remote=remote or config.baseline.remote, echo=_stderr)
     return EXIT_OK
@@ -933,6 +950,9 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command and exit with its code, whatever happens."""
     code: int
+    from cml_py import tokens
+
+    tokens.protect()  # every token value is masked before anything can print it
     try:
         result = cli.main(args=argv, prog_name="cml-py", standalone_mode=False)
         code = result if isinstance(result, int) else EXIT_OK

@@ -34,6 +34,7 @@ class GateRule:
     informational: bool = False
     on_missing: str | None = None
     significant: bool = False
+    on_nonfinite: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,9 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class PublishConfig:
-    """How the report is published (flags of `cml-py comment` override these)."""
+    """How the report is published (flags of `cml-py comment` override these). Where it
+    is published is not here: the target comes only from the CI event or --target."""
 
-    target: str = "auto"
     mode: str = "update"
     images: str = "auto"
     assets_branch: str = "cml-py-assets"
@@ -139,7 +140,7 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
         "max_drop": lambda v, p: c.number(v, p, non_negative=True),
         "max_drop_pct": lambda v, p: c.number(v, p, non_negative=True),
     }
-    allowed = (*numeric, "informational", "on_missing", "significant")
+    allowed = (*numeric, "informational", "on_missing", "on_nonfinite", "significant")
     for pattern, spec in c.mapping(value, ("gate",)).items():
         path = ("gate", pattern)
         spec = c.mapping(spec, path)
@@ -153,8 +154,9 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
             fields["informational"] = c.boolean(spec["informational"], (*path, "informational"))
         if "significant" in spec:
             fields["significant"] = c.boolean(spec["significant"], (*path, "significant"))
-        if "on_missing" in spec:
-            fields["on_missing"] = c.choice(spec["on_missing"], ON_MISSING, (*path, "on_missing"))
+        for key in ("on_missing", "on_nonfinite"):
+            if key in spec:
+                fields[key] = c.choice(spec[key], ON_MISSING, (*path, key))
         if fields.get("significant") and "max_drop" not in fields and "max_drop_pct" not in fields:
             raise c.fail((*path, "significant"), "only applies with max_drop or max_drop_pct")
         if not any(key in fields for key in numeric):
@@ -293,10 +295,14 @@ def _parse_evaluate(c: Checker, value: Any) -> EvaluateConfig:
 def _parse_publish(c: Checker, value: Any) -> PublishConfig:
     path = ("publish",)
     spec = c.mapping(value, path)
-    c.known_keys(spec, ("target", "mode", "images", "assets_branch", "strict", "local_dir"), path)
-    fields: dict[str, Any] = {}
     if "target" in spec:
-        fields["target"] = c.string(spec["target"], (*path, "target"))
+        raise c.fail(
+            (*path, "target"),
+            "the comment's target comes from the CI event, or from --target in the workflow; "
+            "a file in the repository cannot choose where cml-py writes",
+        )
+    c.known_keys(spec, ("mode", "images", "assets_branch", "strict", "local_dir"), path)
+    fields: dict[str, Any] = {}
     if "mode" in spec:
         fields["mode"] = c.choice(spec["mode"], ("update", "new", "recreate"), (*path, "mode"))
     if "images" in spec:
@@ -395,14 +401,15 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path | None, *, cwd: Path) -> Config:
-    """Read cml.yaml (the given one, or the nearest one); defaults when there is none."""
+def load_config(path: Path | None, *, cwd: Path, display: str | None = None) -> Config:
+    """Read cml.yaml (the given one, or the nearest one); defaults when there is none.
+    `display` is how messages name the file (default: as given, or its name if found)."""
     explicit = path is not None
     if path is None:
         path = find_config(cwd)
     if path is None:
         return Config(source="(no cml.yaml)", root=find_repo_root(cwd) or cwd)
-    display = path.name if not explicit else str(path)
+    display = display or (path.name if not explicit else str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -85,8 +85,14 @@ def _check(rule: GateRule, kind: str, row: DiffRow) -> GateCheck:
     value = row.head
     if not is_number(value):
         return GateCheck(status=Status.FAIL, note="value is not a number", **common)
-    if math.isnan(value):  # type: ignore[arg-type]
-        return GateCheck(status=Status.FAIL, note="value is NaN", **common)
+    if not math.isfinite(value):  # type: ignore[arg-type]
+        # NaN passes no comparison and inf passes some (min, max_drop of a cost): a
+        # value that overflowed (`1e400`) or diverged must not slip through.
+        status = {"fail": Status.FAIL, "warn": Status.WARN, "ignore": Status.PASS}[
+            rule.on_nonfinite
+        ]
+        word = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")  # type: ignore[operator]
+        return GateCheck(status=status, note=f"not a finite number ({word})", **common)
     if kind == "min":
         ok = _at_most(limit, value)  # type: ignore[arg-type]
         return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
@@ -157,6 +163,8 @@ def rule_text(rule: GateRule | None) -> str:
         parts.append("significant: true")
     if rule.on_missing:
         parts.append(f"on_missing: {rule.on_missing}")
+    if rule.on_nonfinite != "fail":
+        parts.append(f"on_nonfinite: {rule.on_nonfinite}")
     return "{" + ", ".join(parts) + "}"
 
 

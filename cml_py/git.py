@@ -6,13 +6,14 @@ so cml-py can run in the middle of a user's CI job without side effects.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from cml_py.errors import CmlError
+from cml_py.tokens import child_env
 
+SYMLINK_MODE = "120000"
 _ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
 
 
@@ -25,7 +26,7 @@ class Git:
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
-        self._env = {**os.environ, **_ENV}
+        self._env = {**child_env(), **_ENV}
 
     def run(
         self,
@@ -95,6 +96,35 @@ class Git:
         lines = self.run("cat-file", "--batch-check", input=request).stdout.splitlines()
         found = zip(paths, lines, strict=True)
         return {path for path, line in found if line.split(b" ")[1:2] == [b"blob"]}
+
+    def modes(self, sha: str, paths: Iterable[str]) -> dict[str, str]:
+        """Tree mode of each of `paths` that exists at commit `sha`: "100644" or "100755"
+        for a regular file, "120000" for a symlink, "040000" for a directory."""
+        wanted = [p for p in dict.fromkeys(paths) if p and "\n" not in p]
+        if not wanted:
+            return {}
+        out = self.run("ls-tree", "-z", "--full-tree", sha, "--", *wanted).stdout
+        modes: dict[str, str] = {}
+        for entry in out.split(b"\0"):
+            if not entry:
+                continue
+            meta, _, name = entry.partition(b"\t")
+            modes[name.decode("utf-8", "surrogateescape")] = meta.split(b" ")[0].decode()
+        return modes
+
+    def read_regular_files(self, sha: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """Like `read_files`, but a path that is a symlink at `sha` is an error: a
+        committed symlink can point anywhere, so cml-py never follows one it must trust."""
+        wanted = list(dict.fromkeys(paths))
+        modes = self.modes(sha, wanted)
+        for path, mode in modes.items():
+            if mode == SYMLINK_MODE:
+                raise CmlError(
+                    f"{path} at {sha[:12]} is a symlink; cml-py reads only regular files here"
+                )
+        present = [p for p in wanted if modes.get(p, "").startswith("100")]
+        found = self.read_files(sha, present)
+        return {p: found.get(p) for p in wanted}
 
     def read_files(self, sha: str, paths: Iterable[str]) -> dict[str, bytes | None]:
         """Contents of `paths` at commit `sha` in one `git cat-file --batch` call.

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cml_py.errors import EXIT_GATE_FAILED, EXIT_OK, CmlError
@@ -98,18 +98,32 @@ def openmetrics(rows: Sequence[DiffRow]) -> str:
 
 def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResult:
     from cml_py import pipeline
-    from cml_py.config import check_report_id, load_config
+    from cml_py.config import check_report_id
     from cml_py.fsio import write_atomic
+    from cml_py.paths import output_directory
     from cml_py.report import render
     from cml_py.report.json_out import report_dict
+    from cml_py.trust import template_for
 
     stages = Stages(echo)
     cwd = Path.cwd()
+    selection = pipeline.Selection(
+        base=options.base,
+        metrics=options.metrics,
+        params=options.params,
+        trust_pr_config=options.trust_pr_config,
+    )
     with stages.stage("config"):
-        config = load_config(options.config_path, cwd=cwd)
+        settings = pipeline.load_settings(
+            options.config_path, selection, cwd=cwd, env=env, require_base=not options.merge
+        )
         if options.report_id:
-            config = config.with_overrides(report_id=check_report_id(options.report_id))
-    out = options.out.resolve()
+            settings = replace(
+                settings,
+                config=settings.config.with_overrides(report_id=check_report_id(options.report_id)),
+            )
+        config = settings.config
+        out = output_directory(options.out, settings, what="--out")
     if options.merge:
         with stages.stage("merge"):
             from cml_py.fanin import merge_legs
@@ -122,13 +136,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
 
                 train(config, echo=echo)
         with stages.stage("compare"):
-            selection = pipeline.Selection(
-                base=options.base,
-                metrics=options.metrics,
-                params=options.params,
-                trust_pr_config=options.trust_pr_config,
-            )
-            compared = pipeline.compare_all(config, selection, cwd=cwd, env=env, echo=echo)
+            compared = pipeline.compare_all(settings, selection, cwd=cwd, echo=echo)
         with stages.stage("gate"):
             gate_result = pipeline.gate(compared)
         charts = ()
@@ -145,7 +153,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
         )
     with stages.stage("report"):
         report_path = out / "report.md"
-        write_atomic(report_path, render(report, "md", template=_template(config)))
+        write_atomic(report_path, render(report, "md", template=template_for(settings)))
         write_atomic(
             out / "report.json",
             json.dumps(
@@ -167,10 +175,6 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
     return result
 
 
-def _template(config) -> Path | None:
-    return config.root / config.template if config.template else None
-
-
 def _publish(
     report,
     report_path: Path,
@@ -189,7 +193,7 @@ def _publish(
     ctx = detect(env)
     strict = settings.strict if options.strict is None else options.strict
     comment_options = flows.CommentOptions(
-        target=options.target or settings.target,
+        target=options.target or "auto",
         report_id=report.id,
         mode=options.mode or settings.mode,
         images=options.images or settings.images,

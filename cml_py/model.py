@@ -162,9 +162,10 @@ class GateCheck:
 
 
 @dataclass(frozen=True)
-class RulesChange:
-    """The PR changed the gate rules: each (pattern, main's rules, this PR's rules) as
-    text ("—" when absent), and whose rules were applied ("main" or "this PR")."""
+class PolicyChange:
+    """The PR changed settings that judge it (gate rules, directions, judged files,
+    publishing…): each (setting, main's value, this PR's value) as written in cml.yaml
+    ("—" when absent), and whose settings were applied ("main" or "this PR")."""
 
     applied: str
     changes: tuple[tuple[str, str, str], ...]
@@ -173,7 +174,7 @@ class RulesChange:
 @dataclass(frozen=True)
 class GateResult:
     checks: tuple[GateCheck, ...] = ()
-    rules_change: RulesChange | None = None
+    policy_change: PolicyChange | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)

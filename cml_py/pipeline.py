@@ -12,17 +12,17 @@ from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
 from cml_py.model import (
-    BaseRef,
     ChartRef,
     Comparison,
     DiffRow,
     GateResult,
     MetricFile,
     MetricSet,
+    PolicyChange,
     Report,
-    RulesChange,
     Trend,
 )
+from cml_py.trust import Settings, Workspace
 
 if TYPE_CHECKING:
     from cml_py.artifacts import Artifacts
@@ -44,29 +44,25 @@ class Selection:
     trust_pr_config: bool = False
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """The repository being judged and the commit it is judged against."""
+def load_settings(
+    config_path: Path | None,
+    selection: Selection,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    require_base: bool = True,
+) -> Settings:
+    """The run's settings: main's policy with this PR's data (see trust.py)."""
+    from cml_py.trust import load_settings as load
 
-    git: Git
-    root: Path
-    base: BaseRef
-
-
-def open_workspace(
-    config: Config, selection: Selection, *, cwd: Path, env: Mapping[str, str]
-) -> Workspace:
-    from cml_py.baseline.resolve import requested_base, resolve_base
-
-    git = Git(cwd)
-    repo_root = git.toplevel()
-    if repo_root is None:
-        raise CmlError(
-            f"{cwd}: not inside a git repository; cml-py compares the working tree with a "
-            "base commit, so run it in a git checkout"
-        )
-    base = resolve_base(git, requested_base(selection.base, config.base, env))
-    return Workspace(git, repo_root, base)
+    return load(
+        config_path,
+        cwd=cwd,
+        env=env,
+        base_flag=selection.base,
+        trust_pr_config=selection.trust_pr_config,
+        require_base=require_base,
+    )
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -114,17 +110,20 @@ def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpe
     return metrics_spec, params_spec
 
 
-def choose_base_source(config: Config, ws: Workspace, metrics_spec: FileSpec, *, echo: Echo):
-    """The strategy: `git` reads committed files; `rerun` re-trains main; `auto` picks git
-    when every metrics file exists at the base, else rerun when there is a trainer."""
+def choose_base_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo):
+    """The strategy: `git` reads committed files; `rerun` re-trains main with main's own
+    `train:`; `auto` picks git when every metrics file exists at the base, else rerun
+    when main has a trainer."""
     from cml_py.baseline.sources import DirectoryBase, GitBase
     from cml_py.metrics import files as mf
 
+    config, ws = settings.config, settings.ws
     git = ws.git
+    base_train = settings.base_config.train if settings.base_config is not None else None
     strategy = config.baseline.strategy
     if strategy == "auto":
         strategy = "git"
-        if config.train is not None:
+        if config.train is not None and base_train is not None:
             head = mf.head_paths(replace(metrics_spec, required=False), ws.root)
             wanted = head or mf.literal_paths(metrics_spec, ws.root)
             if not wanted or git.existing(ws.base.sha, wanted) != set(wanted):
@@ -133,11 +132,15 @@ def choose_base_source(config: Config, ws: Workspace, metrics_spec: FileSpec, *,
         return _stored_source(config, ws, echo)
     if strategy == "git":
         return GitBase(git, ws.base.sha), []
-    if config.path is None:
-        raise CmlError("baseline strategy rerun needs a cml.yaml with a `train:` section")
+    if settings.base_config is None or base_train is None or not settings.base_config_text:
+        raise CmlError(
+            f"baseline strategy rerun: {ws.base.name} has no cml.yaml with a `train:` "
+            "section, so there is no way to re-train it (this PR's training is never used "
+            f"for {ws.base.name}); use strategy git or store until the PR is merged"
+        )
     from cml_py.baseline.rerun import rerun_baseline
 
-    directory, notes = rerun_baseline(git, ws.root, ws.base, config, config.path, echo=echo)
+    directory, notes = rerun_baseline(settings, echo=echo)
     return DirectoryBase(directory), notes
 
 
@@ -225,7 +228,7 @@ def record_files(config: Config, selection: Selection, *, cwd: Path) -> tuple[Gi
         paths += [
             _relative(p, repo_root)
             for p in sorted(out_dir.rglob("*"))
-            if p.is_file() and p.suffix != ".joblib"
+            if p.is_file() and p.suffix != ".joblib" and not p.name.startswith(".")
         ]
     for pattern in curve_patterns(config, repo_root):
         paths += [_relative(p, repo_root) for p in sorted(repo_root.glob(pattern)) if p.is_file()]
@@ -233,10 +236,15 @@ def record_files(config: Config, selection: Selection, *, cwd: Path) -> tuple[Gi
     return git, head, files
 
 
-def _read_side(spec: FileSpec, ws: Workspace, source, base_tree: list[str], notes: list[str]):
+def _read_side(
+    kind: str, spec: FileSpec, ws: Workspace, source, base_tree: list[str], notes: list[str]
+):
     from cml_py.metrics import files as mf
+    from cml_py.paths import check_readable
 
     head_paths = mf.head_paths(spec, ws.root)
+    for path in head_paths:
+        check_readable(ws.root / path, ws.root, f"the {kind} file", path)
     head = mf.read_head(head_paths, ws.root)
     candidates = list(
         dict.fromkeys(
@@ -270,15 +278,14 @@ class Compared:
     comparison: Comparison
     artifacts: Artifacts | None
     rules: tuple[GateRule, ...] = ()
-    rules_change: RulesChange | None = None
+    policy_change: PolicyChange | None = None
 
 
 def compare_all(
-    config: Config,
+    settings: Settings,
     selection: Selection,
     *,
     cwd: Path,
-    env: Mapping[str, str],
     echo: Echo = _quiet,
 ) -> Compared:
     """Read head (working tree) and base, diff metrics and params, and attach paired
@@ -286,13 +293,14 @@ def compare_all(
     from cml_py.metrics import files as mf
     from cml_py.metrics.diff import diff_sets
 
-    ws = open_workspace(config, selection, cwd=cwd, env=env)
+    config, ws = settings.config, settings.ws
     metrics_spec, params_spec = file_specs(config, selection, cwd)
-    source, notes = choose_base_source(config, ws, metrics_spec, echo=echo)
+    source, base_notes = choose_base_source(settings, metrics_spec, echo=echo)
+    notes = [*settings.notes, *base_notes]
     needs_tree = any(mf.is_glob(p) for p in (*metrics_spec.patterns, *params_spec.patterns))
     base_tree = source.list_files() if needs_tree else []
-    base_metrics, head_metrics = _read_side(metrics_spec, ws, source, base_tree, notes)
-    base_params, head_params = _read_side(params_spec, ws, source, base_tree, notes)
+    base_metrics, head_metrics = _read_side("metrics", metrics_spec, ws, source, base_tree, notes)
+    base_params, head_params = _read_side("params", params_spec, ws, source, base_tree, notes)
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
     artifacts = None
     if config.train is not None or config.curves:
@@ -307,16 +315,10 @@ def compare_all(
         head_sha=ws.git.commit_sha("HEAD"),
         notes=tuple(notes),
     )
-    from cml_py.baseline.rules import base_rules, effective_rules
-
-    rules, rules_change = effective_rules(
-        config,
-        base_rules(ws.git, ws.root, ws.base, config),
-        trust_pr_config=selection.trust_pr_config,
-    )
+    rules = config.gate
     if config.baseline.strategy == "store":
         comparison = replace(comparison, trends=_trends(config, ws, rules, metrics))
-    return Compared(comparison, artifacts, rules, rules_change)
+    return Compared(comparison, artifacts, rules, settings.policy_change)
 
 
 def _with_statistics(
@@ -417,7 +419,7 @@ def gate(compared: Compared) -> GateResult:
     from cml_py.gate import evaluate_gate
 
     result = evaluate_gate(compared.rules, compared.comparison.metrics)
-    return replace(result, rules_change=compared.rules_change)
+    return replace(result, policy_change=compared.policy_change)
 
 
 def build_report(

@@ -95,27 +95,49 @@ def test_auto_uses_committed_outputs(in_repo: Repo, capsys) -> None:
 
 
 def test_strategy_git_without_committed_outputs_means_added(in_repo: Repo, capsys) -> None:
-    project(in_repo)
+    in_repo.write(".gitignore", ".cml-py/\n")
+    in_repo.write("cml.yaml", MAIN_CONFIG + "baseline: {strategy: git}\n")
+    in_repo.commit("main: logistic regression, committed-files baseline")
+    in_repo.branch("feature")
     in_repo.write("cml.yaml", BRANCH_CONFIG + "baseline: {strategy: git}\n")
     run_cli(capsys, "train")
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
     assert {m["verdict"] for m in data["metrics"]} == {"added"}
 
 
-def test_main_without_train_section_uses_this_prs_config(in_repo: Repo, capsys) -> None:
+def test_a_pr_cannot_choose_the_baseline_strategy(in_repo: Repo, capsys) -> None:
+    project(in_repo)
+    in_repo.write("cml.yaml", BRANCH_CONFIG + "baseline: {strategy: git}\n")
+    run_cli(capsys, "train")
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
+    accuracy = next(m for m in data["metrics"] if m["name"] == "accuracy")
+    assert accuracy["verdict"] != "added"  # main was re-trained, as main's cml.yaml says
+    assert {"setting": "baseline.strategy", "main": "auto", "this_pr": "git"} in data[
+        "policy_change"
+    ]["changes"]
+
+
+def test_main_without_train_section_is_never_trained_with_the_prs_command(
+    in_repo: Repo, capsys
+) -> None:
     in_repo.write(".gitignore", ".cml-py/\n")
     in_repo.write("cml.yaml", "gate: {}\n")
     in_repo.commit()
     in_repo.branch("feature")
     in_repo.write("cml.yaml", BRANCH_CONFIG)
     run_cli(capsys, "train")
-    data = json.loads(run_cli(capsys, "report", "--format", "json", "--all", "-o", "-").out)
-    assert any("re-trained with this PR's cml.yaml" in n for n in data["notes"])
-    accuracy = next(m for m in data["metrics"] if m["name"] == "accuracy")
-    # same code, same config, same seed: the same model, and an interval of exactly zero
-    assert accuracy["verdict"] == "unchanged"
-    assert accuracy["interval"]["low"] == accuracy["interval"]["high"] == 0
-    assert accuracy["significant"] is False
+    result = run_cli(capsys, "report", "--format", "json", "--all", "-o", "-")
+    assert "re-training main" not in result.err
+    data = json.loads(result.out)
+    assert {m["verdict"] for m in data["metrics"]} == {"added"}  # auto: main's files, none
+    assert worktrees(in_repo) == [f"worktree {in_repo.path}"]
+    forced = run_cli(capsys, "report", "-o", "-", "--trust-pr-config")
+    assert forced.code == 0  # the PR's policy (auto) still cannot re-train main with PR code
+    in_repo.write("cml.yaml", BRANCH_CONFIG + "baseline: {strategy: rerun}\n")
+    refused = run_cli(capsys, "report", "-o", "-", "--trust-pr-config")
+    assert refused.code == 2
+    assert "main has no cml.yaml with a `train:` section" in refused.err
+    assert "this PR's training is never used for main" in refused.err
 
 
 def test_unpaired_predictions_are_explained(in_repo: Repo, capsys) -> None:
@@ -186,7 +208,7 @@ def test_rerun_needs_a_trainer(in_repo: Repo, capsys, strategy: str) -> None:
     in_repo.commit()
     result = run_cli(capsys, "diff")
     if strategy == "rerun":
-        assert result.code == 2 and "baseline strategy rerun needs a `train:` section" in result.err
+        assert result.code == 2 and "has no cml.yaml with a `train:` section" in result.err
     else:
         assert result.code == 0
 

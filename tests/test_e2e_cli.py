@@ -19,8 +19,11 @@ gate:
 """
 
 
-def feature_repo(repo: Repo, head_metrics: dict, *, base_metrics: dict | None = None) -> Repo:
-    repo.write("cml.yaml", CONFIG)
+def feature_repo(
+    repo: Repo, head_metrics: dict, *, base_metrics: dict | None = None, keep_config: bool = False
+) -> Repo:
+    if not keep_config:
+        repo.write("cml.yaml", CONFIG)
     repo.write("metrics.json", base_metrics or {"eval": {"acc": 0.90, "loss": 0.30}, "n": 1})
     repo.write("params.yaml", "lr: 0.1\ndepth: 4\n")
     repo.commit("baseline")
@@ -88,12 +91,20 @@ def test_report_writes_markdown_atomically_and_other_formats(in_repo: Repo, caps
 
 
 def test_report_id_and_template_from_config(in_repo: Repo, capsys) -> None:
-    feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1})
     in_repo.write("cml.yaml", CONFIG + "report: {id: cfg-id, template: t.md.j2}\n")
     in_repo.write("t.md.j2", "custom {{ report_id }}\n")
+    feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1}, keep_config=True)
     assert run_cli(capsys, "report", "-o", "-").out == (
         "<!-- cml-py report id=cfg-id -->\ncustom cfg-id\n"
     )
+
+
+def test_the_template_is_mains_not_the_prs(in_repo: Repo, capsys) -> None:
+    in_repo.write("cml.yaml", CONFIG + "report: {template: t.md.j2}\n")
+    in_repo.write("t.md.j2", "main's template\n")
+    feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1}, keep_config=True)
+    in_repo.write("t.md.j2", "{{ lipsum.__globals__ }}\n")
+    assert run_cli(capsys, "report", "-o", "-").out.endswith("\nmain's template\n")
 
 
 def test_branch_only_on_origin_is_found(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -271,7 +282,9 @@ def test_file_absent_at_base_means_added(in_repo: Repo, capsys) -> None:
     feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1})
     in_repo.write("cml.yaml", CONFIG.replace("[metrics.json]", "[metrics.json, extra.csv]"))
     in_repo.write("extra.csv", "name,value\nlatency_ms,12.5\n")
-    data = json.loads(run_cli(capsys, "diff", "--json").out)
+    untrusted = json.loads(run_cli(capsys, "diff", "--json").out)
+    assert not [m for m in untrusted["metrics"] if m["file"] == "extra.csv"]  # main's list
+    data = json.loads(run_cli(capsys, "diff", "--json", "--trust-pr-config").out)
     extra = [m for m in data["metrics"] if m["file"] == "extra.csv"]
     assert extra == [
         {

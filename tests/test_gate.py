@@ -41,7 +41,11 @@ CASES = [
     (GateRule("acc", max_drop_pct=5), "acc", 0.0, -0.1, [F]),
     (GateRule("acc", max_drop_pct=5), "acc", 0.0, 0.1, [P]),
     (GateRule("acc", max_drop_pct=5), "acc", -1.0, -1.04, [P]),
-    (GateRule("acc", max_drop_pct=5), "acc", math.inf, math.inf, [P]),
+    (GateRule("acc", max_drop_pct=5), "acc", math.inf, math.inf, [F]),  # not finite
+    (GateRule("acc", min=0.5), "acc", 0.9, math.inf, [F]),  # `1e400` overflows to inf
+    (GateRule("loss", max_drop=0.1), "loss", 0.3, -math.inf, [F]),
+    (GateRule("acc", min=0.5, on_nonfinite="warn"), "acc", 0.9, math.nan, [W]),
+    (GateRule("acc", min=0.5, on_nonfinite="ignore"), "acc", 0.9, math.inf, [P]),
     (GateRule("acc", min=0.9, max_drop=0.01), "acc", 0.95, 0.93, [P, F]),
     (GateRule("acc", min=0.9, informational=True), "acc", 0.95, 0.5, [W]),
     (GateRule("acc", min=0.9), "acc", 0.95, math.nan, [F]),

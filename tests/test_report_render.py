@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from cml_py.errors import CmlError
 from cml_py.report import render
 from cml_py.report.markdown import marker
+from cml_py.report.template_source import from_working_tree
 from tests.golden import assert_golden
 from tests.sample_reports import clean_report, mixed_report
 
@@ -98,24 +100,35 @@ def test_junit_with_no_rules_is_an_empty_valid_suite() -> None:
 
 
 def test_custom_template_gets_escaped_variables(tmp_path: Path) -> None:
-    template = tmp_path / "mine.md.j2"
-    template.write_text("Verdict: {{ headline }}\n{{ md_table(metrics) }}\n")
-    text = render(mixed_report(), "md", template=template)
+    (tmp_path / "mine.md.j2").write_text("Verdict: {{ headline }}\n{{ md_table(metrics) }}\n")
+    text = render(mixed_report(), "md", template=from_working_tree(tmp_path, "mine.md.j2"))
     assert text.startswith("<!-- cml-py report id=default -->\nVerdict: gate failed")
     assert "&lt;b&gt;" in text
 
 
 def test_custom_template_errors_are_bad_input(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.md.j2"
-    broken.write_text("{% if %}\n")
-    with pytest.raises(CmlError, match="template syntax error"):
-        render(mixed_report(), "md", template=broken)
-    undefined = tmp_path / "undefined.md.j2"
-    undefined.write_text("{{ nope }}\n")
-    with pytest.raises(CmlError, match="'nope' is undefined"):
-        render(mixed_report(), "md", template=undefined)
+    cases = {
+        "broken.md.j2": ("{% if %}\n", "broken.md.j2:1: template syntax error"),
+        "undefined.md.j2": ("{{ nope }}\n", "'nope' is undefined"),
+        "include.md.j2": ("{% include 'gone.j2' %}\n", "included template 'gone.j2' not found"),
+        "divide.md.j2": ("ok\n{{ 1 // 0 }}\n", "divide.md.j2:2: template error: ZeroDivisionError"),
+        "loop.md.j2": ("{% include 'loop.md.j2' %}\n", "recurses without end"),
+        "escape.md.j2": ("{% include '../outside.j2' %}\n", "the path leaves the repository"),
+        "huge.md.j2": (
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "the template produced more than",
+        ),
+        "python.md.j2": (
+            "{{ lipsum.__globals__.os.popen('id').read() }}\n",
+            "unsafe",
+        ),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(CmlError, match=re.escape(message)):
+            render(mixed_report(), "md", template=from_working_tree(tmp_path, name))
     with pytest.raises(CmlError, match="template file not found"):
-        render(mixed_report(), "md", template=tmp_path / "missing.j2")
+        render(mixed_report(), "md", template=from_working_tree(tmp_path, "missing.j2"))
 
 
 def test_markdown_golden_with_statistics_and_charts() -> None:

@@ -27,27 +27,27 @@ def test_main_rules_judge_a_pr_that_loosens_them(in_repo: Repo, capsys) -> None:
     result = run_cli(capsys, "gate")
     assert result.code == 1
     assert "FAIL  acc     ≥ 0.9" in result.out
-    assert "This PR changes the gate rules; main's rules judged it" in result.out
-    assert "acc       {min: 0.9}  {min: 0.5}" in result.out
-    assert "f1        —           {min: 0.1}" in result.out
+    assert "This PR changes cml-py settings that judge it; main's settings applied" in result.out
+    assert "gate: acc  {min: 0.9}  {min: 0.5}" in result.out
+    assert "gate: f1   —           {min: 0.1}" in result.out
 
 
 def test_trust_pr_config_applies_the_new_rules(in_repo: Repo, capsys) -> None:
     pr_that_loosens_its_gate(in_repo)
     result = run_cli(capsys, "gate", "--trust-pr-config")
     assert result.code == 0
-    assert "and they judged it (--trust-pr-config)" in result.out
+    assert "and they applied (--trust-pr-config)" in result.out
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
-    assert data["rules_change"] == {
+    assert data["policy_change"] == {
         "applied": "main",
         "changes": [
-            {"pattern": "acc", "main": "{min: 0.9}", "this_pr": "{min: 0.5}"},
-            {"pattern": "f1", "main": "—", "this_pr": "{min: 0.1}"},
+            {"setting": "gate: acc", "main": "{min: 0.9}", "this_pr": "{min: 0.5}"},
+            {"setting": "gate: f1", "main": "—", "this_pr": "{min: 0.1}"},
         ],
     }
     md = run_cli(capsys, "report", "-o", "-").out
-    assert "⚠️ **This PR changes the gate rules; main's rules judged it" in md
-    assert "| acc | {min: 0.9} | {min: 0.5} |" in md
+    assert "⚠️ **This PR changes cml-py settings that judge it; main's settings applied" in md
+    assert "| gate: acc | {min: 0.9} | {min: 0.5} |" in md
 
 
 def test_deleting_cml_yaml_does_not_escape_the_gate(in_repo: Repo, capsys) -> None:
@@ -64,7 +64,7 @@ def test_first_pr_adding_cml_yaml_uses_its_rules(in_repo: Repo, capsys) -> None:
     in_repo.write("cml.yaml", STRICT)
     result = run_cli(capsys, "gate")
     assert result.code == 0 and "PASS  acc" in result.out
-    assert "changes the gate rules" not in result.out
+    assert "changes cml-py settings" not in result.out
 
 
 def test_unchanged_rules_say_nothing(in_repo: Repo, capsys) -> None:
@@ -72,7 +72,7 @@ def test_unchanged_rules_say_nothing(in_repo: Repo, capsys) -> None:
     in_repo.write("m.json", {"acc": 0.95})
     in_repo.commit()
     in_repo.branch("feature")
-    assert "changes the gate rules" not in run_cli(capsys, "report", "-o", "-").out
+    assert "changes cml-py settings" not in run_cli(capsys, "report", "-o", "-").out
 
 
 def test_renaming_cml_yaml_does_not_escape_main_rules(in_repo: Repo, capsys) -> None:
@@ -80,7 +80,8 @@ def test_renaming_cml_yaml_does_not_escape_main_rules(in_repo: Repo, capsys) -> 
     in_repo.git("mv", "cml.yaml", "cml.yml")
     result = run_cli(capsys, "gate")
     assert (
-        result.code == 1 and "This PR changes the gate rules; main's rules judged it" in result.out
+        result.code == 1
+        and "This PR changes cml-py settings that judge it; main's settings applied" in result.out
     )
 
 
@@ -90,6 +91,5 @@ def test_a_config_outside_the_repository(in_repo: Repo, capsys, tmp_path) -> Non
     outside.parent.mkdir()
     outside.write_text(f"metrics: [{in_repo.path / 'm.json'}]\ngate: {{acc: {{min: 0.1}}}}\n")
     result = run_cli(capsys, "gate", "--config", str(outside))
-    assert (
-        result.code == 1 and "main's rules judged it" in result.out
-    )  # main's cml.yaml at the root
+    assert result.code == 2
+    assert "the config file must be inside the repository" in result.err

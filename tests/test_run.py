@@ -117,6 +117,7 @@ def test_a_failing_stage_is_named(in_repo: Repo, capsys) -> None:
     assert result.code == 2
     assert "cml-py: error in stage train: train.command: exited with code 1" in result.err
     in_repo.write("cml.yaml", "metrics: [nope.json]\n")
+    in_repo.commit()
     result = run_cli(capsys, "run")
     assert (
         "cml-py: error in stage compare: cml.yaml: metrics: file 'nope.json' does not exist"

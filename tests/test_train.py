@@ -39,7 +39,8 @@ train:
     result = run_cli(capsys, "train")
     assert result.code == 0, result.err
     out = tmp_path / ".cml-py" / "out"
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert (out / ".cml-py-output").is_file()  # marks the directory as cml-py's to replace
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "feature_importance.csv",
         "metrics.json",
         "model.joblib",

@@ -1,13 +1,15 @@
 """Main's numbers by re-running main's training: `baseline: {strategy: rerun}`.
 
 The base commit is checked out into a temporary `git worktree`, and `cml-py train` runs
-there with the *base's* code and cml.yaml (this PR's cml.yaml only when main has none),
-so the comparison is between two real trainings rather than against numbers someone
-once committed. The worktree is removed whatever happens — failure, Ctrl-C or the
-SIGTERM a CI sends when a job is cancelled.
+there with the *base's* code and the base's own cml.yaml — never this PR's training
+command, which is PR code — so the comparison is between two real trainings rather than
+against numbers someone once committed. The worktree is removed whatever happens —
+failure, Ctrl-C or the SIGTERM a CI sends when a job is cancelled.
 
-The outputs are kept under `.cml-py/baselines/<sha>-<config hash>/`, laid out like the
-repository, so `diff`, `gate` and `report` in the same job train main only once.
+The outputs are cached outside the checkout (under the runner's temporary directory in
+CI, else the user's cache directory), keyed by the base commit, main's cml.yaml and the
+cml-py version, so `diff`, `gate` and `report` in the same job train main only once. The
+cache is never read from the working tree: a PR could commit "main's numbers" there.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from cml_py.config import Config, load_config
 from cml_py.errors import CmlError
-from cml_py.git import Git
 from cml_py.model import BaseRef
+from cml_py.tokens import child_env
+from cml_py.trust import Settings
 
 COMPLETE = ".complete"
 
@@ -48,51 +51,41 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def cache_dir(repo_root: Path, base: BaseRef, config_text: str) -> Path:
-    digest = hashlib.sha256(config_text.encode("utf-8")).hexdigest()[:10]
-    return repo_root / ".cml-py" / "baselines" / f"{base.sha[:12]}-{digest}"
+def cache_root(env: Mapping[str, str] | None = None) -> Path:
+    """Outside any checkout: the runner's per-job temporary directory in CI (GitHub's
+    RUNNER_TEMP), else $XDG_CACHE_HOME or ~/.cache."""
+    env = os.environ if env is None else env
+    if env.get("RUNNER_TEMP"):
+        return Path(env["RUNNER_TEMP"]) / "cml-py" / "baselines"
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "cml-py" / "baselines"
+    return Path.home() / ".cache" / "cml-py" / "baselines"
 
 
-def rerun_baseline(
-    git: Git,
-    repo_root: Path,
-    base: BaseRef,
-    config: Config,
-    config_path: Path,
-    *,
-    echo: Callable[[str], None],
-) -> tuple[Path, list[str]]:
-    """Train at the base commit; returns the directory of its outputs and report notes."""
-    if config.train is None:
-        raise CmlError(f"{config.source}: baseline strategy rerun needs a `train:` section")
-    try:
-        rel_config = config_path.resolve().relative_to(repo_root.resolve())
-    except ValueError:
-        raise CmlError(
-            f"{config_path}: baseline strategy rerun needs the cml.yaml inside the "
-            "repository, so that main's version of it can be checked out"
-        ) from None
+def cache_dir(base: BaseRef, config_text: str, head_layout: str) -> Path:
+    from cml_py import __version__
+
+    key = "\0".join((base.sha, config_text, head_layout, __version__))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return cache_root() / f"{base.sha[:12]}-{digest}"
+
+
+def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[Path, list[str]]:
+    """Train at the base commit with main's own cml.yaml; returns the directory of its
+    outputs (laid out like the repository) and report notes."""
+    ws, config = settings.ws, settings.config
+    git, repo_root, base = ws.git, ws.root, ws.base
+    base_config_text, rel_config = settings.base_config_text, settings.base_config_path
+    if settings.base_config is None or settings.base_config.train is None:
+        raise CmlError(f"baseline strategy rerun: {base.name}'s cml.yaml has no `train:`")
+    assert base_config_text is not None and rel_config is not None and config.train is not None
+    layout = repr((os.path.relpath(config.root, repo_root), config.train.output_dir))
+    layout += repr((config.metrics, config.params, config.train.outputs))
+    target = cache_dir(base, base_config_text, layout)
     notes: list[str] = []
-    committed = git.read_files(base.sha, [rel_config.as_posix()]).get(rel_config.as_posix())
-    base_config_text = committed.decode("utf-8", "replace") if committed is not None else None
-    if base_config_text is not None:
-        try:
-            from cml_py.yamlio import load_yaml
-
-            if not (load_yaml(base_config_text, f"{base.name}:{rel_config}") or {}).get("train"):
-                base_config_text = None
-        except CmlError:
-            base_config_text = None
-    if base_config_text is None:
-        base_config_text = config_path.read_text(encoding="utf-8")
-        notes.append(
-            f"{base.name} has no usable `train:` in {rel_config}: it was re-trained "
-            "with this PR's cml.yaml."
-        )
-    target = cache_dir(repo_root, base, base_config_text)
     how = f"re-trained at {base.sha[:7]} (baseline strategy rerun)"
     if config.baseline.cache and (target / COMPLETE).exists():
-        echo(f"using main's outputs from an earlier re-run ({os.path.relpath(target)})")
+        echo(f"using main's outputs from an earlier re-run ({target})")
         return target, [*notes, f"main's numbers were {how}."]
     echo(f"re-training {base.name} at {base.sha[:7]} in a temporary worktree")
     with tempfile.TemporaryDirectory(prefix="cml-py-base-") as tmp, sigterm_as_interrupt():
@@ -100,8 +93,8 @@ def rerun_baseline(
         git.run("worktree", "add", "--detach", "--quiet", str(worktree), base.sha)
         try:
             worktree_config = worktree / rel_config
-            worktree_config.parent.mkdir(parents=True, exist_ok=True)
-            worktree_config.write_text(base_config_text, encoding="utf-8")
+            if worktree_config.is_symlink() or not worktree_config.is_file():
+                raise CmlError(f"{base.name}:{rel_config}: expected a regular file")
             base_config = load_config(worktree_config, cwd=worktree_config.parent)
             _train_in(worktree_config, echo)
             _collect(worktree, base_config, config, repo_root, target)
@@ -114,12 +107,13 @@ def rerun_baseline(
 def _train_in(config_file: Path, echo: Callable[[str], None]) -> None:
     from cml_py.train.command import run_streaming
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(config_file.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
+    env = child_env(
+        {
+            "PYTHONPATH": os.pathsep.join(
+                [str(config_file.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+        }
+    )
     run_streaming(
         [sys.executable, "-m", "cml_py", "train", "--config", str(config_file)],
         cwd=config_file.parent,

@@ -7,9 +7,12 @@ reviewer sees in the PR comment, the terminal and the JSON are always the same n
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cml_py.model import Report
+
+if TYPE_CHECKING:
+    from cml_py.report.template_source import TemplateSource
 
 FORMATS = ("md", "text", "json", "junit")
 DEFAULT_FILES = {
@@ -20,7 +23,7 @@ DEFAULT_FILES = {
 }
 
 
-def render(report: Report, fmt: str, *, template: Path | None = None) -> str:
+def render(report: Report, fmt: str, *, template: TemplateSource | None = None) -> str:
     """Render with the named format; heavy renderers are imported only when asked for."""
     renderer: Callable[[Report], str]
     if fmt == "md":

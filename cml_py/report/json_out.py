@@ -79,13 +79,13 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "head": {"sha": comparison.head_sha},
         "counts": {v.value: n for v, n in verdict_counts(comparison.metrics).items()},
         "gate": [check_dict(c) for c in report.gate.checks],
-        "rules_change": None
-        if report.gate.rules_change is None
+        "policy_change": None
+        if report.gate.policy_change is None
         else {
-            "applied": report.gate.rules_change.applied,
+            "applied": report.gate.policy_change.applied,
             "changes": [
-                {"pattern": p, "main": old, "this_pr": new}
-                for p, old, new in report.gate.rules_change.changes
+                {"setting": setting, "main": old, "this_pr": new}
+                for setting, old, new in report.gate.policy_change.changes
             ],
         },
         "metrics": rows(comparison.metrics),

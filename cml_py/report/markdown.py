@@ -3,18 +3,26 @@
 The template receives a view whose every untrusted string is already escaped, so a
 custom `--template` cannot forget to escape a metric name. The first line is the hidden
 marker that later runs use to find and update this same comment.
+
+Templates run in jinja2's sandbox, always: a template can format the view it is given
+and nothing else — no attribute walk to `os`, no file access beyond the templates it
+includes from its own source (see template_source.py), no unbounded output.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cml_py.errors import CmlError
 from cml_py.model import Report, Status, Verdict
 from cml_py.report import view as v
 from cml_py.report.escape import html_text, md_cell, md_code
 from cml_py.report.tables import md_table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cml_py.report.template_source import TemplateSource
 
 MARKS = v.Marks(
     status={Status.PASS: "✅", Status.FAIL: "❌", Status.WARN: "⚠️"},
@@ -66,10 +74,10 @@ def build_context(report: Report) -> dict[str, Any]:
         "head_sha": md_code(short(comparison.head_sha)),
         "metric_counts": v.counts_text(comparison.metrics),
         "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file),
-        "rules_change": v.rules_change_table(report, md_cell),
+        "policy_change": v.policy_change_table(report, md_cell),
         "legs": v.legs_table(report, md_cell, MARKS),
         "trend": v.trend_table(report, md_cell),
-        "rules_change_text": md_cell(v.rules_change_text(report)),
+        "policy_change_text": md_cell(v.policy_change_text(report)),
         "metrics": v.diff_table(
             comparison.metrics,
             md_cell,
@@ -105,39 +113,99 @@ def build_context(report: Report) -> dict[str, Any]:
     }
 
 
-def _environment(directory: Path):
+OUTPUT_LIMIT = 16 << 20  # characters; a comment holds at most 1,000,000
+
+
+def _loader(template: TemplateSource | None) -> Any:
+    """Built-in templates from the package; a custom one and its includes from its own
+    source, by paths relative to the including template that stay in the repository."""
     import jinja2
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory)),
+    from cml_py.report.template_source import repo_relative
+    from cml_py.resources import templates_dir
+
+    if template is None:
+        return jinja2.FileSystemLoader(str(templates_dir()))
+
+    def load(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+        rel = repo_relative(name, "template")
+        text = template.read(rel)
+        if text is None:
+            return None
+        return text, rel, lambda: True
+
+    return jinja2.FunctionLoader(load)
+
+
+def _environment(template: TemplateSource | None) -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(
+        loader=_loader(template),
         autoescape=False,  # markdown, not HTML: the view is escaped for markdown already
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
+        undefined=StrictUndefined,
     )
 
 
-def render_markdown(report: Report, *, template: Path | None = None) -> str:
+def _template_line(exc: BaseException, filename: str) -> int | None:
+    """The template line a runtime error happened on (jinja2 maps its frames back)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_markdown(report: Report, *, template: TemplateSource | None = None) -> str:
+    """Render; any failure of a custom template is bad input (exit 2) naming its line."""
     import jinja2
 
-    from cml_py.resources import templates_dir
-
-    if template is None:
-        env, name = _environment(templates_dir()), "report.md.j2"
-    else:
-        if not template.is_file():
-            raise CmlError(f"{template}: template file not found")
-        env, name = _environment(template.resolve().parent), template.name
+    env = _environment(template)
     env.globals["md_table"] = md_table
+    name = template.path if template is not None else "report.md.j2"
+    label = template.label if template is not None else name
+    context = build_context(report)
+    if template is None:  # ours: any failure is a bug in cml-py, not bad input
+        text = env.get_template(name).render(**context)
+        return text if text.startswith(marker(report.id)) else f"{marker(report.id)}\n{text}"
     try:
-        text = env.get_template(name).render(**build_context(report))
+        parts: list[str] = []
+        size = 0
+        for chunk in env.get_template(name).generate(**context):
+            size += len(chunk)
+            if size > OUTPUT_LIMIT:
+                raise CmlError(
+                    f"{label}: the template produced more than {OUTPUT_LIMIT:,} characters"
+                )
+            parts.append(chunk)
+        text = "".join(parts)
+    except CmlError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
-        raise CmlError(
-            f"{template or name}:{exc.lineno}: template syntax error: {exc.message}"
-        ) from None
+        where = exc.filename or label
+        raise CmlError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        if exc.name == name:
+            raise CmlError(f"{label}: template file not found") from None
+        raise CmlError(f"{label}: included template {exc.name!r} not found") from None
     except jinja2.UndefinedError as exc:
-        raise CmlError(f"{template or name}: template error: {exc.message}") from None
+        raise CmlError(f"{label}: template error: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise CmlError(f"{label}: the template tried something unsafe: {exc}") from None
+    except RecursionError:
+        raise CmlError(f"{label}: the template recurses without end") from None
+    except MemoryError:
+        raise CmlError(f"{label}: the template needs too much memory") from None
+    except Exception as exc:  # a template is user code: its failure is bad input
+        line = _template_line(exc, name)
+        where = f"{label}:{line}" if line else label
+        raise CmlError(f"{where}: template error: {type(exc).__name__}: {exc}") from None
     if not text.startswith(marker(report.id)):
         text = marker(report.id) + "\n" + text
     return text

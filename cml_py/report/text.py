@@ -38,9 +38,9 @@ def gate_section(report: Report) -> list[str]:
     if report.gate.checks:
         show_file = v.several_files(report.comparison.metrics)
         lines += ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]
-    change = v.rules_change_table(report, _plain)
+    change = v.policy_change_table(report, _plain)
     if change is not None:
-        lines += ["", v.rules_change_text(report), text_table(change)]
+        lines += ["", v.policy_change_text(report), text_table(change)]
     return lines
 
 

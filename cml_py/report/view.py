@@ -197,24 +197,25 @@ def several_files(rows: Sequence[DiffRow]) -> bool:
     return len({row.path for row in rows}) > 1
 
 
-def rules_change_table(report: Report, esc: Escape) -> Table | None:
-    change = report.gate.rules_change
+def policy_change_table(report: Report, esc: Escape) -> Table | None:
+    change = report.gate.policy_change
     if change is None:
         return None
-    rows = tuple((esc(pattern), esc(old), esc(new)) for pattern, old, new in change.changes)
-    return Table(("Rule for", "main", "this PR"), "lll", rows)
+    rows = tuple((esc(setting), esc(old), esc(new)) for setting, old, new in change.changes)
+    return Table(("Setting", "main", "this PR"), "lll", rows)
 
 
-def rules_change_text(report: Report) -> str:
-    change = report.gate.rules_change
+def policy_change_text(report: Report) -> str:
+    change = report.gate.policy_change
     if change is None:
         return ""
     if change.applied == "main":
         return (
-            "This PR changes the gate rules; main's rules judged it (a PR cannot loosen "
-            "its own gate). The new rules apply once merged, or with --trust-pr-config."
+            "This PR changes cml-py settings that judge it; main's settings applied (a PR "
+            "cannot loosen its own gate or choose where cml-py writes). The new settings "
+            "apply once merged, or with --trust-pr-config."
         )
-    return "This PR changes the gate rules, and they judged it (--trust-pr-config)."
+    return "This PR changes cml-py settings that judge it, and they applied (--trust-pr-config)."
 
 
 def legs_table(report: Report, esc: Escape, marks: Marks) -> Table | None:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from cml_py.config import TrainConfig
 from cml_py.errors import CmlError
+from cml_py.redact import redact
+from cml_py.tokens import child_env
 from cml_py.train import outputs as out
 
 TAIL_LINES = 20
@@ -86,7 +88,7 @@ def run_streaming(
     def pump() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            line = redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
             tail.append(line)
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
@@ -117,7 +119,7 @@ def run_command(
     args = command_args(train)
     shown = args if isinstance(args, str) else shlex.join(args)
     echo(f"running train command: {shown}")
-    env = {**os.environ, "CML_PY_OUTPUT_DIR": str(output_dir.resolve())}
+    env = child_env({"CML_PY_OUTPUT_DIR": str(output_dir.resolve())})
     run_streaming(
         args, cwd=root, env=env, shell=train.shell, timeout=train.timeout, label="train.command"
     )
@@ -125,19 +127,27 @@ def run_command(
 
 
 def _existing(root: Path, pattern: str, key: str) -> list[Path]:
+    """The files a declared output names — regular files inside the repository only,
+    since they are copied into the outputs and published."""
+    from cml_py.config import find_repo_root
     from cml_py.metrics.files import is_glob
+    from cml_py.paths import check_readable
 
+    repo = find_repo_root(root) or root
     if is_glob(pattern):
-        found = sorted(p for p in root.glob(pattern) if p.is_file())
+        found = sorted(p for p in root.glob(pattern) if p.is_file() or p.is_symlink())
         if not found:
             raise CmlError(
                 f"train.outputs.{key}: {pattern!r} matches no file after the command ran"
             )
-        return found
-    path = root / pattern
-    if not path.is_file():
-        raise CmlError(f"train.outputs.{key}: the command did not write {pattern!r}")
-    return [path]
+    else:
+        path = root / pattern
+        if not path.is_file():
+            raise CmlError(f"train.outputs.{key}: the command did not write {pattern!r}")
+        found = [path]
+    for path in found:
+        check_readable(path, repo, "the output", f"train.outputs.{key}: {path.relative_to(root)}")
+    return found
 
 
 def collect_outputs(train: TrainConfig, root: Path, output_dir: Path) -> dict[str, float] | None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cml_py.train.layout import (  # noqa: F401 - re-exported for the trainers
+from cml_py.train.layout import (
     CURVES,
     FEATURE_IMPORTANCE,
     METRICS,
@@ -25,12 +25,26 @@ from cml_py.train.layout import (  # noqa: F401 - re-exported for the trainers
     PREDICTIONS,
 )
 
+LAYOUT = frozenset({METRICS, PARAMS, PREDICTIONS, FEATURE_IMPORTANCE, MODEL, CURVES})
+
 
 @contextlib.contextmanager
 def staged_directory(target: Path) -> Iterator[Path]:
-    """Yield an empty directory; on success it replaces `target`, on failure it vanishes."""
+    """Yield an empty directory; on success it replaces `target`, on failure it vanishes.
+
+    `target` is replaced only when cml-py made it (see paths.may_replace): pointing
+    train.output_dir at a directory of the user's must never delete that directory."""
+    from cml_py.errors import CmlError
+    from cml_py.paths import OWNER_MARK, may_replace
+
+    if not may_replace(target, LAYOUT | {".complete"}):
+        raise CmlError(
+            f"{target}: this directory exists and was not created by cml-py; cml-py "
+            "replaces its output directory on every run, so choose a new or empty one"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    (stage / OWNER_MARK).write_text("Written by cml-py; replaced on every run.\n")
     try:
         yield stage
     except BaseException:

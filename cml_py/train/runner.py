@@ -10,9 +10,16 @@ from cml_py.errors import CmlError
 
 
 def output_dir(config: Config) -> Path:
+    """train.output_dir, checked: inside the repository, not the repository itself."""
+    from cml_py.config import find_repo_root
+    from cml_py.paths import check_writable_dir
+
     if config.train is None:
         raise CmlError(f"{config.source}: no `train:` section; add train.sklearn or train.command")
-    return config.root / config.train.output_dir
+    root = find_repo_root(config.root) or config.root
+    return check_writable_dir(
+        config.root / config.train.output_dir, root, f"{config.source}: train.output_dir"
+    )
 
 
 def train(config: Config, echo: Callable[[str], None]) -> dict[str, float] | None:

@@ -45,6 +45,10 @@ def load_dataset(spec: SklearnTrain, root: Path, name: str | None = None) -> Any
         bunch = getattr(datasets, f"load_{dataset}")(as_frame=True)
         return bunch.frame
     path = root / source
+    from cml_py.config import find_repo_root
+    from cml_py.paths import check_readable
+
+    check_readable(path, find_repo_root(root) or root, "the dataset", f"{WHERE}.{key}: {source}")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             try:

@@ -1,0 +1,86 @@
+"""Where cml-py may read and write in the checkout.
+
+cml-py runs with a token on a checkout whose files the pull request controls, so paths
+that come from settings or from the PR's tree are checked before they are used:
+
+- a file cml-py reads (metrics, params, predictions, curves, datasets, configs) is a
+  regular file inside the repository — not a symlink, not `../` out of it;
+- a directory cml-py writes (train.output_dir, --out) is inside the repository, is not
+  the repository itself and not inside `.git`;
+- a directory cml-py replaces wholesale (the training outputs) is one cml-py created: a
+  non-empty directory holding anything else is never deleted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cml_py.errors import CmlError
+
+if TYPE_CHECKING:
+    from cml_py.trust import Settings
+
+OWNER_MARK = ".cml-py-output"  # written into every directory cml-py creates and may replace
+
+
+def inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def check_readable(path: Path, root: Path, what: str, display: str | None = None) -> None:
+    """A file from the working tree: a regular file inside `root`, not a symlink."""
+    name = display or str(path)
+    if path.is_symlink():
+        raise CmlError(f"{name}: {what} is a symlink; cml-py reads only regular files")
+    if not inside(path, root):
+        raise CmlError(f"{name}: {what} resolves outside the repository ({root})")
+
+
+def check_writable_dir(path: Path, root: Path, what: str) -> Path:
+    """A directory cml-py writes into: inside `root`, neither `root` itself nor `.git`."""
+    resolved = path.resolve()
+    real_root = root.resolve()
+    if not inside(resolved, real_root):
+        raise CmlError(f"{what} {path}: must be a directory inside the repository ({root})")
+    if resolved == real_root:
+        raise CmlError(f"{what} {path}: must be a subdirectory, not the repository itself")
+    if ".git" in resolved.relative_to(real_root).parts:
+        raise CmlError(f"{what} {path}: must not be inside .git")
+    return resolved
+
+
+def output_directory(path: Path, settings: Settings, *, what: str) -> Path:
+    """`--out` and the like, checked against the repository of this run (when there is
+    one: outside a repository only the filesystem root and the current directory's
+    parents are refused)."""
+    root = settings.workspace.root if settings.workspace is not None else _repo_root()
+    if root is None:
+        resolved = path.resolve()
+        if resolved in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+            raise CmlError(f"{what} {path}: must be a new or dedicated subdirectory")
+        return resolved
+    return check_writable_dir(path, root, what)
+
+
+def _repo_root() -> Path | None:
+    from cml_py.config import find_repo_root
+
+    return find_repo_root(Path.cwd())
+
+
+def may_replace(directory: Path, known_names: frozenset[str]) -> bool:
+    """True when `directory` can be deleted and replaced: absent, empty, marked as
+    cml-py's, or holding nothing but names cml-py writes there (outputs of a version
+    that did not mark its directories yet)."""
+    if not directory.exists() and not directory.is_symlink():
+        return True
+    if directory.is_symlink() or not directory.is_dir():
+        return False
+    names = set(os.listdir(directory))
+    return not names or OWNER_MARK in names or names <= known_names
