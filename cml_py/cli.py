@@ -608,7 +608,7 @@ def comment(
       cml-py comment report.md --target pr/42 --images none
     """
     from cml_py import pipeline
-    from cml_py.config import check_report_id
+    from cml_py.config import check_assets_branch, check_report_id
     from cml_py.publish import flows
     from cml_py.publish.context import detect
 
@@ -622,7 +622,9 @@ def comment(
         report_id=check_report_id(report_id) if report_id else None,
         mode=mode or settings.mode,
         images=images or settings.images,
-        assets_branch=assets_branch or settings.assets_branch,
+        assets_branch=check_assets_branch(assets_branch)
+        if assets_branch
+        else settings.assets_branch,
         strict=settings.strict if strict is None else strict,
         local_dir=local_dir or config.root / settings.local_dir,
     )

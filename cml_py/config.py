@@ -307,9 +307,13 @@ def _parse_publish(c: Checker, value: Any) -> PublishConfig:
         fields["mode"] = c.choice(spec["mode"], ("update", "new", "recreate"), (*path, "mode"))
     if "images" in spec:
         fields["images"] = c.choice(spec["images"], ("auto", "none"), (*path, "images"))
-    for key in ("assets_branch", "local_dir"):
-        if key in spec:
-            fields[key] = c.string(spec[key], (*path, key))
+    if "assets_branch" in spec:
+        fields["assets_branch"] = check_assets_branch(
+            c.string(spec["assets_branch"], (*path, "assets_branch")),
+            f"{c.source}: publish.assets_branch",
+        )
+    if "local_dir" in spec:
+        fields["local_dir"] = c.string(spec["local_dir"], (*path, "local_dir"))
     if "strict" in spec:
         fields["strict"] = c.boolean(spec["strict"], (*path, "strict"))
     return PublishConfig(**fields)
@@ -376,6 +380,29 @@ def check_report_id(value: str, where: str = "--id") -> str:
     if not _REPORT_ID.match(value):
         raise CmlError(
             f"{where}: expected letters, digits, '.', '_' or '-' (at most 64), got {value!r}"
+        )
+    return value
+
+
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+PROTECTED_BRANCHES = frozenset(
+    {"main", "master", "develop", "development", "dev", "trunk", "stable", "staging"}
+    | {"production", "prod", "release", "releases", "gh-pages", "head"}
+)
+PROTECTED_PREFIXES = ("release/", "releases/", "hotfix/", "refs/")
+
+
+def check_assets_branch(value: str, where: str = "--assets-branch") -> str:
+    """The branch chart images are committed to is cml-py's own: never a name that looks
+    like a branch people work on or publish from (the default branch is refused too, at
+    publish time, when the forge says which one it is)."""
+    lowered = value.lower()
+    if not _BRANCH.match(value) or ".." in value or value.endswith((".", "/", ".lock")):
+        raise CmlError(f"{where}: expected a branch name, got {value!r}")
+    if lowered in PROTECTED_BRANCHES or lowered.startswith(PROTECTED_PREFIXES):
+        raise CmlError(
+            f"{where}: {value!r} looks like a branch people work on; cml-py commits chart "
+            "images only to a branch of its own (default cml-py-assets)"
         )
     return value
 

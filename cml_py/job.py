@@ -222,13 +222,12 @@ def _publish(
             f"the status would be {status['name']}: {status['state']}"
         )
         return
-    outcome = flows.publish_comment(report_path, ctx, comment_options, echo)
-    result.comment_url = outcome.url
     import click
 
-    status = flows.publish_verdict(ctx, report, echo=echo, emit=click.echo)
-    outcome.warnings += status.warnings
-    outcome.denied = outcome.denied or status.denied
+    outcome = flows.publish_report(
+        report_path, report, ctx, comment_options, echo=echo, emit=click.echo
+    )
+    result.comment_url = outcome.url
     result.warnings = outcome.warnings
     flows.finish(outcome, strict=strict, echo=echo)
 

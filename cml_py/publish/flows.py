@@ -98,7 +98,12 @@ def make_publisher(ctx: CiContext, echo: Echo) -> Any:
 
 
 def publish_comment(
-    report_path: Path, ctx: CiContext, options: CommentOptions, echo: Echo
+    report_path: Path,
+    ctx: CiContext,
+    options: CommentOptions,
+    echo: Echo,
+    *,
+    publisher: Any = None,
 ) -> Outcome:
     try:
         text = report_path.read_text(encoding="utf-8")
@@ -117,11 +122,17 @@ def publish_comment(
         return outcome
     kind, ref = parse_target(options.target, ctx)
     refs = img.find_images(text)
-    publisher = make_publisher(ctx, echo)
+    publisher = publisher or make_publisher(ctx, echo)
     if refs and options.images == "none":
         text = img.without_images(text, refs, report_dir)
     elif refs:
-        files = img.resolve(refs, report_dir)
+        files, refused = img.resolve(refs, report_dir)
+        if refused:
+            outcome.warnings += [
+                f"image {src!r} was not published: {why}" for src, why in refused.items()
+            ]
+            text = img.without_refused(text, refs, refused)
+            refs = img.find_images(text)
         folder = f"{report_id}/{(ctx.head_sha or 'local')[:12]}"
         try:
             urls = publisher.upload_images(files, branch=options.assets_branch, folder=folder)
@@ -149,6 +160,7 @@ def publish_comment(
             retrier=publisher.retrier,
             classify=publisher.classify,
             what=what,
+            warn=outcome.warnings.append,
         )
         outcome.url = publisher.comment_url(kind, ref, comment)
     except PermissionDenied as exc:
@@ -178,7 +190,16 @@ def status_name(report_id: str) -> str:
 
 
 def publish_status(
-    ctx: CiContext, *, passed: bool, report_id: str, title: str, summary: str, echo: Echo
+    ctx: CiContext,
+    *,
+    passed: bool,
+    report_id: str,
+    title: str,
+    summary: str,
+    echo: Echo,
+    publisher: Any = None,
+    details_url: str | None = None,
+    pending: Any = None,
 ) -> Outcome:
     outcome = Outcome()
     if ctx.forge is None:
@@ -189,16 +210,18 @@ def publish_status(
         return outcome
     if not ctx.head_sha:
         raise CmlError("no commit for the status: set CML_PY_SHA")
-    publisher = make_publisher(ctx, echo)
+    publisher = publisher or make_publisher(ctx, echo)
     fitted = shrink.fit(summary, shrink.CHECK_SUMMARY_LIMIT - 100, link=ctx.run_url)
+    extra = {"pending": pending} if pending is not None else {}
     try:
         kind = publisher.set_status(
             passed=passed,
             name=status_name(report_id),
             title=title,
             summary=fitted,
-            details_url=ctx.run_url,
+            details_url=details_url or ctx.run_url,
             sha=ctx.head_sha,
+            **extra,
         )
         outcome.url = kind
     except PermissionDenied as exc:
@@ -208,7 +231,15 @@ def publish_status(
 
 
 def publish_verdict(
-    ctx: CiContext, report: Any, *, echo: Echo, emit: Callable[[str], None]
+    ctx: CiContext,
+    report: Any,
+    *,
+    echo: Echo,
+    emit: Callable[[str], None],
+    publisher: Any = None,
+    details_url: str | None = None,
+    pending: Any = None,
+    summary: str | None = None,
 ) -> Outcome:
     """The check from the gate and, in GitHub Actions, the annotations (through `emit`,
     to stdout where the runner reads them) and the `verdict` step output."""
@@ -221,14 +252,54 @@ def publish_verdict(
         passed=report.gate.passed,
         report_id=report.id,
         title=f"cml-py: {headline(report)}",
-        summary=render(report, "md"),
+        summary=summary if summary is not None else render(report, "md"),
         echo=echo,
+        publisher=publisher,
+        details_url=details_url,
+        pending=pending,
     )
     if ctx.github_actions:
         for line in actions.annotations(report.gate.checks):
             emit(line)
         if ctx.output_file is not None:
             actions.set_outputs(ctx.output_file, {"verdict": report.gate.verdict.value})
+    return outcome
+
+
+def publish_report(
+    report_path: Path,
+    report: Any,
+    ctx: CiContext,
+    options: CommentOptions,
+    *,
+    echo: Echo,
+    emit: Callable[[str], None],
+    summary: str | None = None,
+) -> Outcome:
+    """The whole publish step of a run: the check is started first (an app token learns
+    its own login from it), then the comment, then the check is completed by the gate
+    with its details link on the comment. The verdict is set even when the comment
+    fails, so the PR's check never waits on a report that could not be posted."""
+    publisher = make_publisher(ctx, echo)
+    pending = None
+    if ctx.head_sha and hasattr(publisher, "start_check"):
+        pending = publisher.start_check(status_name(report.id), ctx.head_sha)
+    outcome = Outcome()
+    try:
+        outcome = publish_comment(report_path, ctx, options, echo, publisher=publisher)
+    finally:
+        status = publish_verdict(
+            ctx,
+            report,
+            echo=echo,
+            emit=emit,
+            publisher=publisher,
+            details_url=outcome.url,
+            pending=pending,
+            summary=summary,
+        )
+    outcome.warnings += status.warnings
+    outcome.denied = outcome.denied or status.denied
     return outcome
 
 

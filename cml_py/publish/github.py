@@ -27,9 +27,11 @@ from cml_py.publish.net import (
     rate_limit_wait,
 )
 from cml_py.publish.shrink import GITHUB_COMMENT_LIMIT
-from cml_py.publish.sticky import ANY_BOT, Comment
+from cml_py.publish.sticky import Comment
 
 ACTIONS_BOT = "github-actions[bot]"
+ASSETS_AUTHOR = ("cml-py", "cml-py@users.noreply.invalid")
+ASSETS_MESSAGE = "cml-py images for "
 DEFAULT_TIMEOUT = 30
 
 
@@ -144,6 +146,7 @@ class GitHubPublisher:
             lazy=True,
         )
         self.repo = self.github.get_repo(ctx.repository)
+        self.learned_author: str | None = None  # from a check run this token created
 
     def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:
         return self.retrier.run(what, operation, classify_error, **kwargs)
@@ -153,17 +156,22 @@ class GitHubPublisher:
 
     # -- identity -------------------------------------------------------------------
     def author(self) -> str | None:
-        """The login comments are written as. The Actions GITHUB_TOKEN cannot read /user;
-        its comments are by github-actions[bot]. Another app token cannot either; its
-        comments are by some `<app>[bot]`. CML_PY_COMMENT_AUTHOR overrides."""
+        """The exact login comments are written as, or None when it cannot be known.
+
+        CML_PY_COMMENT_AUTHOR (set by the workflow) wins; then the token's own user. The
+        Actions GITHUB_TOKEN cannot read /user, and its comments are by
+        github-actions[bot]. Another app's installation token cannot read /user or /app
+        either: its `<app>[bot]` login is learned from the comment it creates."""
         if os.environ.get("CML_PY_COMMENT_AUTHOR"):
             return os.environ["CML_PY_COMMENT_AUTHOR"]
         try:
             return self.run("reading the token's user", lambda: self.github.get_user().login)
         except PermissionDenied:
+            if self.learned_author:
+                return self.learned_author
             if self.ctx.github_actions and self.ctx.token_source == "GITHUB_TOKEN":
                 return ACTIONS_BOT
-            return ANY_BOT
+            return None
 
     # -- comments --------------------------------------------------------------------
     def comment_url(self, kind: str, ref: str, comment: Comment) -> str:
@@ -184,6 +192,12 @@ class GitHubPublisher:
 
         if not files:
             return {}
+        default = self.run("reading the repository", lambda: self.repo.default_branch)
+        if branch == default:
+            raise CmlError(
+                f"assets branch {branch!r} is the repository's default branch; cml-py commits "
+                "chart images only to a branch of its own (default cml-py-assets)"
+            )
         names = _unique_names(files)
         blobs = {}
         for src, path in files.items():
@@ -201,11 +215,14 @@ class GitHubPublisher:
                 ]
             ),
         )
-        commit_sha = self._commit_to_branch(branch, tree, f"cml-py images for {folder}")
+        commit_sha = self._commit_to_branch(branch, tree, f"{ASSETS_MESSAGE}{folder}")
         base = f"{self.ctx.server_url or 'https://github.com'}/{self.ctx.repository}"
         return {src: f"{base}/blob/{commit_sha}/{folder}/{names[src]}?raw=true" for src in files}
 
     def _commit_to_branch(self, branch: str, tree: Any, message: str) -> str:
+        from github import InputGitAuthor
+
+        author = InputGitAuthor(*ASSETS_AUTHOR)
         last = ""
         for _ in range(5):  # a concurrent job may move the branch between read and write
             try:
@@ -227,9 +244,17 @@ class GitHubPublisher:
                     )
                 ]
             )
+            if parents and not _is_assets_commit(parents[0]):
+                raise CmlError(
+                    f"assets branch {branch!r} exists and its history is not cml-py's (its "
+                    "head commit was not made by cml-py); cml-py commits chart images only "
+                    "to a branch it created — choose another publish.assets_branch"
+                )
             commit = self.run(
                 "committing the images",
-                lambda parents=parents: self.repo.create_git_commit(message, tree, parents),
+                lambda parents=parents: self.repo.create_git_commit(
+                    message, tree, parents, author=author
+                ),
             )
             try:
                 if ref is None:
@@ -255,6 +280,27 @@ class GitHubPublisher:
         )
 
     # -- status ----------------------------------------------------------------------
+    def start_check(self, name: str, sha: str) -> Any:
+        """An in-progress check run, completed by `set_status` once the comment exists
+        (so its details link can point at the comment). Its `app` also tells an app
+        token who it is. None when the token cannot create check runs."""
+        try:
+            run = self.run(
+                "starting the check run",
+                lambda: self.repo.create_check_run(
+                    name,
+                    sha,
+                    status="in_progress",
+                    output={"title": "cml-py is publishing the report", "summary": "…"},
+                ),
+            )
+        except PermissionDenied:
+            return None
+        slug = getattr(run.app, "slug", None) if run.app is not None else None
+        if slug:
+            self.learned_author = f"{slug}[bot]"
+        return run
+
     def set_status(
         self,
         *,
@@ -264,9 +310,21 @@ class GitHubPublisher:
         summary: str,
         details_url: str | None,
         sha: str,
+        pending: Any = None,
     ) -> str:
-        """A check run; a commit status when the token cannot create check runs."""
+        """A check run (completing `pending` when there is one); a commit status when the
+        token cannot create check runs."""
         output = {"title": title[:255], "summary": summary}
+        if pending is not None:
+            done: dict[str, Any] = {
+                "status": "completed",
+                "conclusion": "success" if passed else "failure",
+                "output": output,
+            }
+            if details_url:
+                done["details_url"] = details_url
+            self.run("completing the check run", lambda: pending.edit(**done))
+            return "check run"
         try:
             kwargs: dict[str, Any] = {
                 "status": "completed",
@@ -295,6 +353,15 @@ def _loaded_ref(ref: Any) -> Any:
     the one PATCH needs."""
     _ = ref.object.sha
     return ref
+
+
+def _is_assets_commit(commit: Any) -> bool:
+    """A commit cml-py made on its assets branch: its author and message say so."""
+    author = getattr(commit, "author", None)
+    return (
+        getattr(author, "name", None) == ASSETS_AUTHOR[0]
+        and (commit.message or "").startswith(ASSETS_MESSAGE)
+    )
 
 
 def _loaded(obj: Any) -> Any:

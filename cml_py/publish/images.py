@@ -3,10 +3,17 @@
 Both markdown `![alt](path)` and HTML `<img src="path">` count, wherever they stand —
 inside `<details>` too. Links that are already URLs (http, https, data, or a forge's
 own `/uploads/...`) are left alone.
+
+Whatever a report says, only image files inside the report's own directory are ever
+read and published: a reference that is absolute, climbs out with `..`, goes through a
+symlink or names something that is not a PNG, JPEG, GIF or WebP image is replaced by a
+note. Publishing copies files to the forge, so a reference to `/proc/self/environ`
+must not be able to post the environment.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,20 +56,75 @@ def find_images(markdown: str) -> list[ImageRef]:
     return sorted(refs, key=lambda r: r.start)
 
 
-def resolve(refs: list[ImageRef], report_dir: Path) -> dict[str, Path]:
-    """Local path of each distinct reference; a missing file is an error naming it."""
-    out: dict[str, Path] = {}
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+
+
+def _is_image(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return any(head.startswith(signature) for signature, _ in _SIGNATURES)
+
+
+def _refusal(ref: ImageRef, report_dir: Path) -> tuple[Path | None, str | None]:
+    """(file, None) for a publishable reference, else (None, why not)."""
+    raw = ref.local_path
+    if not raw or raw.startswith(("/", "\\")) or "\\" in raw or ":" in raw.split("/")[0]:
+        return None, "not a relative path"
+    normal = posixpath.normpath(raw)
+    if normal == ".." or normal.startswith("../"):
+        return None, "outside the report's directory"
+    root = report_dir.resolve()
+    candidate = root
+    for part in normal.split("/"):
+        candidate = candidate / part
+        if candidate.is_symlink():
+            return None, "a symlink"
+    if not candidate.is_file():
+        raise CmlError(
+            f"the report links the image {raw!r}, which does not exist (looked in {report_dir})"
+        )
+    if not _is_image(candidate):
+        return None, "not a PNG, JPEG, GIF or WebP image"
+    return candidate, None
+
+
+def resolve(refs: list[ImageRef], report_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """The file of each distinct publishable reference, and the reason for each refused
+    one; a missing file is an error naming it."""
+    files: dict[str, Path] = {}
+    refused: dict[str, str] = {}
     for ref in refs:
-        if ref.src in out:
+        if ref.src in files or ref.src in refused:
             continue
-        path = (report_dir / ref.local_path).resolve()
-        if not path.is_file():
-            raise CmlError(
-                f"the report links the image {ref.local_path!r}, which does not "
-                f"exist (looked in {report_dir})"
-            )
-        out[ref.src] = path
-    return out
+        path, reason = _refusal(ref, report_dir)
+        if path is not None:
+            files[ref.src] = path
+        else:
+            refused[ref.src] = reason or "refused"
+    return files, refused
+
+
+def without_refused(markdown: str, refs: list[ImageRef], refused: Mapping[str, str]) -> str:
+    """Each refused reference becomes a note saying why it was not published."""
+    chosen = [r for r in refs if r.src in refused]
+
+    def replace(ref: ImageRef) -> str:
+        return f"_Image not published: {_plain(ref.local_path)} is {refused[ref.src]}._"
+
+    return rewrite(markdown, chosen, replace)
+
+
+def _plain(text: str) -> str:
+    from cml_py.report.escape import md_cell
+
+    return md_cell(text)
 
 
 def rewrite(markdown: str, refs: list[ImageRef], replace: Callable[[ImageRef], str]) -> str:
@@ -89,9 +151,13 @@ def without_images(markdown: str, refs: list[ImageRef], report_dir: Path) -> str
     written with the chart) and a note; never a broken link."""
 
     def replace(ref: ImageRef) -> str:
-        table = (report_dir / ref.local_path).with_suffix(".md")
-        note = f"_Chart not published (images: none): {ref.alt or ref.local_path}._"
-        if table.is_file():
+        note = f"_Chart not published (images: none): {_plain(ref.alt or ref.local_path)}._"
+        try:
+            image, reason = _refusal(ref, report_dir)
+        except CmlError:
+            return note
+        table = image.with_suffix(".md") if image is not None and reason is None else None
+        if table is not None and table.is_file() and not table.is_symlink():
             return f"{note}\n\n{table.read_text(encoding='utf-8').strip()}\n"
         return note
 

@@ -10,9 +10,13 @@ from cml_py.publish import images as img
 
 
 def publish_locally(text: str, report_dir: Path, target: Path) -> Path:
-    """Copy the report with every local image it links into `target`; returns the report."""
+    """Copy the report with every publishable image it links into `target` (images from
+    outside the report's directory are refused, as on a forge); returns the report."""
     refs = img.find_images(text)
-    files = img.resolve(refs, report_dir)
+    files, refused = img.resolve(refs, report_dir)
+    if refused:
+        text = img.without_refused(text, refs, refused)
+        refs = [r for r in img.find_images(text) if r.src in files]
     target.mkdir(parents=True, exist_ok=True)
     urls = {}
     for src, path in files.items():

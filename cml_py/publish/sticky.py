@@ -1,9 +1,16 @@
 """One sticky comment per report id, on any forge.
 
-A comment belongs to this report when it carries the hidden marker
-`<!-- cml-py report id=ID -->` and was written by the token's own user. Modes:
-`update` edits the newest such comment (or creates one), `new` always posts, `recreate`
-deletes the old ones and posts (so watchers are notified).
+A comment belongs to this report when its first line is the hidden marker
+`<!-- cml-py report id=ID -->` and it was written by exactly the identity that posts now:
+anyone can quote a marker, and editing someone else's comment would either fail (a stale
+report) or, for a shared identity, overwrite their words. Modes: `update` edits the
+newest such comment (or creates one), `new` always posts, `recreate` deletes the old
+ones and posts (so watchers are notified).
+
+When the identity is unknown (a GitHub App installation token can read neither /user
+nor /app), the comment is posted, its author — now known from the object the token
+itself created — identifies the older ones, and those are removed: one comment either
+way, without ever guessing "some bot".
 
 Two guarantees against duplicates: every body carries a per-run nonce, so a create
 whose outcome is unknown is looked up before it is retried; and after creating, if
@@ -21,7 +28,6 @@ from typing import Protocol
 
 from cml_py.publish.net import Failure, Retrier
 
-ANY_BOT = "*[bot]"  # the author of an app token that cannot read /user: some `name[bot]`
 _MARKER = re.compile(r"<!-- cml-py report id=([A-Za-z0-9._-]+) -->")
 
 
@@ -68,6 +74,12 @@ def new_nonce() -> str:
     return secrets.token_hex(8)
 
 
+def is_report_of(comment: Comment, report_id: str, author: str | None) -> bool:
+    """The marker is the first line and the author is exactly `author` (never unknown)."""
+    first = comment.body.lstrip("\ufeff").split("\n", 1)[0].strip()
+    return author is not None and comment.author == author and first == marker(report_id)
+
+
 def post_sticky(
     thread: Thread,
     body: str,
@@ -78,44 +90,64 @@ def post_sticky(
     retrier: Retrier,
     classify: Callable[[BaseException], Failure | None],
     what: str,
+    warn: Callable[[str], None] = lambda _: None,
 ) -> Comment:
-    """Create or update the report's comment; returns the comment that now holds it."""
-    tag = marker(report_id)
+    """Create or update the report's comment; returns the comment that now holds it.
+    `author` is the login this token writes as, or None when it cannot be known."""
+    from cml_py.publish.net import PermissionDenied
+
     nonce = new_nonce()
     body = with_nonce(with_marker(body, report_id), nonce)
 
-    def written_by_us(comment: Comment) -> bool:
-        if author is None:
-            return True
-        if author == ANY_BOT:
-            return bool(comment.author and comment.author.endswith("[bot]"))
-        return comment.author == author
+    def ours(comments: list[Comment], who: str | None) -> list[Comment]:
+        return [c for c in comments if is_report_of(c, report_id, who)]
 
-    def ours(comments: list[Comment]) -> list[Comment]:
-        return [c for c in comments if tag in c.body and written_by_us(c)]
-
-    before = ours(retrier.run(f"listing {what}", thread.list, classify))
+    listed = retrier.run(f"listing {what}", thread.list, classify)
+    before = ours(listed, author)
     if mode == "update" and before:
         newest = max(before, key=lambda c: c.id)
-        return retrier.run(f"updating {what}", lambda: thread.update(newest, body), classify)
+        try:
+            return retrier.run(f"updating {what}", lambda: thread.update(newest, body), classify)
+        except PermissionDenied as exc:
+            if exc.failure.status == 404:
+                raise
+            warn(
+                f"editing the earlier {what} was refused ({exc}); posted a new one instead "
+                "(the earlier one stays)"
+            )
+            before = []
     if mode == "recreate":
         for old in before:
             _delete(thread, old, retrier, classify, f"deleting the old {what}")
 
     def find_own() -> Comment | None:
         for comment in retrier.run(f"listing {what}", thread.list, classify):
-            if f"nonce={nonce}" in comment.body:
+            if f"nonce={nonce}" in comment.body and (author is None or comment.author == author):
                 return comment
         return None
 
     created = retrier.run(
         f"posting {what}", lambda: thread.create(body), classify, idempotent=False, recover=find_own
     )
+    if author is None and created.author:
+        # Learned from the comment this token just created: its older reports can go.
+        old = [c for c in ours(listed, created.author) if c.id != created.id]
+        if old and mode != "new":
+            for comment in old:
+                _delete(thread, comment, retrier, classify, f"deleting the previous {what}")
+            warn(
+                f"this token cannot tell who it is, so the {what} was posted anew and the "
+                f"previous one removed; set CML_PY_COMMENT_AUTHOR={created.author} to edit "
+                "it in place"
+            )
+        return created
     if mode == "new":
         return created
     seen = {c.id for c in before}
     arrivals = [
-        c for c in ours(retrier.run(f"listing {what}", thread.list, classify)) if c.id not in seen
+        c
+        for c in ours(retrier.run(f"listing {what}", thread.list, classify), author)
+        if c.id not in seen
     ]
     if len(arrivals) <= 1:
         return created

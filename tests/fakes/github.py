@@ -74,6 +74,7 @@ class FakeGitHub:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     git_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)
+    default_branch: str = "main"
     faults: list[Fault] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
     spec_errors: list[str] = field(default_factory=list)
@@ -279,12 +280,14 @@ class FakeGitHub:
                 openapi.body_for("/user", "get", 200, login=token.login, id=7, type="User"),
                 {},
             )
-        if not path.startswith(repo + "/"):
+        if path != repo and not path.startswith(repo + "/"):
             return (
                 404,
                 {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
                 {},
             )
+        if path == repo and method == "GET":
+            return 200, self._repo_body(), {}
         rest = path[len(repo) :]
         for pattern, handler in self._handlers():
             match = re.fullmatch(pattern, f"{method} {rest}")
@@ -305,6 +308,7 @@ class FakeGitHub:
             (r"POST /commits/([0-9a-f]+)/comments", self._create_commit_comment),
             (r"(PATCH|DELETE) /comments/(\d+)", self._change_comment),
             (r"POST /check-runs", self._create_check_run),
+            (r"PATCH /check-runs/(\d+)", self._update_check_run),
             (r"POST /statuses/([0-9a-f]+)", self._create_status),
             (r"GET /commits/([0-9a-f]+)", self._get_commit),
             (r"POST /git/blobs", self._create_blob),
@@ -315,6 +319,18 @@ class FakeGitHub:
             (r"POST /git/refs", self._create_ref),
             (r"PATCH /git/refs/(.+)", self._update_ref),
         ]
+
+    def _repo_body(self) -> dict[str, Any]:
+        return openapi.body_for(
+            "/repos/{owner}/{repo}",
+            "get",
+            200,
+            name=self.repo,
+            full_name=f"{self.owner}/{self.repo}",
+            default_branch=self.default_branch,
+            url=self._repo_api(),
+            html_url=self._html(),
+        )
 
     def _token(self, request: Request) -> Token | None:
         header = request.headers.get("Authorization", "")
@@ -439,23 +455,43 @@ class FakeGitHub:
         if "checks" not in token.permissions:
             return 403, DENIED, {}
         run_id = next(self._ids)
-        self.check_runs.append({"id": run_id, **data})
-        return (
-            201,
-            openapi.body_for(
-                "/repos/{owner}/{repo}/check-runs",
-                "post",
-                201,
-                id=run_id,
-                name=data["name"],
-                head_sha=data["head_sha"],
-                status=data.get("status", "queued"),
-                conclusion=data.get("conclusion"),
-                url=f"{self._repo_api()}/check-runs/{run_id}",
-                html_url=f"{self._html()}/runs/{run_id}",
-            ),
-            {},
+        self.check_runs.append({"id": run_id, "app": token.bot.removesuffix("[bot]"), **data})
+        return 201, self._check_run_body(self.check_runs[-1]), {}
+
+    def _check_run_body(self, run: dict[str, Any]) -> dict[str, Any]:
+        """A check run as GitHub returns it, with the app that created it."""
+        app = openapi.merge(
+            openapi.instance({"$ref": "#/components/schemas/integration"}),
+            {"slug": run["app"], "name": run["app"], "id": 99},
         )
+        return openapi.body_for(
+            "/repos/{owner}/{repo}/check-runs",
+            "post",
+            201,
+            id=run["id"],
+            name=run["name"],
+            head_sha=run["head_sha"],
+            status=run.get("status", "queued"),
+            details_url=run.get("details_url"),
+            # openapi-core rejects null for this nullable enum; an unfinished run shows none
+            **({"conclusion": run["conclusion"]} if run.get("conclusion") else {}),
+            url=f"{self._repo_api()}/check-runs/{run['id']}",
+            html_url=f"{self._html()}/runs/{run['id']}",
+            app=app,
+        )
+
+    def _update_check_run(self, request, token, data, run_id):
+        run = next((r for r in self.check_runs if r["id"] == int(run_id)), None)
+        if run is None:
+            return (
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
+        if "checks" not in token.permissions or run["app"] != token.bot.removesuffix("[bot]"):
+            return 403, DENIED, {}
+        run.update(data)
+        return 200, self._check_run_body(run), {}
 
     def _create_status(self, request, token, data, sha):
         if "statuses" not in token.permissions:
@@ -538,6 +574,8 @@ class FakeGitHub:
             201,
             sha=sha,
             message=obj["message"],
+            author=obj["author"],
+            committer=obj["author"],
             url=f"{self._repo_api()}/git/commits/{sha}",
             html_url=f"{self._html()}/commit/{sha}",
             tree={"sha": obj["tree"], "url": f"{self._repo_api()}/git/trees/{obj['tree']}"},
@@ -555,11 +593,13 @@ class FakeGitHub:
         if "contents" not in token.permissions:
             return 403, DENIED, {}
         sha = self._sha("commit", data, next(self._ids))
+        author = data.get("author") or {"name": self._author(token), "email": "bot@example"}
         self.git_objects[sha] = {
             "type": "commit",
             "message": data["message"],
             "tree": data["tree"],
             "parents": data.get("parents", []),
+            "author": {"date": "2026-11-27T00:00:00Z", **author},
         }
         return 201, self._git_commit_body(sha), {}
 
@@ -636,8 +676,12 @@ class FakeGitHub:
 
 
 def _why(exc: Exception) -> str:
+    """The validation error, with the schema errors that explain it (not the value)."""
     details = getattr(exc, "__cause__", None)
-    text = str(exc)
-    if details is not None:
-        text += f" ({details})"
-    return text[:600]
+    text = str(exc)[:300]
+    for error in getattr(details, "schema_errors", None) or ():
+        path = "/".join(str(p) for p in getattr(error, "absolute_path", ()))
+        text += f" [{path}: {str(getattr(error, 'message', error))[:200]}]"
+    if details is not None and not getattr(details, "schema_errors", None):
+        text += f" ({str(details)[:300]})"
+    return text
