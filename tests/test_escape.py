@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from cml_py.report.escape import ZWSP, html_text, md_cell, md_code
 
 
 def test_table_breaking_and_html_characters_are_escaped() -> None:
     assert md_cell("a|b") == "a\\|b"
     assert md_cell("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
-    assert md_cell("[click](http://evil)") == "\\[click\\](http://evil)"
+    assert md_cell("[click](http://evil)") == f"\\[click\\](http{ZWSP}://evil)"
     assert md_cell("**bold** _it_ `code` ~~s~~ $x$") == (
         "\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\~\\~s\\~\\~ \\$x\\$"
     )
@@ -29,3 +33,48 @@ def test_md_code_handles_backticks() -> None:
     assert md_code("main") == "`main`"
     assert md_code("a`b") == "``a`b``"
     assert md_code("`x") == "`` `x ``"
+
+
+HOSTILE = [
+    "see https://evil.example/login",
+    "HTTP://EVIL.EXAMPLE",
+    "www.evil.example",
+    "ftp://evil.example/x",
+    "mail me: mailto:x@evil.example or x@evil.example",
+    "[click](https://evil.example)",
+    "<a href='https://evil.example'>x</a>",
+    "![pixel](https://evil.example/p.png)",
+    "<https://evil.example>",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_no_untrusted_string_becomes_a_link_in_githubs_renderer(name: str) -> None:
+    """Rendered by cmark-gfm with GitHub's extensions (autolinks included)."""
+    import cmarkgfm
+
+    table = f"| Metric | value |\n|:--|--:|\n| {md_cell(name)} | 1 |\n"
+    html = cmarkgfm.github_flavored_markdown_to_html(table) + cmarkgfm.markdown_to_html(
+        md_cell(name)
+    )
+    assert not re.search(r"<a\b|<img\b|\bhref=\"", html), html
+    assert html.count("<tr>") == 2  # the table still has its header and one row
+    summary = cmarkgfm.github_flavored_markdown_to_html(
+        f"<details><summary>{html_text(name)}</summary>\n\nx\n</details>"
+    )
+    assert not re.search(r"<a\b|\bhref=\"", summary), summary
+
+
+def test_references_and_bidi_overrides_are_neutralised() -> None:
+    assert md_cell("fixes GH-123 and gh-7") == f"fixes GH{ZWSP}-123 and gh{ZWSP}-7"
+    assert md_cell("acc\u202eLOSS") == "acc\ufffdLOSS"
+    for char in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]:
+        assert chr(char) not in md_cell(f"x{chr(char)}y") + html_text(f"x{chr(char)}y")
+    assert md_cell("GHOST-1 and a#b") == f"GHOST-1 and a#{ZWSP}b"
+
+
+def test_terminal_output_cannot_issue_workflow_commands_or_escapes() -> None:
+    from cml_py.report.text import _plain
+
+    line = _plain("::add-mask::x\n::error::spoofed \x1b[31mred\u202e")
+    assert "::" not in line and "\x1b" not in line and "\u202e" not in line and "\n" not in line

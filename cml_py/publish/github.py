@@ -358,9 +358,8 @@ def _loaded_ref(ref: Any) -> Any:
 def _is_assets_commit(commit: Any) -> bool:
     """A commit cml-py made on its assets branch: its author and message say so."""
     author = getattr(commit, "author", None)
-    return (
-        getattr(author, "name", None) == ASSETS_AUTHOR[0]
-        and (commit.message or "").startswith(ASSETS_MESSAGE)
+    return getattr(author, "name", None) == ASSETS_AUTHOR[0] and (commit.message or "").startswith(
+        ASSETS_MESSAGE
     )
 
 

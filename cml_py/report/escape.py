@@ -1,9 +1,12 @@
 """Make untrusted text inert in GitHub-flavoured markdown and HTML (pure).
 
 Metric names, param values and file names come from the PR being judged. In a comment
-they must not break the table (`|`), inject HTML or links, format text, ping people
-(`@user`) or reference issues (`#12`). Escaping uses backslashes for markdown
-punctuation and entities for HTML, which both GitHub and GitLab render as plain text.
+they must not break the table (`|`), inject HTML or links (also bare `https://…` and
+`www.…`, which GitHub links by itself), format text, ping people (`@user`), reference
+issues (`#12`, `GH-12`) or reorder what the reader sees (bidirectional overrides, as in
+"Trojan Source"). Escaping uses backslashes for markdown punctuation and entities for
+HTML, which both GitHub and GitLab render as plain text; links and references are
+broken with an invisible zero-width space; bidi controls become U+FFFD.
 """
 
 from __future__ import annotations
@@ -33,12 +36,20 @@ _HTML = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": " ", "\r": " "}
 )
 _MENTION = re.compile(r"([@#])(?=[\w-])")
+_AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)")
+_GH_REFERENCE = re.compile(r"(?i)\b(GH)(-\d)")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 ZWSP = "\u200b"
 
 
 def neutralise_mentions(text: str) -> str:
-    """`@team` → `@\u200bteam`: still readable, never a notification or an issue link."""
-    return _MENTION.sub(lambda m: m.group(1) + ZWSP, text)
+    """`@team` → `@\u200bteam`, `#12`/`GH-12` → broken references, `https://x` and
+    `www.x` → no autolink, bidi overrides → U+FFFD: still readable, never a
+    notification, a link, or text that displays in another order than it reads."""
+    text = _BIDI.sub("\ufffd", text)
+    text = _MENTION.sub(lambda m: m.group(1) + ZWSP, text)
+    text = _AUTOLINK.sub(lambda m: m.group(0) + ZWSP, text)
+    return _GH_REFERENCE.sub(lambda m: m.group(1) + ZWSP + m.group(2), text)
 
 
 def md_cell(text: str) -> str:

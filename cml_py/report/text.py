@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cml_py.model import Report, Status, Verdict
 from cml_py.report import view as v
 from cml_py.report.tables import text_table
@@ -12,9 +14,15 @@ MARKS = v.Marks(
 )
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
 def _plain(text: str) -> str:
-    """No escaping for terminals, but keep one row on one line."""
-    return text.replace("\r", " ").replace("\n", " ")
+    """No markdown escaping for terminals, but one row stays on one line, and untrusted
+    text can neither drive the terminal (escape sequences), reorder itself (bidi
+    controls) nor issue a CI workflow command (`::error::…`) from a CI log."""
+    text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return _CONTROL.sub("\ufffd", text).replace("::", ":\u200b:")
 
 
 def header_lines(report: Report) -> list[str]:
