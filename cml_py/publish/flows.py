@@ -275,12 +275,13 @@ def publish_report(
     echo: Echo,
     emit: Callable[[str], None],
     summary: str | None = None,
+    publisher: Any = None,
 ) -> Outcome:
     """The whole publish step of a run: the check is started first (an app token learns
     its own login from it), then the comment, then the check is completed by the gate
     with its details link on the comment. The verdict is set even when the comment
     fails, so the PR's check never waits on a report that could not be posted."""
-    publisher = make_publisher(ctx, echo)
+    publisher = publisher or make_publisher(ctx, echo)
     pending = None
     if ctx.head_sha and hasattr(publisher, "start_check"):
         pending = publisher.start_check(status_name(report.id), ctx.head_sha)

@@ -173,6 +173,40 @@ class GitHubPublisher:
                 return ACTIONS_BOT
             return None
 
+    # -- pull requests ---------------------------------------------------------------
+    def pulls_for(
+        self,
+        sha: str,
+        numbers: list[int],
+        *,
+        head_owner: str | None,
+        head_branch: str | None,
+    ) -> list[tuple[int, str]]:
+        """(number, current head sha) of the open PRs that `sha` was the head of: the
+        ones the event names, else those GitHub associates with the commit, else those
+        whose head is `head_owner:head_branch` (a fork's branch)."""
+
+        def heads(pulls: Any) -> list[tuple[int, str]]:
+            return [(p.number, p.head.sha) for p in pulls if p.state == "open"]
+
+        if numbers:
+            return self.run(
+                "reading the pull requests",
+                lambda: heads(self.repo.get_pull(n) for n in numbers),
+            )
+        found = self.run(
+            "finding the pull request of the commit",
+            lambda: heads(self.repo.get_commit(sha).get_pulls()),
+        )
+        if not found and head_owner and head_branch:
+            found = self.run(
+                "finding the pull request of the branch",
+                lambda: heads(
+                    self.repo.get_pulls(state="open", head=f"{head_owner}:{head_branch}")
+                ),
+            )
+        return found
+
     # -- comments --------------------------------------------------------------------
     def comment_url(self, kind: str, ref: str, comment: Comment) -> str:
         return comment.url

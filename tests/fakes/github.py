@@ -75,6 +75,7 @@ class FakeGitHub:
     git_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)
     default_branch: str = "main"
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
     spec_errors: list[str] = field(default_factory=list)
@@ -102,6 +103,18 @@ class FakeGitHub:
             "login": login,
         }
         return comment_id
+
+    def add_pull(
+        self, number: int, head_sha: str, *, branch: str = "feature", owner: str | None = None
+    ) -> None:
+        """An open pull request whose head is `owner:branch` at `head_sha`."""
+        self.pulls[number] = {
+            "number": number,
+            "sha": head_sha,
+            "branch": branch,
+            "owner": owner or self.owner,
+            "state": "open",
+        }
 
     def comments_on(self, issue: int | None = None, commit: str | None = None) -> list[dict]:
         return [
@@ -310,7 +323,10 @@ class FakeGitHub:
             (r"POST /check-runs", self._create_check_run),
             (r"PATCH /check-runs/(\d+)", self._update_check_run),
             (r"POST /statuses/([0-9a-f]+)", self._create_status),
+            (r"GET /commits/([0-9a-f]+)/pulls", self._commit_pulls),
             (r"GET /commits/([0-9a-f]+)", self._get_commit),
+            (r"GET /pulls", self._list_pulls),
+            (r"GET /pulls/(\d+)", self._get_pull),
             (r"POST /git/blobs", self._create_blob),
             (r"POST /git/trees", self._create_tree),
             (r"POST /git/commits", self._create_git_commit),
@@ -525,6 +541,53 @@ class FakeGitHub:
             ),
             {},
         )
+
+    # -- pull requests ------------------------------------------------------------------
+    def _pull_body(self, pull: dict[str, Any], template: str) -> dict[str, Any]:
+        repo = openapi.merge(
+            openapi.instance({"$ref": "#/components/schemas/repository"}),
+            {"full_name": f"{pull['owner']}/{self.repo}", "name": self.repo},
+        )
+        return openapi.body_for(
+            template,
+            "get",
+            200,
+            number=pull["number"],
+            state=pull["state"],
+            url=f"{self._repo_api()}/pulls/{pull['number']}",
+            html_url=f"{self._html()}/pull/{pull['number']}",
+            head={"sha": pull["sha"], "ref": pull["branch"], "label": pull["owner"], "repo": repo},
+        )
+
+    def _simple_pulls(self, pulls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        body = self._pull_body
+        return [body(p, "/repos/{owner}/{repo}/pulls/{pull_number}") for p in pulls]
+
+    def _commit_pulls(self, request, token, data, sha):
+        return self._page(
+            request, self._simple_pulls([p for p in self.pulls.values() if p["sha"] == sha])
+        )
+
+    def _list_pulls(self, request, token, data):
+        state = request.args.get("state", "open")
+        head = request.args.get("head")
+        chosen = [
+            p
+            for p in self.pulls.values()
+            if (state == "all" or p["state"] == state)
+            and (head is None or head == f"{p['owner']}:{p['branch']}")
+        ]
+        return self._page(request, self._simple_pulls(chosen))
+
+    def _get_pull(self, request, token, data, number):
+        pull = self.pulls.get(int(number))
+        if pull is None:
+            return (
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
+        return 200, self._pull_body(pull, "/repos/{owner}/{repo}/pulls/{pull_number}"), {}
 
     # -- git data -----------------------------------------------------------------------
     def _sha(self, *parts: Any) -> str:
