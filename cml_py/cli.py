@@ -876,22 +876,36 @@ def publish(directory: Path, report_id: str | None, strict: bool | None, config_
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--github", "forge", flag_value="github", help="Write the GitHub Actions workflow.")
+@click.option("--github", "forge", flag_value="github", help="Write the GitHub Actions workflows.")
 @click.option("--gitlab", "forge", flag_value="gitlab", help="Write the GitLab CI job.")
+@click.option(
+    "--single-workflow",
+    is_flag=True,
+    help="GitHub: one workflow that trains and posts in the same job, instead of two. "
+    "Only for private repositories where every pull request author has write access.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(forge: str | None, force: bool) -> int:
-    """Start using cml-py here: a commented cml.yaml and the CI file.
+def init(forge: str | None, single_workflow: bool, force: bool) -> int:
+    """Start using cml-py here: a commented cml.yaml and the CI files.
 
     \b
-    GitHub: .github/workflows/cml-py.yml (with its permissions: block).
+    GitHub (two workflows, safe for public repositories and forks):
+      .github/workflows/cml-py.yml          on pull_request: runs the PR's code with a
+                                            read-only token, uploads the report
+      .github/workflows/cml-py-publish.yml  on workflow_run: the default branch's code
+                                            with a write token posts that report
+      --single-workflow writes only cml-py.yml, training and posting in one job.
     GitLab: .gitlab/cml-py.gitlab-ci.yml, included from .gitlab-ci.yml.
-    The forge is detected from the repository (CI files, the origin remote) unless
-    --github or --gitlab is given. Existing files are never overwritten without
-    --force; .cml-py/ and cml-py-report/ are added to .gitignore.
+    Every action is pinned to a commit and every job gets only the permissions it
+    needs (docs/ci-setup.md). The forge is detected from the repository (CI files,
+    the origin remote) unless --github or --gitlab is given. Existing files are never
+    overwritten without --force, and nothing is written when one is in the way;
+    .cml-py/ and cml-py-report/ are added to .gitignore.
 
     \b
     Examples:
       cml-py init
+      cml-py init --github --single-workflow
       cml-py init --gitlab
       cml-py init --force && cml-py run --dry-run
     """
@@ -899,7 +913,7 @@ def init(forge: str | None, force: bool) -> int:
     from cml_py.init import init_project
 
     root = find_repo_root(Path.cwd()) or Path.cwd()
-    init_project(root, forge, force=force, echo=_stderr)
+    init_project(root, forge, force=force, echo=_stderr, single_workflow=single_workflow)
     return EXIT_OK
 
 
