@@ -105,6 +105,31 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def token_env_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--token-env NAME`: read the forge token from NAME (first), and treat NAME like
+    every other token variable: masked everywhere, hidden from child processes."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value:
+            from cml_py.tokens import add_token_variable
+
+            if not value.replace("_", "").isalnum():
+                raise click.BadParameter(f"expected a variable name, got {value!r}")
+            add_token_variable(value)
+        return value
+
+    return click.option(
+        "--token-env",
+        metavar="NAME",
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=remember,
+        help="Read the token from this environment variable (before CML_PY_TOKEN and the "
+        "forge's own); it is masked and hidden from training commands like the others.",
+    )(func)
+
+
 @dataclasses.dataclass(frozen=True)
 class Common:
     """The options every comparing command shares."""
@@ -525,6 +550,7 @@ def evaluate(
 
 
 @cli.command(context_settings=CONTEXT)
+@token_env_option
 @click.argument("report_file", metavar="REPORT.md", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--target",
@@ -641,6 +667,7 @@ def comment(
 
 @cli.command(context_settings=CONTEXT)
 @common_options
+@token_env_option
 @click.option(
     "--id",
     "report_id",
@@ -696,6 +723,7 @@ def _stderr(message: str) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @common_options
+@token_env_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -816,6 +844,7 @@ def run(
 
 
 @cli.command("publish", context_settings=CONTEXT)
+@token_env_option
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--id",

@@ -47,6 +47,11 @@ def token_variables() -> tuple[str, ...]:
     return (*TOKEN_VARIABLES, *_extra)
 
 
+def extra_token_variables() -> tuple[str, ...]:
+    """The variables named by --token-env, read before the usual ones."""
+    return tuple(_extra)
+
+
 def protect(env: Mapping[str, str] | None = None) -> None:
     """Register every token value present, so it is masked wherever it might surface
     (a child's output, an exception message, a log record) before it is ever read."""

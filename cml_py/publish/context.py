@@ -125,6 +125,10 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
         token_names = ("CML_PY_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")
     else:
         token_names = ()
+    if forge in ("github", "gitlab"):
+        from cml_py.tokens import extra_token_variables
+
+        token_names = (*extra_token_variables(), *token_names)  # --token-env comes first
     for name in token_names:
         if env.get(name, "").strip():
             token = env[name].strip()

@@ -112,10 +112,10 @@ def post_sticky(
             if exc.failure.status == 404:
                 raise
             warn(
-                f"editing the earlier {what} was refused ({exc}); posted a new one instead "
-                "(the earlier one stays)"
+                f"editing the earlier {what.removeprefix('the ')} was refused ({exc}); "
+                "posted a new one instead (the earlier one stays)"
             )
-            before = []
+            mode = "new"  # post, and leave the one we could not edit alone
     if mode == "recreate":
         for old in before:
             _delete(thread, old, retrier, classify, f"deleting the old {what}")

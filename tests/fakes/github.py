@@ -48,7 +48,7 @@ class Token:
 class Fault:
     method: str
     path: str  # regex on the API path (without the /api/v3 prefix)
-    kind: str  # "500", "reset", "rate", "secondary"
+    kind: str  # "500", "403", "422", "reset", "rate", "secondary"
     times: int = 1
     reset_in: float = 2.0
 
@@ -191,6 +191,8 @@ class FakeGitHub:
                 status=422,
                 content_type="application/json",
             )
+        if fault.kind == "403":  # e.g. the conversation was locked after the last report
+            return Response(json.dumps(DENIED), status=403, content_type="application/json")
         if fault.kind == "rate":
             reset = int(time.time() + fault.reset_in)
             return Response(
