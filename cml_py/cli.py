@@ -130,6 +130,15 @@ def token_env_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Exit 3 when the forge refuses to publish (default: publish.strict in cml.yaml, "
+    "else warn and go on).",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Common:
     """The options every comparing command shares."""
@@ -591,12 +600,7 @@ def evaluate(
     default=None,
     help="Without CI: where the report and its images go (default cml-py-report).",
 )
-@click.option(
-    "--strict",
-    is_flag=True,
-    default=None,
-    help="Exit 3 when the forge refuses to publish (default: warn and go on).",
-)
+@strict_option
 @click.option(
     "--config",
     "config_path",
@@ -675,12 +679,7 @@ def comment(
     metavar="ID",
     help="Report id; the check is named cml-py (default id) or cml-py (ID).",
 )
-@click.option(
-    "--strict",
-    is_flag=True,
-    default=None,
-    help="Exit 3 when the forge refuses the status (default: warn and go on).",
-)
+@strict_option
 def status(
     common: Common,
     report_id: str | None,
@@ -774,9 +773,7 @@ def _stderr(message: str) -> None:
 @click.option(
     "--images", type=click.Choice(["auto", "none"]), default=None, help="As for `cml-py comment`."
 )
-@click.option(
-    "--strict", is_flag=True, default=None, help="Exit 3 when the forge refuses to publish."
-)
+@strict_option
 @click.option("--all", "show_all", is_flag=True, help="Also show unchanged rows.")
 def run(
     common: Common,
@@ -853,12 +850,7 @@ def run(
     metavar="ID",
     help="Report id of the sticky comment and check. Default: cml.yaml report.id.",
 )
-@click.option(
-    "--strict",
-    is_flag=True,
-    default=None,
-    help="Exit 3 when the forge refuses to publish (default: warn and go on).",
-)
+@strict_option
 @click.option(
     "--config",
     "config_path",

@@ -279,17 +279,6 @@ def stage_report(report: Report, charts: Sequence[tuple[str, Path]], template: A
     return path
 
 
-def _event(env: Mapping[str, str]) -> dict[str, Any]:
-    path = env.get("GITHUB_EVENT_PATH")
-    if not path:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CmlError(f"GITHUB_EVENT_PATH: cannot read the event payload: {exc}") from None
-    return data if isinstance(data, dict) else {}
-
-
 def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
     """The PR and commit the artifact belongs to: the `workflow_run` event's head commit,
     and the open PR whose head is that commit (from the event for same-repository PRs,
@@ -304,7 +293,9 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
             "cml-py publish runs in a `workflow_run` workflow (the event names the PR run "
             "whose artifact it publishes); elsewhere set CML_PY_PR and CML_PY_SHA"
         )
-    run = _event(env).get("workflow_run")
+    from cml_py.publish.context import _event_payload
+
+    run = _event_payload(env).get("workflow_run")
     if not isinstance(run, dict):
         raise CmlError("GITHUB_EVENT_PATH: the workflow_run event has no `workflow_run`")
     sha = run.get("head_sha")

@@ -349,24 +349,17 @@ class GitHubPublisher:
         """A check run (completing `pending` when there is one); a commit status when the
         token cannot create check runs."""
         output = {"title": title[:255], "summary": summary}
+        kwargs: dict[str, Any] = {
+            "status": "completed",
+            "conclusion": "success" if passed else "failure",
+            "output": output,
+        }
+        if details_url:
+            kwargs["details_url"] = details_url
         if pending is not None:
-            done: dict[str, Any] = {
-                "status": "completed",
-                "conclusion": "success" if passed else "failure",
-                "output": output,
-            }
-            if details_url:
-                done["details_url"] = details_url
-            self.run("completing the check run", lambda: pending.edit(**done))
+            self.run("completing the check run", lambda: pending.edit(**kwargs))
             return "check run"
         try:
-            kwargs: dict[str, Any] = {
-                "status": "completed",
-                "conclusion": "success" if passed else "failure",
-                "output": output,
-            }
-            if details_url:
-                kwargs["details_url"] = details_url
             self.run(
                 "creating the check run", lambda: self.repo.create_check_run(name, sha, **kwargs)
             )
