@@ -314,7 +314,9 @@ def test_a_training_command_never_sees_or_prints_the_token(
     assert "seen: {'CML_PY_TOKEN': None, 'GITHUB_TOKEN': None, 'GH_TOKEN': None" in result.err
     assert "'MY_TOKEN': None" in result.err
     assert "parent:" in result.err  # the command read cml-py's own environment…
-    seen = everything_printed(result, files["summary"], files["output"])
+    report_files = [p for p in (in_repo.path / "cml-py-report").rglob("*") if p.is_file()]
+    assert report_files  # the artifact the workflow uploads
+    seen = everything_printed(result, files["summary"], files["output"], *report_files)
     seen += json.dumps(github_fake.comments) + github_fake.captured_text().replace(TOKEN, "")
     for secret in (TOKEN, "cml-secret", "gh-secret", "gl-secret", "job-secret", "mine-secret"):
         assert secret not in seen  # …and every value was masked on its way out
