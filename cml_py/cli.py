@@ -905,8 +905,11 @@ def publish(directory: Path, report_id: str | None, strict: bool | None, config_
     help="GitHub: one workflow that trains and posts in the same job, instead of two. "
     "Only for private repositories where every pull request author has write access.",
 )
-@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(forge: str | None, single_workflow: bool, force: bool) -> int:
+@click.option("--force", is_flag=True, help="Overwrite CI files that already exist.")
+@click.option(
+    "--force-config", is_flag=True, help="Also replace an existing cml.yaml with the template."
+)
+def init(forge: str | None, single_workflow: bool, force: bool, force_config: bool) -> int:
     """Start using cml-py here: a commented cml.yaml and the CI files.
 
     \b
@@ -919,9 +922,11 @@ def init(forge: str | None, single_workflow: bool, force: bool) -> int:
     GitLab: .gitlab/cml-py.gitlab-ci.yml, included from .gitlab-ci.yml.
     Every action is pinned to a commit and every job gets only the permissions it
     needs (docs/ci-setup.md). The forge is detected from the repository (CI files,
-    the origin remote) unless --github or --gitlab is given. Existing files are never
-    overwritten without --force, and nothing is written when one is in the way;
-    .cml-py/ and cml-py-report/ are added to .gitignore.
+    the origin remote) unless --github or --gitlab is given. An existing cml.yaml is
+    kept (--force-config replaces it), so running init again for another forge only
+    adds its CI files. Existing CI files are never overwritten without --force, and
+    nothing is written when one is in the way; .cml-py/ and cml-py-report/ are added
+    to .gitignore. Run it inside a git repository.
 
     \b
     Examples:
@@ -933,8 +938,20 @@ def init(forge: str | None, single_workflow: bool, force: bool) -> int:
     from cml_py.config import find_repo_root
     from cml_py.init import init_project
 
-    root = find_repo_root(Path.cwd()) or Path.cwd()
-    init_project(root, forge, force=force, echo=_stderr, single_workflow=single_workflow)
+    root = find_repo_root(Path.cwd())
+    if root is None:
+        raise CmlError(
+            f"{Path.cwd()}: not inside a git repository; run `git init` (or clone your "
+            "project) first — cml-py compares pull requests with a base branch"
+        )
+    init_project(
+        root,
+        forge,
+        force=force,
+        echo=_stderr,
+        single_workflow=single_workflow,
+        force_config=force_config,
+    )
     return EXIT_OK
 
 

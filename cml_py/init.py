@@ -2,7 +2,9 @@
 
 Files come from templates/ (shipped in the wheel). Nothing that exists is overwritten
 without --force, and nothing is written at all when one file is in the way, so a
-half-initialised repository never happens. .gitignore is only ever appended to.
+half-initialised repository never happens. An existing cml.yaml is the user's work: it is
+kept (so `init --gitlab` after `init --github` only adds the GitLab file) and replaced
+only with --force-config. .gitignore is only ever appended to.
 
 On GitHub the default is the safe split into two workflows: `cml-py.yml` runs the pull
 request's code with a read-only token and uploads the report as an artifact;
@@ -104,17 +106,24 @@ def init_project(
     force: bool,
     echo: Callable[[str], None],
     single_workflow: bool = False,
+    force_config: bool = False,
 ) -> list[Path]:
     """Write the planned files (all or none), extend .gitignore, and say what comes next."""
     setup = setup_name(forge or detect_forge(root), single_workflow)
     files = planned_files(root, setup)
-    existing = [p for p in files if p.exists()]
+    config = root / "cml.yaml"
+    keep_config = (config.exists() or (root / "cml.yml").exists()) and not force_config
+    if keep_config:
+        del files[config]
+    existing = [p for p in files if p.exists() and p != config]
     if existing and not force:
         names = ", ".join(str(p.relative_to(root)) for p in existing)
         raise CmlError(
             f"{names} already exist{'s' if len(existing) == 1 else ''}; "
             "nothing was written (pass --force to overwrite)"
         )
+    if keep_config:
+        echo("kept the existing cml.yaml (--force-config replaces it)")
     for path, text in files.items():
         write_atomic(path, text)
         echo(f"wrote {path.relative_to(root)}")

@@ -33,8 +33,10 @@ def hostile(repo: Repo, *, config: str | None = None, metrics: dict | str | None
 
 
 def everything_printed(result, *paths: Path) -> str:
-    return result.out + result.err + "".join(
-        p.read_bytes().decode("utf-8", "replace") for p in paths if p.is_file()
+    return (
+        result.out
+        + result.err
+        + "".join(p.read_bytes().decode("utf-8", "replace") for p in paths if p.is_file())
     )
 
 

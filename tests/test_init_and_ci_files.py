@@ -76,14 +76,31 @@ def test_init_github_writes_both_workflows_config_and_gitignore(in_repo: Repo, c
     config = (in_repo.path / "cml.yaml").read_text()
     again = run_cli(capsys, "init")
     assert again.code == 2
-    assert (
-        f"cml.yaml, {PR_WORKFLOW}, {PUBLISH_WORKFLOW} already exist; nothing was written"
-        in again.err
-    )
+    assert f"{PR_WORKFLOW}, {PUBLISH_WORKFLOW} already exist; nothing was written" in again.err
     (in_repo.path / "cml.yaml").write_text("# mine\n")
-    assert run_cli(capsys, "init", "--force").code == 0
+    forced = run_cli(capsys, "init", "--force")
+    assert forced.code == 0 and "kept the existing cml.yaml" in forced.err
+    assert (in_repo.path / "cml.yaml").read_text() == "# mine\n"  # the user's edits
+    assert run_cli(capsys, "init", "--force", "--force-config").code == 0
     assert (in_repo.path / "cml.yaml").read_text() == config
     assert (in_repo.path / ".gitignore").read_text().count(".cml-py/") == 1
+
+
+def test_init_for_a_second_forge_keeps_cml_yaml(in_repo: Repo, capsys) -> None:
+    assert run_cli(capsys, "init", "--github").code == 0
+    (in_repo.path / "cml.yaml").write_text("metrics: [m.json]\n")
+    result = run_cli(capsys, "init", "--gitlab")
+    assert result.code == 0, result.err
+    assert (in_repo.path / "cml.yaml").read_text() == "metrics: [m.json]\n"
+    assert (in_repo.path / ".gitlab" / "cml-py.gitlab-ci.yml").is_file()
+    assert "open a merge request" in result.err and "pull request" not in result.err
+
+
+def test_init_outside_a_git_repository_is_an_error(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "init")
+    assert result.code == 2 and "not inside a git repository" in result.err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_init_writes_nothing_when_one_file_is_in_the_way(in_repo: Repo, capsys) -> None:
