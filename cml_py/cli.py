@@ -130,6 +130,37 @@ def token_env_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def merge_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--merge DIR [DIR…]`: the matrix legs to merge, after one flag (`--merge legs/*`
+    as the shell expands it) or repeated (`--merge a --merge b`)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*, merge: tuple[Path, ...], legs: tuple[Path, ...], **kwargs: Any) -> Any:
+        if legs and not merge:
+            raise click.UsageError(
+                f"unexpected argument {str(legs[0])!r}: leg directories follow --merge"
+            )
+        return func(merge=(*merge, *legs), **kwargs)
+
+    wrapper = click.argument(
+        "legs",
+        nargs=-1,
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="[--merge DIR...]",
+    )(wrapper)
+    return click.option(
+        "--merge",
+        "merge",
+        multiple=True,
+        metavar="DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Merge matrix legs (each a `cml-py run --no-publish --out DIR` directory, "
+        "named by its leg) into one report instead of comparing here: `--merge legs/*` "
+        "or `--merge a --merge b`.",
+    )(wrapper)
+
+
 strict_option = click.option(
     "--strict",
     is_flag=True,
@@ -299,15 +330,7 @@ def gate(common: Common) -> int:
     "Default: cml.yaml report.id, else 'default'.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also show unchanged rows.")
-@click.option(
-    "--merge",
-    "merge",
-    multiple=True,
-    metavar="DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Merge matrix legs (each a `cml-py run --no-publish --out DIR` directory, named by "
-    "its leg) into one report instead of comparing here (repeatable).",
-)
+@merge_options
 @click.option(
     "--charts",
     "charts_dir",
@@ -753,16 +776,7 @@ def _stderr(message: str) -> None:
     is_flag=True,
     help="Stop after writing the report (for matrix legs merged later).",
 )
-@click.option(
-    "--merge",
-    "merge",
-    multiple=True,
-    metavar="DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Merge the outputs of matrix legs (each a `run --no-publish --out DIR` "
-    "directory, named by its leg) into one report (repeatable, globs by the "
-    "shell).",
-)
+@merge_options
 @click.option("--target", default=None, metavar="WHERE", help="As for `cml-py comment`.")
 @click.option(
     "--mode",

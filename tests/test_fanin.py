@@ -91,3 +91,18 @@ def test_merge_errors(in_repo: Repo, capsys, tmp_path) -> None:
     assert result.code == 2 and "no report.json in this leg's directory" in result.err
     result = run_cli(capsys, "report", "--merge", str(tmp_path / "missing"), "-o", "-")
     assert result.code == 2 and "leg directory not found" in result.err
+
+
+def test_merge_takes_several_directories_after_one_flag(in_repo: Repo, capsys) -> None:
+    run_legs(in_repo, capsys)
+    repeated = run_cli(
+        capsys, "report", "--format", "json", "-o", "-", *(f"--merge=legs/{leg}" for leg in LEGS)
+    )
+    one_flag = run_cli(
+        capsys, "report", "--format", "json", "-o", "-", "--merge", *(f"legs/{leg}" for leg in LEGS)
+    )
+    assert one_flag.code == 0, one_flag.err
+    assert json.loads(one_flag.out)["legs"] == json.loads(repeated.out)["legs"]
+    assert len(json.loads(one_flag.out)["legs"]) == 3
+    stray = run_cli(capsys, "report", "-o", "-", "legs/cpu")
+    assert stray.code == 2 and "leg directories follow --merge" in stray.err
