@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cml_py.errors import EXIT_GATE_FAILED, EXIT_OK
-from cml_py.fsio import write_atomic
 from cml_py.git import Git
+from cml_py.paths import replace_output_directory
 
 MAIN_CONFIG = """\
 # cml.yaml — what to train, and the gate every pull request must pass.
@@ -39,30 +39,6 @@ gate:
 """
 BRANCH_MODEL = ("sklearn.ensemble.RandomForestClassifier", "{n_estimators: 200, max_depth: 8}")
 FAILING_MODEL = ("sklearn.tree.DecisionTreeClassifier", "{max_depth: 1}")
-
-HTML_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>cml-py demo report</title>
-<style>
-body {{ font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial,
-       sans-serif; color: #1f2328; margin: 0; background: #f6f8fa; }}
-main {{ max-width: 920px; margin: 24px auto; background: #fff; border: 1px solid #d0d7de;
-        border-radius: 6px; padding: 16px 24px; }}
-.who {{ color: #59636e; border-bottom: 1px solid #d0d7de; margin: -16px -24px 16px;
-        padding: 8px 24px; background: #f6f8fa; border-radius: 6px 6px 0 0; }}
-table {{ border-collapse: collapse; margin: 8px 0 16px; display: block; overflow: auto; }}
-th, td {{ border: 1px solid #d0d7de; padding: 4px 12px; }}
-tr:nth-child(2n) {{ background: #f6f8fa; }}
-code {{ background: rgba(175,184,193,.2); border-radius: 6px; padding: .1em .4em; }}
-img {{ max-width: 100%; }}
-details {{ margin: 8px 0; }} summary {{ cursor: pointer; }}
-sub {{ color: #59636e; }}
-</style></head>
-<body><main>
-<div class="who"><b>github-actions</b> commented — as it would look on the pull request</div>
-{body}
-</main></body></html>
-"""
 
 
 @contextlib.contextmanager
@@ -107,15 +83,6 @@ def build_demo_repo(root: Path, *, fail: bool) -> None:
     _commit(git, f"Try {model.rsplit('.', 1)[1]}")
 
 
-def render_html(markdown: str) -> str:
-    """The markdown through GitHub's own renderer (cmark-gfm), in a GitHub-like page."""
-    import cmarkgfm
-    from cmarkgfm.cmark import Options
-
-    body = cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
-    return HTML_PAGE.format(body=body)
-
-
 def run_demo(output: Path, *, fail: bool, echo: Callable[[str], None]) -> int:
     from cml_py.job import JobOptions, run_job
 
@@ -133,11 +100,8 @@ def run_demo(output: Path, *, fail: bool, echo: Callable[[str], None]) -> int:
             result = run_job(
                 JobOptions(out=repo / "cml-py-report", report_id="demo"), env={}, echo=echo
             )
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(repo / "cml-py-report", target)
-    markdown = (target / "report.md").read_text(encoding="utf-8")
-    write_atomic(target / "report.html", render_html(markdown))
+        replace_output_directory(target, what="-o")
+        shutil.copytree(repo / "cml-py-report", target, dirs_exist_ok=True)
     passed = result.exit_code == EXIT_OK
     echo("")
     verdict = "✅ gate passed" if passed else "❌ gate failed"

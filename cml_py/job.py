@@ -77,7 +77,8 @@ class Stages:
 
 
 def openmetrics(rows: Sequence[DiffRow]) -> str:
-    """`name value` lines of this PR's numeric metrics, for GitLab's metrics report."""
+    """`name value` lines of this PR's numeric metrics, for GitLab's metrics report, in
+    the OpenMetrics text format (which requires the closing `# EOF`)."""
     lines = []
     seen = set()
     for row in rows:
@@ -93,14 +94,14 @@ def openmetrics(rows: Sequence[DiffRow]) -> str:
             continue
         seen.add(name)
         lines.append(f"{name} {value!r}")
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "".join(f"{line}\n" for line in lines) + "# EOF\n"  # OpenMetrics ends so
 
 
 def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResult:
     from cml_py import pipeline
     from cml_py.config import check_report_id
     from cml_py.fsio import write_atomic
-    from cml_py.paths import output_directory
+    from cml_py.paths import output_directory, replace_output_directory
     from cml_py.report import render
     from cml_py.report.json_out import report_dict
     from cml_py.trust import template_for
@@ -124,6 +125,9 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
             )
         config = settings.config
         out = output_directory(options.out, settings, what="--out")
+        if any(leg.resolve() == out or out in leg.resolve().parents for leg in options.merge):
+            raise CmlError(f"--out {options.out}: must not be one of the --merge directories")
+        replace_output_directory(out, what="--out")
     if options.merge:
         with stages.stage("merge"):
             from cml_py.fanin import merge_legs
@@ -153,7 +157,8 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
         )
     with stages.stage("report"):
         report_path = out / "report.md"
-        write_atomic(report_path, render(report, "md", template=template_for(settings)))
+        markdown = render(report, "md", template=template_for(settings))
+        write_atomic(report_path, markdown)
         write_atomic(
             out / "report.json",
             json.dumps(
@@ -166,6 +171,9 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
         )
         write_atomic(out / "gate.xml", render(report, "junit"))
         write_atomic(out / "metrics.txt", openmetrics(report.comparison.metrics))
+        from cml_py.report.html import render_html
+
+        write_atomic(out / "report.html", render_html(markdown))
     result = JobResult(
         EXIT_OK if report.gate.passed else EXIT_GATE_FAILED, report.gate.verdict.value, report_path
     )

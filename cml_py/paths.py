@@ -74,6 +74,40 @@ def _repo_root() -> Path | None:
     return find_repo_root(Path.cwd())
 
 
+REPORT_NAMES = frozenset(
+    {
+        "report.md",
+        "report.json",
+        "report.html",
+        "gate.xml",
+        "metrics.txt",
+        "status.json",
+        "charts",
+        "images",
+    }
+)
+
+
+def replace_output_directory(directory: Path, *, what: str) -> None:
+    """Empty a report directory cml-py owns (so no file of an earlier run survives, a
+    stale chart included) and mark it as cml-py's; refuse anyone else's directory."""
+    import shutil
+
+    if not may_replace(directory, REPORT_NAMES):
+        raise CmlError(
+            f"{what} {directory}: the directory exists and was not created by cml-py; "
+            "cml-py empties its report directory on every run, so choose a new or empty one"
+        )
+    if directory.is_dir():
+        for child in directory.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / OWNER_MARK).write_text("Written by cml-py; emptied on every run.\n")
+
+
 def may_replace(directory: Path, known_names: frozenset[str]) -> bool:
     """True when `directory` can be deleted and replaced: absent, empty, marked as
     cml-py's, or holding nothing but names cml-py writes there (outputs of a version

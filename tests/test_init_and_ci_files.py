@@ -606,5 +606,5 @@ def test_the_files_gitlab_reports_read_are_what_run_writes(in_repo: Repo, capsys
     in_repo.commit()
     assert run_cli(capsys, "run", "--no-charts").code == 0
     metrics = (in_repo.path / "cml-py-report" / "metrics.txt").read_text()
-    assert metrics == "eval_acc 0.9\n"  # OpenMetrics names; NaN and flags left out
+    assert metrics == "eval_acc 0.9\n# EOF\n"  # OpenMetrics names; NaN and flags left out
     assert (in_repo.path / "cml-py-report" / "gate.xml").read_text().startswith("<?xml")

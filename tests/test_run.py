@@ -135,3 +135,31 @@ def test_no_ci_keeps_everything_local(in_repo: Repo, capsys) -> None:
         "no CI detected: the comment for nowhere (local files only) is cml-py-report/report.md"
         in result.err
     )
+
+
+def test_each_run_starts_from_an_empty_report_directory(in_repo: Repo, capsys) -> None:
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.commit()
+    first = run_cli(capsys, "run", "--no-publish")
+    assert first.code == 0, first.err
+    out = in_repo.path / "cml-py-report"
+    (out / "charts").mkdir(exist_ok=True)
+    (out / "charts" / "from-an-older-run.png").write_bytes(b"stale")
+    assert run_cli(capsys, "run", "--no-publish").code == 0
+    assert not (out / "charts" / "from-an-older-run.png").exists()
+    assert (out / ".cml-py-output").is_file()
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and "cml-py" in html  # the comment, rendered like GitHub
+    text = (out / "metrics.txt").read_text()
+    assert text.endswith("# EOF\n") and "\nacc 0.9\n" in "\n" + text
+
+
+def test_out_never_empties_a_directory_cml_py_did_not_create(in_repo: Repo, capsys) -> None:
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.write("docs/index.md", "# the user's docs\n")
+    in_repo.commit()
+    result = run_cli(capsys, "run", "--no-publish", "--out", "docs")
+    assert result.code == 2 and "was not created by cml-py" in result.err
+    assert (in_repo.path / "docs" / "index.md").read_text() == "# the user's docs\n"
