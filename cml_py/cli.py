@@ -1000,26 +1000,57 @@ def baseline() -> None:
     help="Remote to push to (default: baseline.remote, "
     "else origin). Without that remote the record stays local.",
 )
-def baseline_save(config_path: Path | None, remote: str | None) -> int:
+@click.option(
+    "--train",
+    "train_first",
+    is_flag=True,
+    help="Train first (when cml.yaml has train:), so a default-branch job trains once.",
+)
+@strict_option
+def baseline_save(
+    config_path: Path | None, remote: str | None, train_first: bool, strict: bool | None
+) -> int:
     """Record this commit's metrics, params and chart data, and push the record.
 
     \b
-    Two jobs saving at once both survive: a rejected push fetches the other record
-    and rebuilds on top of it. The working tree and branches are never touched.
+    For `baseline.strategy: store`; with another strategy there is nothing to record
+    and it says so (exit 0), so the default-branch CI job can always run it. Two jobs
+    saving at once both survive: a rejected push fetches the other record and
+    rebuilds on top of it. The working tree and branches are never touched. A push
+    that fails is a warning — the default branch stays green — unless --strict (or
+    publish.strict), which exits 3. In GitLab CI the push uses CML_PY_TOKEN when it is
+    set (the job token may push only where the project allows it).
 
     \b
     Examples:
+      cml-py baseline save --train
       cml-py train && cml-py baseline save
-      cml-py baseline save --remote upstream
+      cml-py baseline save --remote upstream --strict
     """
     from cml_py import pipeline
     from cml_py.baseline import store
+    from cml_py.errors import ServiceError
 
     config = pipeline.load_settings(
         config_path, pipeline.Selection(), cwd=Path.cwd(), env=os.environ, require_base=False
     ).config
+    if config.baseline.strategy != "store":
+        _stderr(
+            f"baseline strategy is {config.baseline.strategy}, not store: nothing to record "
+            "(set `baseline: {strategy: store}` in cml.yaml to keep main's numbers)"
+        )
+        return EXIT_OK
+    if train_first and config.train is not None:
+        from cml_py.train.runner import train as run_training
+
+        run_training(config, echo=_stderr)
     git, head, files = pipeline.record_files(config, pipeline.Selection(), cwd=Path.cwd())
-    store.save_record(git, head, files, remote=remote or config.baseline.remote, echo=_stderr)
+    try:
+        store.save_record(git, head, files, remote=remote or config.baseline.remote, echo=_stderr)
+    except ServiceError as exc:
+        if strict if strict is not None else config.publish.strict:
+            raise
+        _stderr(f"warning: the record was not saved: {exc}")
     return EXIT_OK
 
 

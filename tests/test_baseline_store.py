@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import Repo, git
 from tests.helpers import run_cli
 
 CONFIG = (
@@ -105,9 +105,9 @@ def test_without_records_the_report_says_so(tmp_path, monkeypatch, capsys) -> No
     assert "No stored baseline for main's history" in data["notes"][0]
 
 
-def save_in(directory: Path) -> subprocess.Popen:
+def save_in(directory: Path, *flags: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "cml_py", "baseline", "save"],
+        [sys.executable, "-m", "cml_py", "baseline", "save", *flags],
         cwd=directory,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -175,10 +175,37 @@ def test_a_push_the_remote_declines_is_reported_not_retried(tmp_path) -> None:
     hook.write_text("#!/bin/sh\necho 'baselines are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
     a, _ = prepared_clone(remote, tmp_path / "a", 0.8)
-    proc = save_in(a)
+    proc = save_in(a, "--strict")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 3
     assert (
         "cannot push refs/cml-py/baselines to origin:" in err and "pre-receive hook declined" in err
     )
     assert "merging (attempt" not in err
+    lenient = save_in(a)  # the default branch stays green: a warning, exit 0
+    _, err = lenient.communicate(timeout=120)
+    assert lenient.returncode == 0
+    assert "warning: the record was not saved: cannot push" in err
+
+
+def test_save_without_strategy_store_records_nothing(in_repo: Repo, capsys) -> None:
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.commit()
+    result = run_cli(capsys, "baseline", "save", "--train")
+    assert result.code == 0 and "not store: nothing to record" in result.err
+    assert in_repo.git("for-each-ref", "refs/cml-py") == ""
+
+
+def test_gitlab_pushes_with_cml_py_token_in_a_header_not_an_argument() -> None:
+    import base64
+
+    from cml_py.baseline.store import push_auth
+
+    env = {"GITLAB_CI": "true", "CML_PY_TOKEN": "glpat-0123456789", "CI_JOB_TOKEN": "job"}
+    config = push_auth(env)
+    header = config["GIT_CONFIG_VALUE_0"]
+    assert config["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert base64.b64decode(header.split()[-1]).decode() == "oauth2:glpat-0123456789"
+    assert push_auth({"GITLAB_CI": "true", "CI_JOB_TOKEN": "job"}) == {}  # the job's own
+    assert push_auth({"GITHUB_ACTIONS": "true", "CML_PY_TOKEN": "x" * 10}) == {}

@@ -556,7 +556,7 @@ def test_gitlab_template_shape() -> None:
     }
     assert all(job["extends"] == ".cml-py" for job in jobs.values())
     assert jobs["cml-py"]["interruptible"] is jobs["cml-py-fork"]["interruptible"] is True
-    assert "cml-py baseline save" in jobs["cml-py-main"]["script"]
+    assert "cml-py baseline save --train" in jobs["cml-py-main"]["script"]  # trains once
 
 
 def run_gitlab_job(name: str, tmp_path: Path) -> tuple[list[str], str]:
