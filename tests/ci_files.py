@@ -30,14 +30,18 @@ PINS = {
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
     "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
     "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+    "pypa/gh-action-pypi-publish": ("81e9d935c883d0b210363ab89cf05f3894778450", "v1.8.14"),
 }
 
 
 def shipped_workflows() -> list[Path]:
-    """The workflow templates `init` copies, plus any workflow of this repository."""
-    return sorted((TEMPLATES / "init").glob("github-*.yml")) + sorted(
-        (ROOT / ".github" / "workflows").glob("*.y*ml")
-    )
+    """The workflow templates `init` copies into users' repositories."""
+    return sorted((TEMPLATES / "init").glob("github-*.yml"))
+
+
+def repository_workflows() -> list[Path]:
+    """cml-py's own workflows (the release): linted and pinned like the shipped ones."""
+    return sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 
 
 def shipped_actions() -> list[Path]:

@@ -30,6 +30,7 @@ from tests.ci_files import (
     ROOT,
     Written,
     load,
+    repository_workflows,
     run_init,
     shipped_actions,
     shipped_gitlab,
@@ -66,7 +67,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
 
 @pytest.fixture(scope="module")
 def workflows(written: Written) -> list[Path]:
-    files = shipped_workflows() + written.workflows()
+    files = shipped_workflows() + repository_workflows() + written.workflows()
     assert len(files) >= 6  # three templates, three written by init
     return files
 
@@ -110,7 +111,12 @@ def test_zizmor_finds_nothing(workflows: list[Path], canary: Path) -> None:
 def test_zizmor_ignores_are_few_and_justified(written: Written) -> None:
     """Inline ignores hide findings from the test above, so each is listed here."""
     ignores = []
-    for path in [*shipped_workflows(), *written.workflows(), *shipped_actions()]:
+    for path in [
+        *shipped_workflows(),
+        *repository_workflows(),
+        *written.workflows(),
+        *shipped_actions(),
+    ]:
         for line in path.read_text().splitlines():
             if "zizmor: ignore" in line:
                 match = re.search(r"# zizmor: ignore\[([\w-]+)\] (\S.{20,})$", line)
@@ -187,7 +193,12 @@ def test_actionlint_finds_nothing(workflows: list[Path], canary: Path, tmp_path:
 def shell_scripts(written: Written) -> dict[str, tuple[str, str]]:
     """name -> (shell, script) for every run: step, every GitLab job script and .ci/run."""
     scripts = {".ci/run": ("bash", (ROOT / ".ci/run").read_text())}
-    for path in [*shipped_workflows(), *written.workflows(), *shipped_actions()]:
+    for path in [
+        *shipped_workflows(),
+        *repository_workflows(),
+        *written.workflows(),
+        *shipped_actions(),
+    ]:
         for job, i, step in steps_of(load(path)):
             if "run" in step:
                 where = f"{rel(path)} {job or 'runs'}.steps[{i}]"
@@ -237,7 +248,11 @@ def test_check_jsonschema_accepts_every_file(
     schema: str, canary_text: str, written: Written, tmp_path: Path
 ) -> None:
     files = {
-        "vendor.github-workflows": [*shipped_workflows(), *written.workflows()],
+        "vendor.github-workflows": [
+            *shipped_workflows(),
+            *repository_workflows(),
+            *written.workflows(),
+        ],
         "vendor.github-actions": shipped_actions(),
         "vendor.gitlab-ci": [*shipped_gitlab(), *written.gitlab_files()],
     }[schema]

@@ -30,6 +30,7 @@ from tests.ci_files import (
     SINGLE_TEMPLATE,
     load,
     on_of,
+    repository_workflows,
     shipped_actions,
     shipped_workflows,
     steps_of,
@@ -45,7 +46,7 @@ PIN_LINE = re.compile(
     r"^\s*(?:- )?uses: (?P<repo>[\w.-]+/[\w.-]+)(?P<sub>/[\w./-]+)?"
     r"@(?P<sha>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)$"
 )
-INSTALL_LINE = f'python -m pip install "cml-py=={__version__}"'
+INSTALL_LINE = f'python -m pip install "${{CML_PY_PACKAGE:-cml-py=={__version__}}}"'
 
 
 def uses(step: dict, action: str) -> bool:
@@ -188,7 +189,7 @@ def test_init_output_is_read_back_by_run_dry_run(in_repo: Repo, capsys) -> None:
 
 
 def all_github_files() -> list[Path]:
-    return shipped_workflows() + shipped_actions()
+    return shipped_workflows() + repository_workflows() + shipped_actions()
 
 
 def test_every_uses_is_pinned_to_a_verified_commit() -> None:
@@ -207,7 +208,7 @@ def test_every_uses_is_pinned_to_a_verified_commit() -> None:
 
 
 def test_workflows_grant_nothing_by_default_and_jobs_ask_for_their_own() -> None:
-    for path in shipped_workflows():
+    for path in shipped_workflows() + repository_workflows():
         workflow = load(path)
         assert workflow["permissions"] == {}, path.name
         assert "env" not in workflow, path.name
@@ -224,7 +225,7 @@ def test_no_expressions_inside_run_scripts() -> None:
 
 
 def test_checkouts_keep_no_credentials_unless_the_job_pushes() -> None:
-    for path in shipped_workflows():
+    for path in shipped_workflows() + repository_workflows():
         for job_id, job in load(path)["jobs"].items():
             pushes = any("cml-py baseline save" in step.get("run", "") for step in job["steps"])
             for step in job["steps"]:
