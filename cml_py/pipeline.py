@@ -302,6 +302,7 @@ def compare_all(
     base_metrics, head_metrics = _read_side("metrics", metrics_spec, ws, source, base_tree, notes)
     base_params, head_params = _read_side("params", params_spec, ws, source, base_tree, notes)
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
+    metrics = _one_row_per_metric(config, ws, metrics, notes)
     artifacts = None
     if config.train is not None or config.curves:
         from cml_py.artifacts import load_artifacts
@@ -319,6 +320,28 @@ def compare_all(
     if config.baseline.strategy == "store":
         comparison = replace(comparison, trends=_trends(config, ws, rules, metrics))
     return Compared(comparison, artifacts, rules, settings.policy_change)
+
+
+def _one_row_per_metric(
+    config: Config, ws: Workspace, rows: tuple[DiffRow, ...], notes: list[str]
+) -> tuple[DiffRow, ...]:
+    """A metric cml-py evaluated from the predictions, and the same name in a metrics
+    file the training command wrote, would be two rows — and two gate verdicts — for one
+    number. The evaluated one wins: it is the one with confidence intervals."""
+    from cml_py.train import layout as out
+
+    if config.train is None or not config.train.outputs.predictions:
+        return rows
+    evaluated = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
+    names = {row.name for row in rows if row.path == evaluated}
+    dropped = sorted({row.path for row in rows if row.path != evaluated and row.name in names})
+    if not dropped:
+        return rows
+    notes.append(
+        f"Metrics that {', '.join(dropped)} and the evaluated predictions both report are "
+        "shown once, as evaluated from the predictions."
+    )
+    return tuple(row for row in rows if row.path == evaluated or row.name not in names)
 
 
 def _with_statistics(

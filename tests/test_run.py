@@ -163,3 +163,45 @@ def test_out_never_empties_a_directory_cml_py_did_not_create(in_repo: Repo, caps
     result = run_cli(capsys, "run", "--no-publish", "--out", "docs")
     assert result.code == 2 and "was not created by cml-py" in result.err
     assert (in_repo.path / "docs" / "index.md").read_text() == "# the user's docs\n"
+
+
+ONE_METRIC_TWO_SOURCES = """
+import json, os
+os.makedirs("results", exist_ok=True)
+json.dump({"accuracy": 0.99, "epochs": 3}, open("results/metrics.json", "w"))
+rows = "\\n".join(f"{i},{i % 2},{(i % 2) if i % 5 else 1 - i % 2}" for i in range(200))
+open("results/preds.csv", "w").write("id,y_true,y_pred\\n" + rows + "\\n")
+"""
+
+
+def test_a_metric_from_two_sources_gets_one_row_and_one_verdict(in_repo: Repo, capsys) -> None:
+    import sys
+
+    in_repo.write("train.py", ONE_METRIC_TWO_SOURCES)
+    in_repo.write(
+        "cml.yaml",
+        f"train:\n  command: [{sys.executable}, train.py]\n"
+        "  outputs: {metrics: [results/metrics.json], predictions: results/preds.csv}\n"
+        "gate:\n  accuracy: {min: 0.5}\n",
+    )
+    in_repo.write(".gitignore", "results/\n.cml-py/\ncml-py-report/\n")
+    in_repo.commit()
+    result = run_cli(capsys, "run", "--no-publish", "--no-charts")
+    assert result.code == 0, result.err
+    data = json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
+    accuracy = [m for m in data["metrics"] if m["name"] == "accuracy"]
+    assert [m["file"] for m in accuracy] == [".cml-py/out/metrics.json"]
+    assert accuracy[0]["head"] == 0.8  # evaluated from the predictions, not the 0.99 claimed
+    assert [c["metric"] for c in data["gate"]] == ["accuracy"]
+    assert any(m["name"] == "epochs" for m in data["metrics"])  # the rest of the file stays
+    assert any("shown once, as evaluated from the predictions" in n for n in data["notes"])
+
+
+def test_a_missing_base_fails_before_training(in_repo: Repo, capsys) -> None:
+    import sys
+
+    in_repo.write("cml.yaml", f"train: {{command: [{sys.executable}, -c, 'print(1/0)']}}\n")
+    in_repo.commit()
+    result = run_cli(capsys, "run", "--no-publish", "--base", "nope")
+    assert result.code == 2 and "base 'nope' (from --base) not found" in result.err
+    assert "▶ train" not in result.err  # seconds, not a training run

@@ -103,9 +103,7 @@ def save_record(
         if not pushing:
             echo(f"recorded {sha[:12]} in {REF} (no remote {remote!r}: not pushed)")
             return commit
-        proc = git.run(
-            "push", "--porcelain", remote, f"{REF}:{REF}", check=False, env=push_auth()
-        )
+        proc = git.run("push", "--porcelain", remote, f"{REF}:{REF}", check=False, env=push_auth())
         if proc.returncode == 0:
             echo(f"recorded {sha[:12]} in {REF} and pushed it to {remote}")
             return commit
