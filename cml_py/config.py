@@ -19,6 +19,7 @@ from cml_py.schema import Checker
 
 CONFIG_NAMES = ("cml.yaml", "cml.yml")
 ON_MISSING = ("fail", "warn", "ignore")
+ON_UNTESTABLE = ("fail", "warn")
 _REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -35,6 +36,7 @@ class GateRule:
     on_missing: str | None = None
     significant: bool = False
     on_nonfinite: str = "fail"
+    on_untestable: str | None = None  # significant: when there are no paired statistics
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,14 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
         "max_drop": lambda v, p: c.number(v, p, non_negative=True),
         "max_drop_pct": lambda v, p: c.number(v, p, non_negative=True),
     }
-    allowed = (*numeric, "informational", "on_missing", "on_nonfinite", "significant")
+    allowed = (
+        *numeric,
+        "informational",
+        "on_missing",
+        "on_nonfinite",
+        "significant",
+        "on_untestable",
+    )
     for pattern, spec in c.mapping(value, ("gate",)).items():
         path = ("gate", pattern)
         spec = c.mapping(spec, path)
@@ -159,6 +168,11 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
                 fields[key] = c.choice(spec[key], ON_MISSING, (*path, key))
         if fields.get("significant") and "max_drop" not in fields and "max_drop_pct" not in fields:
             raise c.fail((*path, "significant"), "only applies with max_drop or max_drop_pct")
+        if "on_untestable" in spec:
+            key = (*path, "on_untestable")
+            fields["on_untestable"] = c.choice(spec["on_untestable"], ON_UNTESTABLE, key)
+            if not fields.get("significant"):
+                raise c.fail(key, "only applies with significant: true")
         if not any(key in fields for key in numeric):
             raise c.fail(path, f"expected at least one rule ({', '.join(numeric)})")
         if "min" in fields and "max" in fields and fields["min"] > fields["max"]:

@@ -12,9 +12,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
+from cml_py import inference
 from cml_py.config import GateRule
 from cml_py.metrics.direction import matches
-from cml_py.model import DiffRow, Direction, GateCheck, GateResult, Scalar, Status, is_number
+from cml_py.model import (
+    DiffRow,
+    Direction,
+    Evidence,
+    GateCheck,
+    GateResult,
+    Scalar,
+    Status,
+    is_number,
+)
 
 RULE_KINDS = ("min", "max", "max_drop", "max_drop_pct")
 MISSING_AT_HEAD = "missing in this PR"  # the note renderers key on to show no value
@@ -49,7 +59,7 @@ def evaluate_gate(rules: Sequence[GateRule], rows: Sequence[DiffRow]) -> GateRes
         for row in matched:
             for kind in kinds:
                 checks.append(_finish(rule, _check(rule, kind, row)))
-    return GateResult(tuple(checks))
+    return GateResult(judge_significance(checks))
 
 
 def _missing_status(rule: GateRule, *, at_head: bool) -> Status:
@@ -117,35 +127,129 @@ def _check_drop(rule: GateRule, kind: str, row: DiffRow, limit: float, common: d
             **common,
         )
     head: float = row.head  # type: ignore[assignment]
-    if head == base:
+    if head == base and not rule.significant:
         return GateCheck(status=Status.PASS, **common)
     worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)  # type: ignore[operator]
     if kind == "max_drop":
-        return _drop_verdict(rule, row, _at_most(worse_by, limit), "", common)
-    if worse_by <= 0:
+        return _drop_verdict(rule, row, _at_most(worse_by, limit), "", common, limit)
+    if worse_by <= 0 and not rule.significant:
         return GateCheck(status=Status.PASS, **common)
     if base == 0 or not math.isfinite(base):  # type: ignore[arg-type]
+        if worse_by <= 0:
+            return _drop_verdict(rule, row, True, "", common, 0.0)
         note = f"main's value is {base}: a relative drop is unbounded"
-        return _drop_verdict(rule, row, False, note, common)
+        return _drop_verdict(rule, row, False, note, common, 0.0)
     ok = _at_most(worse_by / abs(base) * 100.0, limit)  # type: ignore[arg-type]
-    return _drop_verdict(rule, row, ok, "", common)
+    return _drop_verdict(rule, row, ok, "", common, limit / 100.0 * abs(base))  # type: ignore[arg-type]
 
 
-def _drop_verdict(rule: GateRule, row: DiffRow, ok: bool, note: str, common: dict) -> GateCheck:
-    """With `significant: true`, a drop beyond the limit fails only when the paired
-    statistics say the regression is real; within noise it is a warning."""
-    if ok:
-        return GateCheck(status=Status.PASS, note=note, **common)
+WORSE_THAN_ALLOWED = "worse than allowed, and not noise"
+MAY_BE_WORSE = "may be worse than allowed; not enough evidence"
+NO_STATISTICS = "no paired statistics (only metrics computed from predictions have them)"
+
+
+def _drop_verdict(
+    rule: GateRule, row: DiffRow, ok: bool, note: str, common: dict, tolerance: float
+) -> GateCheck:
+    """A `max_drop`/`max_drop_pct` outcome; `ok` says whether the values themselves are
+    within the limit, `tolerance` is the limit as an absolute change.
+
+    With `significant: true` it is a non-inferiority test: the check fails only when
+    the PR is worse than allowed beyond reasonable doubt — the one-sided p-value of
+    "no worse than the tolerance" is small, which is the same as the interval of the
+    change lying entirely beyond the tolerance. A drop beyond the limit without that
+    evidence is a warning. The verdict is provisional until `judge_significance` has
+    seen every such check (Holm).
+    """
     if not rule.significant:
-        return GateCheck(status=Status.FAIL, note=note, **common)
+        return GateCheck(status=Status.PASS if ok else Status.FAIL, note=note, **common)
     stat = row.stat
     if stat is None:
-        reason = "no paired statistics for this metric, so the drop is judged as is"
-        return GateCheck(status=Status.FAIL, note=_join(note, reason), **common)
-    worse = stat.ci_high < 0 if row.direction is not Direction.LOWER else stat.ci_low > 0
-    if stat.significant and worse:
-        return GateCheck(status=Status.FAIL, note=_join(note, "significant regression"), **common)
-    return GateCheck(status=Status.WARN, note=_join(note, "within noise"), **common)
+        reason = row.untestable or NO_STATISTICS
+        if ok:
+            tested = f"not tested: {reason}"
+            return GateCheck(status=Status.PASS, note=_join(note, tested), **common)
+        if rule.on_untestable == "warn":
+            outcome = "cannot test: {}; the drop is beyond the limit (on_untestable: warn)"
+            return GateCheck(status=Status.WARN, note=_join(note, outcome.format(reason)), **common)
+        outcome = "cannot test: {}; judged as a plain drop (on_untestable: fail)"
+        return GateCheck(status=Status.FAIL, note=_join(note, outcome.format(reason)), **common)
+    lower_is_better = row.direction is Direction.LOWER
+    margin = tolerance if lower_is_better else -tolerance
+    p_value = (
+        inference.p_above(stat, margin) if lower_is_better else inference.p_below(stat, margin)
+    )
+    alpha = (1.0 - stat.confidence) / 2.0
+    evidence = Evidence(
+        test=stat.test or "",
+        change=stat.delta,
+        margin=margin,
+        ci_low=stat.ci_low,
+        ci_high=stat.ci_high,
+        level=stat.confidence,
+        p_value=p_value,
+        p_adjusted=p_value,
+        alpha=alpha,
+        seed_share=stat.seed_share,
+        repeats=stat.repeats,
+        stat=stat,
+    )
+    status = Status.PASS if ok else Status.WARN
+    return GateCheck(status=status, note=note, evidence=evidence, **common)
+
+
+def judge_significance(checks: Sequence[GateCheck]) -> tuple[GateCheck, ...]:
+    """Final verdicts of the significance checks, with Holm's step-down procedure over
+    those that can fail the gate, so that the chance of any false failure stays at
+    (1 − confidence) / 2 however many rules use `significant: true`.
+
+    Each check's interval is shown at the level Holm's decisions correspond to, so an
+    interval lies beyond its tolerance exactly when its check failed.
+    """
+    out = list(checks)
+    family = [i for i, c in enumerate(out) if c.evidence is not None and not c.informational]
+    alone = [i for i, c in enumerate(out) if c.evidence is not None and c.informational]
+    if family:
+        alpha = min(out[i].evidence.alpha for i in family)  # type: ignore[union-attr]
+        adjusted = inference.holm([out[i].evidence.p_value for i in family])  # type: ignore[union-attr]
+        rejected = sum(p < alpha for p in adjusted)
+        level = inference.holm_level(alpha, len(family), rejected)
+        for i, p_adjusted in zip(family, adjusted, strict=True):
+            out[i] = _significance_outcome(out[i], p_adjusted, alpha, level, len(family))
+    for i in alone:
+        evidence = out[i].evidence
+        assert evidence is not None
+        outcome = _significance_outcome(out[i], evidence.p_value, evidence.alpha, evidence.alpha, 1)
+        if outcome.status is Status.FAIL:
+            note = _join(outcome.note, "informational: does not fail the gate")
+            outcome = replace(outcome, status=Status.WARN, note=note)
+        out[i] = outcome
+    return tuple(out)
+
+
+def _significance_outcome(
+    check: GateCheck, p_adjusted: float, alpha: float, level: float, family: int
+) -> GateCheck:
+    evidence = check.evidence
+    assert evidence is not None and evidence.stat is not None
+    low, high = inference.interval(evidence.stat, 1.0 - 2.0 * level)
+    evidence = replace(
+        evidence,
+        p_adjusted=p_adjusted,
+        family=family,
+        level=1.0 - 2.0 * level,
+        ci_low=low,
+        ci_high=high,
+    )
+    if p_adjusted < alpha:
+        status, words = Status.FAIL, WORSE_THAN_ALLOWED
+    elif check.status is Status.WARN:
+        status, words = Status.WARN, MAY_BE_WORSE
+        if evidence.p_value < alpha:
+            words += f" once {family} rules are tested together (Holm)"
+    else:
+        status, words = Status.PASS, ""
+    return replace(check, status=status, note=_join(check.note, words), evidence=evidence)
 
 
 def _join(*parts: str) -> str:
@@ -165,6 +269,8 @@ def rule_text(rule: GateRule | None) -> str:
         parts.append(f"on_missing: {rule.on_missing}")
     if rule.on_nonfinite != "fail":
         parts.append(f"on_nonfinite: {rule.on_nonfinite}")
+    if rule.on_untestable:
+        parts.append(f"on_untestable: {rule.on_untestable}")
     return "{" + ", ".join(parts) + "}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -80,8 +80,13 @@ class BaseRef:
 class PairedStat:
     """Whether a metric's change is real or noise, from predictions on the same rows.
 
-    `ci_low`/`ci_high` bound head − base at `confidence`; `test`/`p_value` name the
-    hypothesis test that applies to this metric (McNemar, DeLong), if any.
+    `ci_low`/`ci_high` bound head − base at `confidence`; `test` names the procedure
+    that gives both the interval and `p_value` (of "no change"), so they always agree
+    (see cml_py/inference.py). The procedure is either Tango's score test on `counts`
+    (rows, rows only this PR gets right, rows only main gets right) or a studentised
+    change `delta / se` against t with `df` degrees of freedom (inf: normal).
+    `seed_share` is the part of the variance that comes from the training seeds (None
+    when a side trained one seed only); `repeats` counts the seeds of (main, this PR).
     """
 
     delta: float
@@ -92,6 +97,22 @@ class PairedStat:
     resamples: int
     test: str | None = None
     p_value: float | None = None
+    se: float | None = None
+    df: float = math.inf
+    counts: tuple[int, int, int] | None = None
+    seed_share: float | None = None
+    repeats: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class StatsSummary:
+    """How the paired statistics were computed, or why they could not be (`unpaired`)."""
+
+    rows: int = 0
+    repeats: tuple[int, int] = (1, 1)  # seeds of (main, this PR)
+    confidence: float = 0.95
+    resamples: int = 0
+    unpaired: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +134,7 @@ class DiffRow:
     verdict: Verdict
     direction: Direction | None = None
     stat: PairedStat | None = None
+    untestable: str = ""  # why a metric cml-py computes has no `stat` (e.g. other rows)
 
     @property
     def key(self) -> str:
@@ -138,6 +160,34 @@ class Comparison:
     head_sha: str | None
     notes: tuple[str, ...] = ()
     trends: tuple[Trend, ...] = ()
+    statistics: StatsSummary | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a `significant: true` rule decided from, for the reader to check.
+
+    The change is tested against `margin` (the tolerance as a change: −max_drop for a
+    metric where higher is better). `p_value` is one-sided — the chance of a change at
+    least this far beyond the tolerance if the PR were in fact no worse than allowed —
+    and `p_adjusted` is Holm's over the `family` of significance rules that can fail the
+    gate. The rule fails exactly when `p_adjusted` < `alpha`, which is exactly when the
+    interval [`ci_low`, `ci_high`] (two-sided, at `level`) lies entirely beyond the margin.
+    """
+
+    test: str
+    change: float
+    margin: float
+    ci_low: float
+    ci_high: float
+    level: float
+    p_value: float
+    p_adjusted: float
+    alpha: float
+    family: int = 1
+    seed_share: float | None = None
+    repeats: tuple[int, int] = (1, 1)
+    stat: PairedStat | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -155,6 +205,7 @@ class GateCheck:
     limit: float | None = None
     informational: bool = False
     note: str = ""
+    evidence: Evidence | None = None
 
     @property
     def target(self) -> str:

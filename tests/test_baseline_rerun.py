@@ -59,7 +59,7 @@ def test_rerun_trains_main_with_its_own_config(in_repo: Repo, capsys) -> None:
     assert accuracy["file"] == ".cml-py/out/metrics.json"
     assert accuracy["base"] != accuracy["head"]
     assert accuracy["interval"]["low"] <= accuracy["change"] <= accuracy["interval"]["high"]
-    assert accuracy["test"]["name"] == "McNemar"
+    assert accuracy["test"]["name"] == "McNemar score test"
     assert any("re-trained at" in n and "strategy rerun" in n for n in data["notes"])
     params = {p["name"]: p for p in data["params"]}
     assert params["model"]["base"] == "sklearn.linear_model.LogisticRegression"

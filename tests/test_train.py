@@ -348,7 +348,10 @@ def test_evaluate_command(tmp_path: Path, capsys) -> None:
     assert paired.code == 0
     line = next(ln for ln in paired.out.splitlines() if ln.strip().startswith("accuracy"))
     assert (
-        "0.8" in line and "0.9" in line and "+0.1 [" in line and "significant (McNemar p=" in line
+        "0.8" in line
+        and "0.9" in line
+        and "+0.1 [" in line
+        and "significant (McNemar score test p=" in line
     )
     data = json.loads(run_cli(capsys, "evaluate", str(head), "--base", str(base), "--json").out)
     assert data["stats"]["accuracy"]["significant"] is True

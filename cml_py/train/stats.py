@@ -1,55 +1,82 @@
 """Is a change real or noise? Paired statistics for base and head predictions on the
-same rows.
+same rows, from one or several training seeds per side.
 
-The paired bootstrap resamples *counts*, not rows, so a million rows cost about what a
+**One procedure per metric.** Each metric's change gets a standard error (or, for
+accuracy, counts) and one procedure derives its interval, its p-value and the gate's
+verdict (cml_py/inference.py), so the numbers shown side by side always agree:
+
+* accuracy, one seed per side: Tango's score test on the rows only one side gets right
+  (McNemar's test when the tolerance is 0) and the interval that inverts it;
+* binary ROC AUC, one seed per side: DeLong's variance, normal interval and test;
+* every other metric, one seed per side: the paired bootstrap's standard error, normal
+  interval and test;
+* several seeds per side (`train.repeats`): the change of the seed means, with a
+  variance that adds the spread between seeds to the test rows' (below), against t.
+
+**Seeds and rows.** With N seeds a side, the change is mean(head) − mean(base) over the
+seeds' metrics. Its variance has three parts: how much the seeds' metrics differ on
+these rows (estimated from their spread: s²·(1/N_base + 1/N_head), s² pooled over both
+sides), how much the change depends on which rows were drawn (the paired bootstrap of
+the seed means), and the part of each model's own row noise that both of those count
+(each model's bootstrap variance beyond what it shares with the other seeds of its
+side). The variance is seeds + rows − the part counted twice, never less than the rows'
+alone; its degrees of freedom come from the seeds (Welch–Satterthwaite).
+
+**The bootstrap resamples counts, not rows**, so a million rows cost about what a
 thousand do:
 
 * Count-based classification metrics (accuracy, precision/recall/F1, …) depend only on
-  how many rows fall in each joint cell (true class, base prediction, head prediction).
+  how many rows fall in each joint cell (true class, each model's prediction).
   Resampling rows with replacement is exactly a multinomial draw over those cells, so
-  the bootstrap draws cell counts directly: exact, at any size.
+  the bootstrap draws cell counts directly: exact, at any size. With many cells (many
+  classes and seeds) it falls back to the blocks below.
 * Score- and loss-based metrics (ROC AUC, average precision, log loss, RMSE, MAE, R²,
   MAPE) are computed from per-row terms or score histograms. Rows are dealt into at
   most 500 random blocks and the bootstrap resamples blocks; each block is summarised
   once (sums, or a histogram of scores in up to 1,000 quantile bins), so a resample is
   one matrix product. With ≤ 500 rows every row is its own block (the textbook row
   bootstrap); above that, random blocks reproduce the row bootstrap's covariance of
-  every summed term. Binned scores are used only for the spread: the interval is
-  shifted to sit on the exact estimate.
-
-On top of the intervals come the classical paired tests: McNemar's (accuracy) and
-DeLong's (binary ROC AUC). A change is *significant* when the interval excludes zero
-and, where a test applies, its p-value is below 1 − confidence.
+  every summed term.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from cml_py import inference
 from cml_py.model import PairedStat
 from cml_py.train import evaluate as ev
-from cml_py.train.predictions import Encoded, Predictions, encode, pair
+from cml_py.train.predictions import Encoded, NotPaired, Predictions, encode, pair
 
 MAX_BLOCKS = 500
 MAX_BINS = 1000
 MAX_BINS_MULTICLASS = 100
+MAX_CELLS = 4096
 _FAMILY_COUNTS, _FAMILY_BLOCKS = 1, 2
+_DUST = 1e-12
+
+TEST_SCORE = "McNemar score test"
+TEST_DELONG = "DeLong"
+TEST_BOOTSTRAP = "paired bootstrap"
+TEST_SEEDS = "seeds + rows t-test"
 
 
 @dataclass(frozen=True)
 class PairedResult:
     n: int
-    base: dict[str, float]
-    head: dict[str, float]
+    base: dict[str, float]  # mean over main's seeds
+    head: dict[str, float]  # mean over this PR's seeds
     stats: dict[str, PairedStat]
+    repeats: tuple[int, int] = (1, 1)
 
 
 def paired_statistics(
-    base: Predictions,
-    head: Predictions,
+    base: Predictions | Sequence[Predictions],
+    head: Predictions | Sequence[Predictions],
     *,
     resamples: int = 1000,
     confidence: float = 0.95,
@@ -57,57 +84,225 @@ def paired_statistics(
 ) -> PairedResult:
     """Metrics of both sides and, per metric, the change with its interval and test.
 
-    Raises NotPaired (with the reason) when the rows differ.
+    `base` and `head` are one model's predictions or several seeds' (all on the same
+    rows). Raises NotPaired (with the reason) when the rows differ.
     """
-    base, head = pair(base, head)
-    if head.task == "regression":
-        draws = _regression_draws(base, head, resamples, seed)
-        base_values = ev.regression_metrics(base.y_true, base.y_pred)
-        head_values = ev.regression_metrics(head.y_true, head.y_pred)
-        tests: dict[str, tuple[str, float]] = {}
+    bases = [base] if isinstance(base, Predictions) else list(base)
+    heads = [head] if isinstance(head, Predictions) else list(head)
+    models = _align(bases, heads)
+    nb, nh = len(bases), len(heads)
+    covariances: dict[str, np.ndarray] = {}
+    special: dict[str, PairedStat] = {}
+    if models[0].task == "regression":
+        values = [ev.regression_metrics(p.y_true, p.y_pred) for p in models]
+        draws = _regression_draws(models, resamples, seed)
     else:
-        enc_b, enc_h = encode(base, head)
-        groups_b, groups_h = _groups(enc_b), _groups(enc_h)
-        base_values = ev.classification_metrics(enc_b, groups_b)
-        head_values = ev.classification_metrics(enc_h, groups_h)
-        draws = _count_draws(enc_b, enc_h, resamples, seed)
-        tests = {"accuracy": ("McNemar", mcnemar(enc_b.y, enc_b.pred, enc_h.pred))}
-        if groups_b is not None and groups_h is not None:
-            draws.update(_score_draws(enc_b, enc_h, groups_b, groups_h, resamples, seed))
-            if len(enc_b.labels) == 2 and 1 in groups_b:
-                tests["roc_auc"] = ("DeLong", delong(enc_b.y == 1, groups_b[1], groups_h[1]))
-    alpha = 1.0 - confidence
+        encs = encode(*models)
+        groups = [_groups(e) for e in encs]
+        values = [ev.classification_metrics(e, g) for e, g in zip(encs, groups, strict=True)]
+        draws = _count_draws(encs, resamples, seed)
+        if all(g is not None for g in groups):
+            draws.update(_score_draws(encs, groups, resamples, seed))  # type: ignore[arg-type]
+            if len(encs[0].labels) == 2 and 1 in groups[0]:  # type: ignore[operator]
+                covariances["roc_auc"] = delong_covariance(
+                    encs[0].y == 1,
+                    [g[1] for g in groups],  # type: ignore[index]
+                )
+        if nb == nh == 1 and "accuracy" in values[0]:
+            special["accuracy"] = _score_stat(encs[0], encs[1], confidence, resamples)
+    names = [name for name in values[-1] if all(name in v for v in values)]
     stats: dict[str, PairedStat] = {}
-    for name, (delta_draws, estimate_of_delta) in draws.items():
-        if name not in base_values or name not in head_values:
+    for name in names:
+        point = np.array([v[name] for v in values], dtype=np.float64)
+        if name in special:
+            stats[name] = special[name]
             continue
-        delta = head_values[name] - base_values[name]
-        finite = delta_draws[np.isfinite(delta_draws)]
-        if len(finite) < max(10, resamples // 2):
+        if name in covariances:
+            cov, test = covariances[name], TEST_DELONG
+        elif name in draws:
+            cov, test = _draw_covariance(draws[name], resamples), TEST_BOOTSTRAP
+        else:
             continue
-        lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
-        shift = delta - estimate_of_delta
-        lo, hi = _snap(float(lo + shift)), _snap(float(hi + shift))
-        test, p_value = tests.get(name, (None, None))
-        excludes_zero = lo > 0 or hi < 0
-        significant = excludes_zero and (p_value is None or p_value < alpha)
-        stats[name] = PairedStat(
-            delta=delta,
-            ci_low=lo,
-            ci_high=hi,
-            confidence=confidence,
-            significant=significant,
-            resamples=resamples,
-            test=test,
-            p_value=p_value,
-        )
-    return PairedResult(n=head.n, base=base_values, head=head_values, stats=stats)
+        if cov is None:
+            continue
+        stat = _combine(point, cov, nb, nh, test=test, confidence=confidence, resamples=resamples)
+        if stat is not None:
+            stats[name] = stat
+    if "accuracy" in stats and "recall_weighted" in stats:
+        stats["recall_weighted"] = stats["accuracy"]  # the same number, so the same stat
+    return PairedResult(
+        n=models[0].n,
+        base=_side_means(values[:nb]),
+        head=_side_means(values[nb:]),
+        stats=stats,
+        repeats=(nb, nh),
+    )
+
+
+def _side_means(values: list[dict[str, float]]) -> dict[str, float]:
+    names = [name for name in values[0] if all(name in v for v in values)]
+    return {name: float(np.mean([v[name] for v in values])) for name in names}
+
+
+def _align(bases: list[Predictions], heads: list[Predictions]) -> list[Predictions]:
+    """Every model's predictions in one row order (main's seeds first), or NotPaired."""
+    if not bases or not heads:
+        raise NotPaired("one side has no predictions")
+    models = [*bases, *heads]
+    if all(p.ids is not None for p in models):  # match by id: one order for all
+        models = [_take(p, np.argsort(p.ids, kind="stable")) for p in models]
+    first = models[0]
+    nb = len(bases)
+    pair(first, models[nb])  # main against this PR: the message as it is
+    for i, model in enumerate(models[1:], start=1):
+        if i == nb:
+            continue
+        try:
+            pair(first, model)
+        except NotPaired as exc:
+            side, index = ("main", i) if i < nb else ("this PR", i - nb)
+            raise NotPaired(
+                f"seed {index + 1} of {side} predicted other test rows than main's first "
+                f"seed ({exc})"
+            ) from None
+    return models
+
+
+def _take(p: Predictions, order: np.ndarray) -> Predictions:
+    return replace(
+        p,
+        y_true=p.y_true[order],
+        y_pred=p.y_pred[order],
+        ids=p.ids[order] if p.ids is not None else None,
+        proba=p.proba[order] if p.proba is not None else None,
+    )
 
 
 def _snap(value: float) -> float:
-    """Floating-point dust (a bound of -1.1e-16 for a difference of equal counts) is 0:
+    """Floating-point dust (a difference of -1.1e-16 between equal counts) is 0:
     otherwise the report would show it as a real, tiny, significant change."""
-    return 0.0 if abs(value) < 1e-12 else value
+    return 0.0 if abs(value) < _DUST else value
+
+
+def _finish(
+    *,
+    delta: float,
+    se: float | None,
+    df: float,
+    test: str,
+    confidence: float,
+    resamples: int,
+    counts: tuple[int, int, int] | None = None,
+    seed_share: float | None = None,
+    repeats: tuple[int, int] = (1, 1),
+) -> PairedStat:
+    """Interval, p-value and significance, all from the same procedure."""
+    stat = PairedStat(
+        delta=_snap(delta),
+        ci_low=0.0,
+        ci_high=0.0,
+        confidence=confidence,
+        significant=False,
+        resamples=resamples,
+        test=test,
+        p_value=None,
+        se=None if se is None else (0.0 if se < _DUST else se),
+        df=df,
+        counts=counts,
+        seed_share=seed_share,
+        repeats=repeats,
+    )
+    lo, hi = (_snap(b) for b in inference.interval(stat, confidence))
+    return replace(
+        stat,
+        ci_low=lo,
+        ci_high=hi,
+        significant=lo > 0 or hi < 0,
+        p_value=inference.p_two_sided(stat),
+    )
+
+
+def _score_stat(enc_b: Encoded, enc_h: Encoded, confidence: float, resamples: int) -> PairedStat:
+    right_b, right_h = enc_b.pred == enc_b.y, enc_h.pred == enc_h.y
+    better = int(np.sum(right_h & ~right_b))
+    worse = int(np.sum(right_b & ~right_h))
+    n = len(enc_b.y)
+    return _finish(
+        delta=(better - worse) / n,
+        se=None,
+        df=math.inf,
+        test=TEST_SCORE,
+        confidence=confidence,
+        resamples=resamples,
+        counts=(n, better, worse),
+    )
+
+
+def _draw_covariance(draws: np.ndarray, resamples: int) -> np.ndarray | None:
+    """The models' bootstrap covariance (M × M) from B × M draws; None when too few
+    resamples give a finite value (a metric undefined on most resamples)."""
+    finite = draws[np.all(np.isfinite(draws), axis=1)]
+    if len(finite) < max(10, resamples // 2):
+        return None
+    return np.atleast_2d(np.cov(finite, rowvar=False))
+
+
+def _combine(
+    point: np.ndarray,
+    cov: np.ndarray,
+    nb: int,
+    nh: int,
+    *,
+    test: str,
+    confidence: float,
+    resamples: int,
+) -> PairedStat | None:
+    """The change of the seed means and its variance: seeds + rows − their overlap."""
+    contrast = np.r_[np.full(nb, -1.0 / nb), np.full(nh, 1.0 / nh)]
+    delta = float(contrast @ point)
+    v_rows = max(0.0, float(contrast @ cov @ contrast))
+    if not (math.isfinite(delta) and math.isfinite(v_rows)):
+        return None
+    if nb == nh == 1:
+        return _finish(
+            delta=delta,
+            se=math.sqrt(v_rows),
+            df=math.inf,
+            test=test,
+            confidence=confidence,
+            resamples=resamples,
+        )
+    sides = [(0, nb), (nb, nb + nh)]
+    squares = sum(float(np.sum((point[a:b] - point[a:b].mean()) ** 2)) for a, b in sides)
+    df_seeds = nb + nh - 2
+    scale = 1.0 / nb + 1.0 / nh
+    v_seeds = squares / df_seeds * scale
+    own, weight = 0.0, 0
+    for a, b in sides:  # each model's own row noise, beyond what its side shares
+        size = b - a
+        if size < 2:
+            continue
+        block = cov[a:b, a:b]
+        diagonal = float(np.trace(block)) / size
+        off = (float(block.sum()) - float(np.trace(block))) / (size * (size - 1))
+        own += (diagonal - off) * size
+        weight += size
+    v_overlap = max(0.0, own / weight) * scale
+    v_shared_rows = max(0.0, v_rows - v_overlap)
+    variance = v_seeds + v_shared_rows
+    df = variance**2 / (v_seeds**2 / df_seeds) if v_seeds > 0 else math.inf
+    if variance < v_rows:  # the seeds looked calmer than their row noise: keep the rows'
+        variance, df = v_rows, math.inf
+    return _finish(
+        delta=delta,
+        se=math.sqrt(variance),
+        df=df,
+        test=TEST_SEEDS,
+        confidence=confidence,
+        resamples=resamples,
+        seed_share=v_seeds / variance if variance > 0 else 0.0,
+        repeats=(nb, nh),
+    )
 
 
 def _rng(seed: int, family: int) -> np.random.Generator:
@@ -126,27 +321,34 @@ def _aggregate(draws: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _count_draws(
-    enc_b: Encoded, enc_h: Encoded, resamples: int, seed: int
-) -> dict[str, tuple[np.ndarray, float]]:
-    """Exact paired bootstrap of count-based metrics: multinomial over joint cells."""
-    k = len(enc_b.labels)
-    n = len(enc_b.y)
-    joint = (enc_b.y * k + enc_b.pred) * k + enc_h.pred
-    cells, counts = np.unique(joint, return_counts=True)
-    draws = _rng(seed, _FAMILY_COUNTS).multinomial(n, counts / n, size=resamples)
-    draws = draws.astype(np.float64)
-    true, pred_b, pred_h = cells // (k * k), (cells // k) % k, cells % k
-    cm_b = _aggregate(draws, true * k + pred_b, k * k).reshape(resamples, k, k)
-    cm_h = _aggregate(draws, true * k + pred_h, k * k).reshape(resamples, k, k)
-    metrics_b = ev.count_metrics(cm_b, enc_b.labels)
-    metrics_h = ev.count_metrics(cm_h, enc_b.labels)
-    full_b = ev.count_metrics(ev.confusion(enc_b.y, enc_b.pred, k), enc_b.labels)
-    full_h = ev.count_metrics(ev.confusion(enc_h.y, enc_h.pred, k), enc_b.labels)
-    return {
-        name: (metrics_h[name] - metrics_b[name], float(full_h[name] - full_b[name]))
-        for name in metrics_b
-    }
+def _count_draws(encs: list[Encoded], resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """Paired bootstrap of count-based metrics, B × M: a multinomial over the joint cells
+    (true class, each model's prediction) — exact — or, with too many cells, blocks."""
+    k = len(encs[0].labels)
+    y = encs[0].y
+    n, m = len(y), len(encs)
+    rng = _rng(seed, _FAMILY_COUNTS)
+    matrices: list[np.ndarray] = []
+    cells = counts = None
+    if k ** (m + 1) < 2**62:
+        joint = y.astype(np.int64)
+        for enc in encs:
+            joint = joint * k + enc.pred
+        cells, counts = np.unique(joint, return_counts=True)
+    if cells is not None and counts is not None and len(cells) <= MAX_CELLS:
+        draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
+        true = cells // k**m
+        for i in range(m):
+            pred = (cells // k ** (m - 1 - i)) % k
+            matrices.append(_aggregate(draws, true * k + pred, k * k))
+    else:
+        g, block = _blocks(n, rng)
+        weights = _block_weights(g, resamples, rng)
+        for enc in encs:
+            per_block = np.bincount(block * k * k + y * k + enc.pred, minlength=g * k * k)
+            matrices.append(weights @ per_block.reshape(g, k * k).astype(np.float64))
+    metrics = [ev.count_metrics(cm.reshape(resamples, k, k), encs[0].labels) for cm in matrices]
+    return {name: np.stack([mt[name] for mt in metrics], axis=1) for name in metrics[0]}
 
 
 def _blocks(n: int, rng: np.random.Generator) -> tuple[int, np.ndarray]:
@@ -170,21 +372,18 @@ def _block_sums(block: np.ndarray, g: int, terms: np.ndarray) -> np.ndarray:
 
 
 def _regression_draws(
-    base: Predictions, head: Predictions, resamples: int, seed: int
-) -> dict[str, tuple[np.ndarray, float]]:
+    models: list[Predictions], resamples: int, seed: int
+) -> dict[str, np.ndarray]:
     rng = _rng(seed, _FAMILY_BLOCKS)
-    g, block = _blocks(base.n, rng)
+    g, block = _blocks(models[0].n, rng)
     weights = _block_weights(g, resamples, rng)
-    sums_b = weights @ _block_sums(block, g, ev.regression_sums(base.y_true, base.y_pred))
-    sums_h = weights @ _block_sums(block, g, ev.regression_sums(head.y_true, head.y_pred))
-    mb, mh = ev.regression_from_sums(sums_b), ev.regression_from_sums(sums_h)
-    full_b = ev.regression_metrics(base.y_true, base.y_pred)
-    full_h = ev.regression_metrics(head.y_true, head.y_pred)
-    return {
-        name: (mh[name] - mb[name], full_h[name] - full_b[name])
-        for name in mb
-        if name in full_b and name in full_h
-    }
+    per_model = [
+        ev.regression_from_sums(
+            weights @ _block_sums(block, g, ev.regression_sums(p.y_true, p.y_pred))
+        )
+        for p in models
+    ]
+    return {name: np.stack([d[name] for d in per_model], axis=1) for name in per_model[0]}
 
 
 def _groups(enc: Encoded) -> dict[int, ev.ScoreGroups] | None:
@@ -207,96 +406,65 @@ def _bins(groups: ev.ScoreGroups, max_bins: int) -> tuple[np.ndarray, int]:
 
 
 def _score_draws(
-    enc_b: Encoded,
-    enc_h: Encoded,
-    groups_b: dict[int, ev.ScoreGroups],
-    groups_h: dict[int, ev.ScoreGroups],
+    encs: list[Encoded],
+    groups: list[dict[int, ev.ScoreGroups]],
     resamples: int,
     seed: int,
-) -> dict[str, tuple[np.ndarray, float]]:
-    """Block bootstrap of ROC AUC, average precision and log loss."""
-    assert enc_b.scores is not None and enc_h.scores is not None
+) -> dict[str, np.ndarray]:
+    """Block bootstrap of ROC AUC, average precision and log loss, B × M. The histograms
+    get fewer bins with more models, so the cost stays about that of two."""
     rng = _rng(seed, _FAMILY_BLOCKS)
-    y, k = enc_b.y, len(enc_b.labels)
+    y, k, m = encs[0].y, len(encs[0].labels), len(encs)
     g, block = _blocks(len(y), rng)
     weights = _block_weights(g, resamples, rng)
     max_bins = MAX_BINS if k == 2 else MAX_BINS_MULTICLASS
-    per_side: dict[str, dict[str, list]] = {
-        side: {"auc": [], "ap": [], "auc_full": [], "ap_full": []} for side in "bh"
-    }
-    for cls in groups_b:
-        positive = y == cls
-        for side, groups in (("b", groups_b[cls]), ("h", groups_h[cls])):
-            bins, nb = _bins(groups, max_bins)
-            index = block * nb + bins
-            pos = np.bincount(index[positive], minlength=g * nb).reshape(g, nb)
-            neg = np.bincount(index[~positive], minlength=g * nb).reshape(g, nb)
-            pos_r, neg_r = weights @ pos, weights @ neg
-            pos_t, neg_t = pos.sum(axis=0).astype(float), neg.sum(axis=0).astype(float)
-            acc = per_side[side]
-            acc["auc"].append(ev.auc_from_hist(pos_r, neg_r))
-            acc["ap"].append(ev.ap_from_hist(pos_r, neg_r))
-            acc["auc_full"].append(float(ev.auc_from_hist(pos_t, neg_t)))
-            acc["ap_full"].append(float(ev.ap_from_hist(pos_t, neg_t)))
-    out: dict[str, tuple[np.ndarray, float]] = {}
-    if groups_b:
-        b, h = per_side["b"], per_side["h"]
-        for name, key in (("roc_auc", "auc"), ("average_precision", "ap")):
-            out[name] = (
-                np.mean(h[key], axis=0) - np.mean(b[key], axis=0),
-                float(np.mean(h[key + "_full"]) - np.mean(b[key + "_full"])),
-            )
-    ll = np.stack(
-        [ev.log_loss_rows(y, enc_b.scores), ev.log_loss_rows(y, enc_h.scores), np.ones(len(y))],
+    if m > 2:
+        max_bins = max(max_bins * 2 // m, 50 if k == 2 else 20)
+    out: dict[str, np.ndarray] = {}
+    classes = list(groups[0])
+    if classes:
+        auc = np.empty((resamples, m))
+        ap = np.empty((resamples, m))
+        for i, model_groups in enumerate(groups):
+            aucs, aps = [], []
+            for cls in classes:
+                positive = y == cls
+                bins, nb = _bins(model_groups[cls], max_bins)
+                index = block * nb + bins
+                pos = np.bincount(index[positive], minlength=g * nb).reshape(g, nb)
+                neg = np.bincount(index[~positive], minlength=g * nb).reshape(g, nb)
+                pos_r, neg_r = weights @ pos, weights @ neg
+                aucs.append(ev.auc_from_hist(pos_r, neg_r))
+                aps.append(ev.ap_from_hist(pos_r, neg_r))
+            auc[:, i] = np.mean(aucs, axis=0)
+            ap[:, i] = np.mean(aps, axis=0)
+        out["roc_auc"], out["average_precision"] = auc, ap
+    terms = np.stack(
+        [*(ev.log_loss_rows(y, enc.scores) for enc in encs), np.ones(len(y))],  # type: ignore[arg-type]
         axis=1,
     )
-    sums = weights @ _block_sums(block, g, ll)
-    full = ll.sum(axis=0)
-    out["log_loss"] = ((sums[:, 1] - sums[:, 0]) / sums[:, 2], float((full[1] - full[0]) / full[2]))
+    sums = weights @ _block_sums(block, g, terms)
+    out["log_loss"] = sums[:, :m] / sums[:, m:]
     return out
 
 
-def mcnemar(y: np.ndarray, pred_b: np.ndarray, pred_h: np.ndarray) -> float:
-    """Two-sided p-value of McNemar's test on the rows where exactly one side is right.
-
-    Exact (binomial) below 25 discordant rows, chi-square with continuity correction above.
-    """
-    right_b, right_h = pred_b == y, pred_h == y
-    b = int(np.sum(right_b & ~right_h))
-    c = int(np.sum(~right_b & right_h))
-    n = b + c
-    if n == 0:
-        return 1.0
-    if n < 25:
-        tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2.0**n
-        return min(1.0, 2.0 * tail)
-    statistic = (abs(b - c) - 1) ** 2 / n
-    return math.erfc(math.sqrt(statistic / 2.0))
-
-
-def delong(positive: np.ndarray, groups_b: ev.ScoreGroups, groups_h: ev.ScoreGroups) -> float:
-    """Two-sided p-value of DeLong's test for two correlated ROC AUCs on the same rows.
+def delong_covariance(positive: np.ndarray, groups: Sequence[ev.ScoreGroups]) -> np.ndarray:
+    """DeLong's covariance matrix (M × M) of the ROC AUCs of M models on the same rows.
 
     Placement values come from the score groups: a positive's is the share of negatives
     below it (ties count one half), a negative's the share of positives above it.
     """
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
+    m = len(groups)
     if n_pos == 0 or n_neg == 0:
-        return 1.0
+        return np.zeros((m, m))
     v10, v01 = [], []
-    for groups in (groups_b, groups_h):
-        neg_below = np.cumsum(groups.neg) - groups.neg
-        pos_below = np.cumsum(groups.pos) - groups.pos
-        v10.append(((neg_below + 0.5 * groups.neg) / n_neg)[groups.group[positive]])
-        v01.append((1.0 - (pos_below + 0.5 * groups.pos) / n_pos)[groups.group[~positive]])
-    auc_b, auc_h = v10[0].mean(), v10[1].mean()
-    s10 = np.cov(np.vstack(v10)) if n_pos > 1 else np.zeros((2, 2))
-    s01 = np.cov(np.vstack(v01)) if n_neg > 1 else np.zeros((2, 2))
-    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / n_pos + (
-        s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]
-    ) / n_neg
-    if variance <= 0:
-        return 1.0 if auc_b == auc_h else 0.0
-    z = (auc_h - auc_b) / math.sqrt(variance)
-    return math.erfc(abs(z) / math.sqrt(2.0))
+    for g in groups:
+        neg_below = np.cumsum(g.neg) - g.neg
+        pos_below = np.cumsum(g.pos) - g.pos
+        v10.append(((neg_below + 0.5 * g.neg) / n_neg)[g.group[positive]])
+        v01.append((1.0 - (pos_below + 0.5 * g.pos) / n_pos)[g.group[~positive]])
+    s10 = np.atleast_2d(np.cov(np.vstack(v10))) if n_pos > 1 else np.zeros((m, m))
+    s01 = np.atleast_2d(np.cov(np.vstack(v01))) if n_neg > 1 else np.zeros((m, m))
+    return s10 / n_pos + s01 / n_neg
