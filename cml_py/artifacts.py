@@ -33,6 +33,8 @@ class Artifacts:
     base_curves: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     head_curves: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     predictions_path: str | None = None
+    base_seeds: tuple[Any, ...] = ()  # predictions of main's seeds 2..N (train.repeats)
+    head_seeds: tuple[Any, ...] = ()
 
 
 def parse_importance(data: bytes, name: str) -> dict[str, float]:
@@ -160,6 +162,7 @@ def load_artifacts(
                     )
                 except CmlError as exc:
                     notes.append(f"{base_name}'s predictions could not be read ({exc}).")
+            fields.update(_seed_predictions(repo_root, out_dir, source, base_name, head, notes))
         for side, data in (
             ("head", _read_local(repo_root, importance_path)),
             ("base", base_files.get(importance_path)),
@@ -186,6 +189,39 @@ def load_artifacts(
         )
         fields["base_curves"] = _read_curves(base_paths, source.read_files, notes, base_name)
     return Artifacts(**fields)
+
+
+def _seed_predictions(
+    repo_root: Path, out_dir: str, source: Any, base_name: str, head: Any, notes: list[str]
+) -> dict[str, tuple[Any, ...]]:
+    """The other seeds' predictions of `train.repeats` on both sides, in seed order."""
+    from cml_py.config import MAX_REPEATS
+    from cml_py.train.layout import replicate_predictions
+    from cml_py.train.predictions import read_predictions
+
+    paths = [f"{out_dir}/{replicate_predictions(i)}" for i in range(1, MAX_REPEATS)]
+    head_seeds = []
+    for path in paths:
+        file = repo_root / path
+        if not (file.is_file() or file.is_symlink()):
+            break
+        check_readable(file, repo_root, "the predictions file", path)
+        head_seeds.append(read_predictions(file, display=path, task=head.task))
+    base_seeds = []
+    blobs = source.read_files(paths)
+    for path in paths:
+        data = blobs.get(path)
+        if data is None:
+            break
+        try:
+            base_seeds.append(
+                read_predictions("", display=f"{base_name}:{path}", task=head.task, data=data)
+            )
+        except CmlError as exc:
+            notes.append(f"{base_name}'s seeds beyond the first are left out ({exc}).")
+            base_seeds = []
+            break
+    return {"head_seeds": tuple(head_seeds), "base_seeds": tuple(base_seeds)}
 
 
 def _read_local(root: Path, path: str) -> bytes | None:

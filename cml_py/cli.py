@@ -426,7 +426,13 @@ def _verdict_word(report: Report) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="cml.yaml to use (default: the nearest one up to the repo root).",
 )
-def train(config_path: Path | None) -> int:
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="Seeds to train (default: train.repeats, else 1).",
+)
+def train(config_path: Path | None, repeats: int | None) -> int:
     """Train the model as cml.yaml's `train:` says and write the outputs directory.
 
     \b
@@ -439,7 +445,9 @@ def train(config_path: Path | None) -> int:
     The outputs directory (train.output_dir, default .cml-py/out) receives
     metrics.json, params.json, predictions.csv (id, y_true, y_pred, proba_<class>),
     feature_importance.csv and, with save_model, model.joblib. It is replaced only
-    when training succeeds.
+    when training succeeds. With train.repeats (or --repeats) N, the model is
+    trained with N seeds on the same test rows: metrics.json holds their means and
+    replicates/ the other seeds' predictions (a command gets CML_PY_SEED=0..N-1).
 
     \b
     Examples:
@@ -452,7 +460,7 @@ def train(config_path: Path | None) -> int:
     settings = pipeline.load_settings(
         config_path, pipeline.Selection(), cwd=Path.cwd(), env=os.environ, require_base=False
     )
-    run_training(settings.config, echo=_stderr)
+    run_training(settings.config, echo=_stderr, repeats=repeats)
     return EXIT_OK
 
 
@@ -513,9 +521,10 @@ def evaluate(
 
     \b
     With --base, both sides must predict the same rows (matched by id, else by
-    position). Each metric's change gets a paired-bootstrap confidence interval and is
-    marked significant or within noise; accuracy adds McNemar's test and binary ROC AUC
-    DeLong's test.
+    position). Each metric's change gets a confidence interval and a p-value from one
+    procedure, and is significant exactly when the interval excludes 0: accuracy by
+    McNemar's score test, binary ROC AUC by DeLong's, the rest by the standard error of
+    a paired bootstrap.
 
     \b
     Examples:

@@ -20,6 +20,7 @@ from cml_py.schema import Checker
 CONFIG_NAMES = ("cml.yaml", "cml.yml")
 ON_MISSING = ("fail", "warn", "ignore")
 ON_UNTESTABLE = ("fail", "warn")
+MAX_REPEATS = 100
 _REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -51,7 +52,8 @@ class SklearnTrain:
     test_size: float = 0.25
     test: str | None = None
     stratify: bool = True
-    seed: int = 0
+    seed: int = 0  # the model's random_state (and the first of `train.repeats` seeds)
+    split_seed: int = 0  # the train/test split's: changing `seed` keeps the test rows
     task: str = "auto"
     save_model: bool = False
 
@@ -77,6 +79,7 @@ class TrainConfig:
     timeout: float | None = None
     outputs: TrainOutputs = field(default_factory=TrainOutputs)
     output_dir: str = ".cml-py/out"
+    repeats: int = 1  # seeds trained per side; the statistics add their spread
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ def _parse_sklearn(c: Checker, value: Any) -> SklearnTrain:
         "test",
         "stratify",
         "seed",
+        "split_seed",
         "task",
         "save_model",
     )
@@ -229,8 +233,9 @@ def _parse_sklearn(c: Checker, value: Any) -> SklearnTrain:
     for key in ("stratify", "save_model"):
         if key in spec:
             fields[key] = c.boolean(spec[key], (*path, key))
-    if "seed" in spec:
-        fields["seed"] = c.integer(spec["seed"], (*path, "seed"), minimum=0)
+    for key in ("seed", "split_seed"):
+        if key in spec:
+            fields[key] = c.integer(spec[key], (*path, key), minimum=0)
     if "task" in spec:
         fields["task"] = c.choice(spec["task"], TASKS, (*path, "task"))
     return SklearnTrain(**fields)
@@ -253,7 +258,9 @@ def _parse_outputs(c: Checker, value: Any) -> TrainOutputs:
 def _parse_train(c: Checker, value: Any) -> TrainConfig:
     path = ("train",)
     spec = c.mapping(value, path)
-    c.known_keys(spec, ("sklearn", "command", "shell", "timeout", "outputs", "output_dir"), path)
+    c.known_keys(
+        spec, ("sklearn", "command", "shell", "timeout", "outputs", "output_dir", "repeats"), path
+    )
     if ("sklearn" in spec) == ("command" in spec):
         raise c.fail(path, "expected exactly one of sklearn (built-in trainer) or command")
     fields: dict[str, Any] = {}
@@ -275,6 +282,17 @@ def _parse_train(c: Checker, value: Any) -> TrainConfig:
             fields["outputs"] = _parse_outputs(c, spec["outputs"])
     if "output_dir" in spec:
         fields["output_dir"] = c.string(spec["output_dir"], (*path, "output_dir"))
+    if "repeats" in spec:
+        repeats = c.integer(spec["repeats"], (*path, "repeats"), minimum=1)
+        if repeats > MAX_REPEATS:
+            raise c.fail((*path, "repeats"), f"expected an integer from 1 to {MAX_REPEATS}")
+        fields["repeats"] = repeats
+        outputs = fields.get("outputs")
+        if repeats > 1 and "command" in fields and (outputs is None or not outputs.predictions):
+            raise c.fail(
+                (*path, "repeats"),
+                "needs train.outputs.predictions: the seeds are compared by their predictions",
+            )
     return TrainConfig(**fields)
 
 

@@ -21,6 +21,7 @@ from cml_py.model import (
     Comparison,
     DiffRow,
     Direction,
+    Evidence,
     GateCheck,
     GateResult,
     LegSummary,
@@ -28,6 +29,7 @@ from cml_py.model import (
     Report,
     Status,
     Verdict,
+    is_number,
 )
 
 
@@ -43,6 +45,8 @@ def row_from_dict(data: dict[str, Any], prefix: str) -> DiffRow:
     stat = None
     if interval is not None:
         test = data.get("test") or {}
+        counts = test.get("counts")
+        seeds = data.get("seeds") or {}
         stat = PairedStat(
             delta=_value(data, "change"),
             ci_low=_value(interval, "low"),
@@ -52,6 +56,13 @@ def row_from_dict(data: dict[str, Any], prefix: str) -> DiffRow:
             resamples=interval["resamples"],
             test=test.get("name"),
             p_value=test.get("p_value"),
+            se=test.get("se"),
+            df=math.inf if test.get("df") is None else test["df"],
+            counts=None
+            if not counts
+            else (counts["rows"], counts["only_this_pr_right"], counts["only_main_right"]),
+            seed_share=data["seed_share"] if is_number(data.get("seed_share")) else None,
+            repeats=_seeds(seeds),
         )
     change_pct = _value(data, "change_pct")
     return DiffRow(
@@ -82,6 +93,50 @@ def check_from_dict(data: dict[str, Any], prefix: str) -> GateCheck:
         limit=_value(data, "limit"),
         informational=bool(data.get("informational")),
         note=data.get("note", ""),
+        evidence=_evidence(data.get("evidence")),
+    )
+
+
+def _seeds(seeds: Any) -> tuple[int, int]:
+    if not isinstance(seeds, dict):
+        return (1, 1)
+    main, head = seeds.get("main", 1), seeds.get("this_pr", 1)
+    ok = all(isinstance(n, int) and not isinstance(n, bool) for n in (main, head))
+    return (main, head) if ok else (1, 1)
+
+
+def _evidence(data: dict[str, Any] | None) -> Evidence | None:
+    """A leg's significance evidence as it judged it (never judged again here)."""
+    if not isinstance(data, dict):
+        return None
+    interval = data.get("interval") or {}
+    seeds = data.get("seeds") or {}
+    numbers = (
+        _value(data, "change"),
+        _value(data, "allowed_change"),
+        _value(data, "p_value"),
+        _value(data, "p_adjusted"),
+        _value(interval, "low"),
+        _value(interval, "high"),
+        interval.get("confidence"),
+        data.get("alpha"),
+    )
+    if not all(is_number(x) for x in numbers) or not isinstance(data.get("test"), str):
+        return None  # a leg's report.json is data from another job: show what is sound
+    return Evidence(
+        test=data.get("test", ""),
+        change=_value(data, "change"),
+        margin=_value(data, "allowed_change"),
+        ci_low=_value(interval, "low"),
+        ci_high=_value(interval, "high"),
+        level=interval["confidence"],
+        p_value=_value(data, "p_value"),
+        p_adjusted=_value(data, "p_adjusted"),
+        alpha=data["alpha"],
+        family=data["family"] if isinstance(data.get("family"), int) else 1,
+        seed_share=data["seed_share"] if is_number(data.get("seed_share")) else None,
+        repeats=_seeds(seeds),
+        lower_is_better=bool(data.get("lower_is_better")),
     )
 
 

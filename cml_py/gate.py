@@ -179,7 +179,7 @@ def _drop_verdict(
     p_value = (
         inference.p_above(stat, margin) if lower_is_better else inference.p_below(stat, margin)
     )
-    alpha = (1.0 - stat.confidence) / 2.0
+    alpha = round((1.0 - stat.confidence) / 2.0, 12)  # 0.025, not 0.025000000000000022
     evidence = Evidence(
         test=stat.test or "",
         change=stat.delta,
@@ -192,6 +192,7 @@ def _drop_verdict(
         alpha=alpha,
         seed_share=stat.seed_share,
         repeats=stat.repeats,
+        lower_is_better=lower_is_better,
         stat=stat,
     )
     status = Status.PASS if ok else Status.WARN

@@ -187,6 +187,7 @@ class Evidence:
     family: int = 1
     seed_share: float | None = None
     repeats: tuple[int, int] = (1, 1)
+    lower_is_better: bool = False
     stat: PairedStat | None = field(default=None, repr=False, compare=False)
 
 

@@ -20,6 +20,7 @@ from cml_py.model import (
     MetricSet,
     PolicyChange,
     Report,
+    StatsSummary,
     Trend,
 )
 from cml_py.trust import Settings, Workspace
@@ -304,17 +305,19 @@ def compare_all(
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
     metrics = _one_row_per_metric(config, ws, metrics, notes)
     artifacts = None
+    statistics = None
     if config.train is not None or config.curves:
         from cml_py.artifacts import load_artifacts
 
         artifacts = load_artifacts(config, ws.root, source, ws.base.name, notes)
-        metrics = _with_statistics(config, ws, artifacts, metrics, notes)
+        metrics, statistics = _with_statistics(config, ws, artifacts, metrics, notes)
     comparison = Comparison(
         metrics=metrics,
         params=diff_sets(base_params, head_params, judge=False),
         base=ws.base,
         head_sha=ws.git.commit_sha("HEAD"),
         notes=tuple(notes),
+        statistics=statistics,
     )
     rules = config.gate
     if config.baseline.strategy == "store":
@@ -346,27 +349,43 @@ def _one_row_per_metric(
 
 def _with_statistics(
     config: Config, ws: Workspace, artifacts: Artifacts, rows: tuple[DiffRow, ...], notes: list[str]
-) -> tuple[DiffRow, ...]:
-    """Confidence intervals for the metrics cml-py computed from predictions."""
+) -> tuple[tuple[DiffRow, ...], StatsSummary | None]:
+    """Intervals, p-values and tests for the metrics cml-py computed from predictions —
+    or, for each of them, why there are none (a `significant: true` rule says so)."""
     from cml_py.train import layout as out
 
     head, base = artifacts.head_predictions, artifacts.base_predictions
     if head is None or config.train is None:
-        return rows
+        return rows, None
+    settings = config.evaluate
+    metrics_path = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
+    repeats = (1 + len(artifacts.base_seeds), 1 + len(artifacts.head_seeds))
+
+    def untestable(reason: str) -> tuple[tuple[DiffRow, ...], StatsSummary]:
+        marked = tuple(
+            replace(row, untestable=reason) if row.path == metrics_path else row for row in rows
+        )
+        summary = StatsSummary(
+            repeats=repeats,
+            confidence=settings.confidence,
+            resamples=settings.resamples,
+            unpaired=reason,
+        )
+        return marked, summary
+
     if base is None:
         notes.append(
             f"{ws.base.name} has no {artifacts.predictions_path}, so changes are "
             "shown without confidence intervals."
         )
-        return rows
+        return untestable(f"{ws.base.name} has no predictions to compare with")
     from cml_py.train.predictions import NotPaired
     from cml_py.train.stats import paired_statistics
 
-    settings = config.evaluate
     try:
         result = paired_statistics(
-            base,
-            head,
+            [base, *artifacts.base_seeds],
+            [head, *artifacts.head_seeds],
             resamples=settings.resamples,
             confidence=settings.confidence,
             seed=settings.seed,
@@ -376,19 +395,40 @@ def _with_statistics(
             f"No confidence intervals: {exc}; paired statistics need both sides' "
             "predictions on the same test rows."
         )
-        return rows
-    notes.append(
-        f"Intervals: {settings.confidence * 100:g}% paired bootstrap "
-        f"({settings.resamples:,} resamples) over the {result.n:,} test rows both "
-        "sides predicted; significant = the interval excludes 0 (and McNemar/DeLong "
-        "agree where they apply)."
-    )
-    metrics_path = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
-    return tuple(
+        return untestable(str(exc))
+    notes.append(_statistics_note(result.n, result.repeats, settings))
+    attached = tuple(
         replace(row, stat=result.stats[row.name])
         if row.path == metrics_path and row.name in result.stats
         else row
         for row in rows
+    )
+    summary = StatsSummary(
+        rows=result.n,
+        repeats=result.repeats,
+        confidence=settings.confidence,
+        resamples=settings.resamples,
+    )
+    return attached, summary
+
+
+def _statistics_note(n: int, repeats: tuple[int, int], settings) -> str:
+    pct = f"{settings.confidence * 100:g}%"
+    text = (
+        f"Intervals: {pct}, over the {n:,} test rows both sides predicted; each metric's "
+        "interval, p-value and verdict come from one procedure, so they agree"
+    )
+    if repeats == (1, 1):
+        return text + (
+            " (accuracy: McNemar's score test; binary ROC AUC: DeLong's; the rest: the "
+            f"standard error of a {settings.resamples:,}-resample paired bootstrap). One "
+            "seed per side: both models are taken as they are, so on a large test set a "
+            "change of seed alone can look significant (train.repeats adds the seeds' spread)."
+        )
+    return text + (
+        f" (a t-test whose variance adds the spread between seeds — main {repeats[0]}, "
+        f"this PR {repeats[1]} — to the test rows', from a {settings.resamples:,}-resample "
+        "paired bootstrap)."
     )
 
 

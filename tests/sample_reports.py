@@ -106,10 +106,18 @@ def stats_report() -> Report:
             ),
         )
     )
+    from cml_py import inference
+
+    def stat(delta: float, test: str, se: float | None = None, counts=None) -> PairedStat:
+        made = PairedStat(delta, 0, 0, 0.95, False, 1000, test, se=se, counts=counts)
+        lo, hi = inference.interval(made, 0.95)
+        p_value = inference.p_two_sided(made)
+        return replace(made, ci_low=lo, ci_high=hi, significant=lo > 0 or hi < 0, p_value=p_value)
+
     stats = {
-        "accuracy": PairedStat(0.007, -0.021, 0.0351, 0.95, False, 1000, "McNemar", 0.62),
-        "roc_auc": PairedStat(0.0074, 0.0021, 0.0183, 0.95, True, 1000, "DeLong", 0.004),
-        "log_loss": PairedStat(0.0351, 0.011, 0.061, 0.95, True, 1000),
+        "accuracy": stat(0.007, "McNemar score test", counts=(1000, 27, 20)),
+        "roc_auc": stat(0.0074, "DeLong", se=0.0029),
+        "log_loss": stat(0.0351, "paired bootstrap", se=0.0128),
     }
     rows = tuple(replace(r, stat=stats[r.name]) for r in diff_sets(base, head))
     comparison = Comparison(rows, (), BASE, HEAD_SHA, notes=("Intervals: 95% paired bootstrap.",))

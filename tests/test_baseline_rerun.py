@@ -74,9 +74,13 @@ def test_markdown_marks_significance(in_repo: Repo, capsys) -> None:
     project(in_repo)
     run_cli(capsys, "train")
     text = run_cli(capsys, "report", "-o", "-").out
-    line = next(ln for ln in text.splitlines() if ln.startswith("| accuracy |"))
+    metrics = text.split("#### Metrics")[1]
+    line = next(ln for ln in metrics.splitlines() if ln.startswith("| accuracy |"))
     assert "[" in line and ("significant" in line or "within noise" in line)
-    assert "Intervals: 95% paired bootstrap (1,000 resamples) over the 143 test rows" in text
+    assert "Intervals: 95%, over the 143 test rows both sides predicted" in text
+    details = text.split("<details><summary>Is it noise? 1 rule with significant: true")[1]
+    row = next(ln for ln in details.splitlines() if ln.startswith("| accuracy | max_drop |"))
+    assert "≥ -0.01" in row and "of 143 | test rows (1 seed a side) |" in row
 
 
 def test_auto_uses_committed_outputs(in_repo: Repo, capsys) -> None:

@@ -137,11 +137,11 @@ def test_markdown_golden_with_statistics_and_charts() -> None:
     text = render(stats_report(), "md")
     assert_golden("report_stats.md", text)
     assert (
-        "| accuracy | 0.9301 | 0.9371 | ▲ +0.007 (+0.753%) [-0.021, +0.0351] | ⚪ better · within noise |"
+        "| accuracy | 0.9301 | 0.9371 | ▲ +0.007 (+0.753%) [-0.00668, +0.0211] | ⚪ better · within noise |"
         in text
     )
     assert (
-        "| log\\_loss | 0.1505 | 0.1856 | ▲ +0.0351 (+23.3%) [+0.011, +0.061] | 🔴 worse · significant |"
+        "| log\\_loss | 0.1505 | 0.1856 | ▲ +0.0351 (+23.3%) [+0.01, +0.0602] | 🔴 worse · significant |"
         in text
     )
     assert (

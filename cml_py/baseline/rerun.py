@@ -80,7 +80,7 @@ def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[
         raise CmlError(f"baseline strategy rerun: {base.name}'s cml.yaml has no `train:`")
     assert base_config_text is not None and rel_config is not None and config.train is not None
     layout = repr((os.path.relpath(config.root, repo_root), config.train.output_dir))
-    layout += repr((config.metrics, config.params, config.train.outputs))
+    layout += repr((config.metrics, config.params, config.train.outputs, config.train.repeats))
     target = cache_dir(base, base_config_text, layout)
     notes: list[str] = []
     how = f"re-trained at {base.sha[:7]} (baseline strategy rerun)"
@@ -96,7 +96,7 @@ def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[
             if worktree_config.is_symlink() or not worktree_config.is_file():
                 raise CmlError(f"{base.name}:{rel_config}: expected a regular file")
             base_config = load_config(worktree_config, cwd=worktree_config.parent)
-            _train_in(worktree_config, echo)
+            _train_in(worktree_config, echo, config.train.repeats)
             _collect(worktree, base_config, config, repo_root, target)
         finally:
             git.run("worktree", "remove", "--force", str(worktree), check=False)
@@ -104,7 +104,9 @@ def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[
     return target, [*notes, f"main's numbers were {how}."]
 
 
-def _train_in(config_file: Path, echo: Callable[[str], None]) -> None:
+def _train_in(config_file: Path, echo: Callable[[str], None], repeats: int = 1) -> None:
+    """`cml-py train` with main's cml.yaml — and this PR's train.repeats, so that both
+    sides train as many seeds."""
     from cml_py.train.command import run_streaming
 
     env = child_env(
@@ -115,7 +117,16 @@ def _train_in(config_file: Path, echo: Callable[[str], None]) -> None:
         }
     )
     run_streaming(
-        [sys.executable, "-m", "cml_py", "train", "--config", str(config_file)],
+        [
+            sys.executable,
+            "-m",
+            "cml_py",
+            "train",
+            "--config",
+            str(config_file),
+            "--repeats",
+            str(repeats),
+        ],
         cwd=config_file.parent,
         env=env,
         shell=False,

@@ -57,8 +57,8 @@ def paired_text(
         )
     pct = f"{confidence * 100:g}%"
     header = (
-        f"paired comparison: {task}, {n:,} rows on both sides; "
-        f"{pct} intervals from {resamples:,} bootstrap resamples"
+        f"paired comparison: {task}, {n:,} rows on both sides; {pct} intervals, each with "
+        f"its p-value from the procedure named beside it (bootstrap: {resamples:,} resamples)"
     )
     table = Table(("Metric", "main", "this PR", f"Δ [{pct} CI]", ""), "lrrrl", tuple(rows))
     return header + "\n" + text_table(table) + "\n"

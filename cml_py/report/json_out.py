@@ -8,7 +8,7 @@ import json
 import math
 from typing import Any
 
-from cml_py.model import DiffRow, GateCheck, Report
+from cml_py.model import DiffRow, Evidence, GateCheck, Report
 from cml_py.report.view import verdict_counts
 
 
@@ -39,7 +39,43 @@ def row_dict(row: DiffRow) -> dict[str, Any]:
         out["interval"] = interval
         out["significant"] = stat.significant
         if stat.test is not None:
-            out["test"] = {"name": stat.test, "p_value": stat.p_value}
+            test: dict[str, Any] = {"name": stat.test, "p_value": stat.p_value}
+            if stat.se is not None:
+                test["se"] = stat.se
+                test["df"] = stat.df if math.isfinite(stat.df) else None
+            if stat.counts is not None:
+                n, better, worse = stat.counts
+                test["counts"] = {"rows": n, "only_this_pr_right": better, "only_main_right": worse}
+            out["test"] = test
+        if stat.seed_share is not None:
+            out["seeds"] = {"main": stat.repeats[0], "this_pr": stat.repeats[1]}
+            out["seed_share"] = stat.seed_share
+    elif row.untestable:
+        out["untestable"] = row.untestable
+    return out
+
+
+def evidence_dict(evidence: Evidence) -> dict[str, Any]:
+    out: dict[str, Any] = {"test": evidence.test}
+    for key, value in (
+        ("change", evidence.change),
+        ("allowed_change", evidence.margin),
+        ("p_value", evidence.p_value),
+        ("p_adjusted", evidence.p_adjusted),
+    ):
+        _put(out, key, value)
+    interval: dict[str, Any] = {}
+    _put(interval, "low", evidence.ci_low)
+    _put(interval, "high", evidence.ci_high)
+    interval["confidence"] = evidence.level
+    out.update(
+        interval=interval,
+        alpha=evidence.alpha,
+        family=evidence.family,
+        lower_is_better=evidence.lower_is_better,
+        seeds={"main": evidence.repeats[0], "this_pr": evidence.repeats[1]},
+        seed_share=evidence.seed_share,
+    )
     return out
 
 
@@ -60,6 +96,8 @@ def check_dict(check: GateCheck) -> dict[str, Any]:
         _put(out, key, value)
     out["informational"] = check.informational
     out["note"] = check.note
+    if check.evidence is not None:
+        out["evidence"] = evidence_dict(check.evidence)
     return out
 
 
@@ -91,6 +129,18 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "metrics": rows(comparison.metrics),
         "params": rows(comparison.params),
         "notes": list(comparison.notes),
+        "statistics": None
+        if comparison.statistics is None
+        else {
+            "rows": comparison.statistics.rows,
+            "seeds": {
+                "main": comparison.statistics.repeats[0],
+                "this_pr": comparison.statistics.repeats[1],
+            },
+            "confidence": comparison.statistics.confidence,
+            "resamples": comparison.statistics.resamples,
+            "unpaired": comparison.statistics.unpaired or None,
+        },
         "trends": [
             {
                 "file": t.path,

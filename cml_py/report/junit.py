@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from cml_py.model import Report, Status
 from cml_py.report.format import fmt_delta, fmt_scalar
-from cml_py.report.view import limit_text
+from cml_py.report.view import evidence_text, limit_text
 
 
 def _strip_invalid(text: str) -> str:
@@ -40,6 +40,8 @@ def render_junit(report: Report) -> str:
         )
         if check.note:
             detail += f"; {check.note}"
+        if check.evidence is not None:
+            detail += f" ({evidence_text(check.evidence)})"
         lines.append(
             f"    <testcase classname={_attr('cml-py.gate.' + report.id)} name={_attr(name)} "
             'time="0">'

@@ -43,9 +43,16 @@ def gate_section(report: Report) -> list[str]:
     legs = v.legs_table(report, _plain, MARKS)
     if legs is not None:
         lines += ["", "Matrix legs", text_table(legs)]
+    unpaired = v.unpaired_warning(report)
+    if unpaired:
+        lines += ["", f"WARNING: {unpaired}"]
     if report.gate.checks:
         show_file = v.several_files(report.comparison.metrics)
         lines += ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]
+    significance = v.significance_table(report, _plain)
+    if significance is not None:
+        lines += ["", v.significance_summary(report), text_table(significance)]
+        lines += ["  " + v.significance_text(report)]
     change = v.policy_change_table(report, _plain)
     if change is not None:
         lines += ["", v.policy_change_text(report), text_table(change)]

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cml_py.config import TrainConfig
@@ -113,17 +113,49 @@ def run_streaming(
 
 
 def run_command(
-    train: TrainConfig, root: Path, output_dir: Path, echo: Callable[[str], None]
+    train: TrainConfig,
+    root: Path,
+    output_dir: Path,
+    echo: Callable[[str], None],
+    *,
+    repeats: int = 1,
 ) -> dict[str, float] | None:
-    """Run the command, then check and stage its outputs; returns evaluated metrics."""
+    """Run the command, then check and stage its outputs; returns evaluated metrics.
+
+    The command runs once per seed (`repeats`) with CML_PY_SEED set to 0, 1, …; seed 0
+    runs last, so every file the command writes itself is seed 0's, and the other seeds'
+    predictions are kept for the statistics.
+    """
+    import tempfile
+
     args = command_args(train)
     shown = args if isinstance(args, str) else shlex.join(args)
     echo(f"running train command: {shown}")
-    env = child_env({"CML_PY_OUTPUT_DIR": str(output_dir.resolve())})
-    run_streaming(
-        args, cwd=root, env=env, shell=train.shell, timeout=train.timeout, label="train.command"
-    )
-    return collect_outputs(train, root, output_dir)
+    kept: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="cml-py-seeds-") as keep:
+        for seed in reversed(range(repeats)):
+            if repeats > 1:
+                echo(f"seed {repeats - seed} of {repeats}: CML_PY_SEED={seed}")
+            env = child_env(
+                {
+                    "CML_PY_OUTPUT_DIR": str(output_dir.resolve()),
+                    "CML_PY_SEED": str(seed),
+                }
+            )
+            run_streaming(
+                args,
+                cwd=root,
+                env=env,
+                shell=train.shell,
+                timeout=train.timeout,
+                label="train.command",
+            )
+            if seed > 0:
+                assert train.outputs.predictions is not None  # checked with the config
+                (path,) = _existing(root, train.outputs.predictions, "predictions")
+                kept.insert(0, Path(keep) / f"seed-{seed}.csv")
+                shutil.copyfile(path, kept[0])
+        return collect_outputs(train, root, output_dir, seeds=kept)
 
 
 def _existing(root: Path, pattern: str, key: str) -> list[Path]:
@@ -150,7 +182,11 @@ def _existing(root: Path, pattern: str, key: str) -> list[Path]:
     return found
 
 
-def collect_outputs(train: TrainConfig, root: Path, output_dir: Path) -> dict[str, float] | None:
+def collect_outputs(
+    train: TrainConfig, root: Path, output_dir: Path, *, seeds: Sequence[Path] = ()
+) -> dict[str, float] | None:
+    """Check the command's files and stage the outputs; `seeds` are the predictions of
+    seeds 2..N (`train.repeats`), whose metrics are averaged with the first's."""
     from cml_py.metrics.parse import parse_file
 
     outputs = train.outputs
@@ -161,13 +197,23 @@ def collect_outputs(train: TrainConfig, root: Path, output_dir: Path) -> dict[st
     metrics = None
     with out.staged_directory(output_dir) as stage:
         if outputs.predictions:
-            from cml_py.train.evaluate import evaluate, nest
+            from cml_py.train.evaluate import evaluate, mean_metrics, nest
+            from cml_py.train.layout import replicate_predictions
             from cml_py.train.predictions import read_predictions
 
             (path,) = _existing(root, outputs.predictions, "predictions")
             predictions = read_predictions(path, display=outputs.predictions)
-            metrics = evaluate(predictions)
+            per_seed = [evaluate(predictions)]
             shutil.copyfile(path, stage / out.PREDICTIONS)
+            for index, kept in enumerate(seeds, start=1):
+                shown = f"{outputs.predictions} (CML_PY_SEED={index})"
+                per_seed.append(
+                    evaluate(read_predictions(kept, display=shown, task=predictions.task))
+                )
+                target = stage / replicate_predictions(index)
+                target.parent.mkdir(exist_ok=True)
+                shutil.copyfile(kept, target)
+            metrics = mean_metrics(per_seed)
             out.write_json(stage / out.METRICS, nest(metrics))
         if outputs.feature_importance:
             (path,) = _existing(root, outputs.feature_importance, "feature_importance")

@@ -195,6 +195,14 @@ def evaluate(predictions: Predictions) -> dict[str, float]:
     return classification_metrics(enc)
 
 
+def mean_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the seeds that have it all (`train.repeats`)."""
+    if len(per_seed) == 1:
+        return per_seed[0]
+    names = [name for name in per_seed[0] if all(name in m for m in per_seed)]
+    return {name: math.fsum(m[name] for m in per_seed) / len(per_seed) for name in names}
+
+
 def nest(flat: dict[str, float]) -> dict:
     """`per_class.1.f1` → {"per_class": {"1": {"f1": …}}} for a readable metrics.json."""
     tree: dict = {}

@@ -7,3 +7,9 @@ PREDICTIONS = "predictions.csv"
 FEATURE_IMPORTANCE = "feature_importance.csv"
 MODEL = "model.joblib"
 CURVES = "curves"
+REPLICATES = "replicates"  # seeds 2..N of train.repeats: replicates/predictions-<i>.csv
+
+
+def replicate_predictions(index: int) -> str:
+    """Where seed `index` (1-based after the first, which is predictions.csv) is kept."""
+    return f"{REPLICATES}/predictions-{index}.csv"

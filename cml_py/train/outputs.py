@@ -23,9 +23,10 @@ from cml_py.train.layout import (
     MODEL,
     PARAMS,
     PREDICTIONS,
+    REPLICATES,
 )
 
-LAYOUT = frozenset({METRICS, PARAMS, PREDICTIONS, FEATURE_IMPORTANCE, MODEL, CURVES})
+LAYOUT = frozenset({METRICS, PARAMS, PREDICTIONS, FEATURE_IMPORTANCE, MODEL, CURVES, REPLICATES})
 
 
 @contextlib.contextmanager

@@ -22,14 +22,21 @@ def output_dir(config: Config) -> Path:
     )
 
 
-def train(config: Config, echo: Callable[[str], None]) -> dict[str, float] | None:
-    """Train and write the outputs directory; returns the evaluated metrics, if any."""
+def train(
+    config: Config, echo: Callable[[str], None], *, repeats: int | None = None
+) -> dict[str, float] | None:
+    """Train and write the outputs directory; returns the evaluated metrics, if any.
+    `repeats` (seeds to train) overrides train.repeats."""
     target = output_dir(config)
     assert config.train is not None
+    repeats = repeats or config.train.repeats
+    if repeats > 1 and config.train.command is not None and not config.train.outputs.predictions:
+        echo("train.repeats needs train.outputs.predictions to compare seeds: training once")
+        repeats = 1
     if config.train.sklearn is not None:
         from cml_py.train.sklearn_trainer import train_sklearn
 
-        return train_sklearn(config.train.sklearn, config.root, target, echo)
+        return train_sklearn(config.train.sklearn, config.root, target, echo, repeats=repeats)
     from cml_py.train.command import run_command
 
-    return run_command(config.train, config.root, target, echo)
+    return run_command(config.train, config.root, target, echo, repeats=repeats)

@@ -157,14 +157,53 @@ def _importance(model: Any, names: list[str]) -> list[tuple[str, float]] | None:
     return [(name, float(v)) for name, v in zip(names, values, strict=True)]
 
 
+def _seeds(spec: SklearnTrain, model: Any, repeats: int) -> list[Any] | None:
+    """The model seeds of `train.repeats`: the configured random_state (params), else
+    `seed`, then the next integers. None when the model takes no random_state, since
+    then every seed would train the same model."""
+    get_params = getattr(model, "get_params", None)
+    if not (callable(get_params) and "random_state" in get_params()):
+        return None
+    first = spec.params.get("random_state", spec.seed)
+    if not isinstance(first, int) or isinstance(first, bool):
+        return [first] * repeats  # e.g. None, asked for explicitly: unseeded every time
+    return [first + i for i in range(repeats)]
+
+
+def _fit_predict(model: Any, model_path: str, X_train, y_train, X_test, task: str):
+    try:
+        model.fit(X_train, y_train)
+        y_pred = model.predict(X_test)
+        proba = (
+            model.predict_proba(X_test)
+            if (task == "classification" and hasattr(model, "predict_proba"))
+            else None
+        )
+    except (ValueError, TypeError) as exc:
+        raise CmlError(f"{WHERE}: {model_path} failed to fit: {str(exc).splitlines()[0]}") from None
+    return y_pred, proba
+
+
 def train_sklearn(
-    spec: SklearnTrain, root: Path, output_dir: Path, echo: Callable[[str], None]
+    spec: SklearnTrain,
+    root: Path,
+    output_dir: Path,
+    echo: Callable[[str], None],
+    *,
+    repeats: int = 1,
 ) -> dict[str, float]:
-    """Fit, predict, evaluate and write the outputs directory; returns the metrics."""
+    """Fit, predict, evaluate and write the outputs directory; returns the metrics.
+
+    The test rows depend on `split_seed` only, so a PR that changes the model's seed or
+    its hyperparameters predicts the same rows as main and stays paired. With
+    `repeats` > 1 the model is trained with that many seeds on the same split; the
+    metrics are their means and every seed's predictions are kept for the statistics.
+    """
     import numpy as np
     import pandas as pd
 
-    from cml_py.train.evaluate import evaluate, nest
+    from cml_py.train.evaluate import evaluate, mean_metrics, nest
+    from cml_py.train.layout import replicate_predictions
     from cml_py.train.predictions import predictions_from_frame
 
     frame = load_dataset(spec, root)
@@ -188,32 +227,35 @@ def train_sklearn(
         stratify = y if (spec.stratify and task == "classification") else None
         try:
             X_train, X_test, y_train, y_test = train_test_split(
-                X, y, test_size=spec.test_size, random_state=spec.seed, stratify=stratify
+                X, y, test_size=spec.test_size, random_state=spec.split_seed, stratify=stratify
             )
         except ValueError as exc:
             raise CmlError(f"{WHERE}: cannot split the data: {exc}") from None
         test_ids = np.asarray(X_test.index)
-    get_params = getattr(model, "get_params", None)
-    if callable(get_params) and "random_state" in get_params() and "random_state" not in params:
-        model.set_params(random_state=spec.seed)  # reproducible unless the user says otherwise
+    seeds = _seeds(spec, model, repeats)
+    if seeds is None and repeats > 1:
+        echo(f"{model_path} takes no random_state: its seeds would all be one model; training one")
     echo(f"training {model_path} on {len(X_train):,} rows, {len(names)} features ({task})")
     started = time.perf_counter()
-    try:
-        model.fit(X_train, y_train)
-        y_pred = model.predict(X_test)
-        proba = (
-            model.predict_proba(X_test)
-            if (task == "classification" and hasattr(model, "predict_proba"))
-            else None
-        )
-    except (ValueError, TypeError) as exc:
-        raise CmlError(f"{WHERE}: {model_path} failed to fit: {str(exc).splitlines()[0]}") from None
+    runs = []
+    for i, seed in enumerate(seeds or [None]):
+        if i > 0:
+            model = _make_model(model_path, params)
+        if seed is not None:
+            model.set_params(random_state=seed)  # reproducible, one seed per repeat
+        if len(seeds or ()) > 1:
+            echo(f"seed {i + 1} of {len(seeds or ())}: random_state={seed}")
+        y_pred, proba = _fit_predict(model, model_path, X_train, y_train, X_test, task)
+        predictions = pd.DataFrame({"id": test_ids, "y_true": np.asarray(y_test), "y_pred": y_pred})
+        if proba is not None:
+            for j, cls in enumerate(getattr(model, "classes_", range(proba.shape[1]))):
+                predictions[f"proba_{cls}"] = proba[:, j]
+        metrics = evaluate(predictions_from_frame(predictions, "predictions", task=task))
+        runs.append((model, predictions, metrics))
     fit_seconds = time.perf_counter() - started
-    predictions = pd.DataFrame({"id": test_ids, "y_true": np.asarray(y_test), "y_pred": y_pred})
-    if proba is not None:
-        for i, cls in enumerate(getattr(model, "classes_", range(proba.shape[1]))):
-            predictions[f"proba_{cls}"] = proba[:, i]
-    metrics = evaluate(predictions_from_frame(predictions, "predictions", task=task))
+    first_model = runs[0][0]
+    get_params = getattr(first_model, "get_params", None)
+    metrics = mean_metrics([m for _, _, m in runs])
     resolved = {
         "dataset": spec.dataset,
         "test": spec.test,
@@ -221,18 +263,26 @@ def train_sklearn(
         "features": names,
         "one_hot_encoded": encoded,
         "model": model_path,
-        "params": out.json_safe(model.get_params() if callable(get_params) else params),
+        "params": out.json_safe(first_model.get_params() if callable(get_params) else params),
         "test_size": None if spec.test else spec.test_size,
         "stratify": spec.stratify,
         "seed": spec.seed,
+        "split_seed": None if spec.test else spec.split_seed,
         "task": task,
         "rows": {"train": len(X_train), "test": len(X_test)},
     }
+    if len(runs) > 1:
+        resolved["repeats"] = len(runs)
+        resolved["seeds"] = seeds
     with out.staged_directory(output_dir) as stage:
         out.write_json(stage / out.METRICS, nest(metrics))
         out.write_json(stage / out.PARAMS, resolved)
-        predictions.to_csv(stage / out.PREDICTIONS, index=False)
-        importance = _importance(model, names)
+        runs[0][1].to_csv(stage / out.PREDICTIONS, index=False)
+        for i, (_, predictions, _) in enumerate(runs[1:], start=1):
+            path = stage / replicate_predictions(i)
+            path.parent.mkdir(exist_ok=True)
+            predictions.to_csv(path, index=False)
+        importance = _importance(first_model, names)
         if importance is not None:
             pd.DataFrame(importance, columns=["feature", "importance"]).to_csv(
                 stage / out.FEATURE_IMPORTANCE, index=False
@@ -240,6 +290,6 @@ def train_sklearn(
         if spec.save_model:
             import joblib
 
-            joblib.dump(model, stage / out.MODEL)
+            joblib.dump(first_model, stage / out.MODEL)
     echo(f"trained in {fit_seconds:.2f} s; wrote {os.path.relpath(output_dir)}")
     return metrics
