@@ -401,3 +401,36 @@ def test_on_untestable_is_validated(spec, message) -> None:
 
     with pytest.raises(CmlError, match=message):
         parse_config({"gate": {"accuracy": spec}}, source="cml.yaml", root=Path("."))
+
+
+# -- every format shows the same evidence ----------------------------------------------
+
+
+def test_every_format_shows_the_evidence_and_fan_in_reads_it_back() -> None:
+    import json
+
+    from cml_py.fanin import check_from_dict, row_from_dict
+    from cml_py.report import render
+    from tests.sample_reports import stats_report
+
+    report = stats_report()
+    data = json.loads(render(report, "json"))
+    accuracy, log_loss = data["gate"]
+    evidence = log_loss["evidence"]
+    assert evidence["test"] == "paired bootstrap" and evidence["family"] == 2
+    assert evidence["interval"]["confidence"] == pytest.approx(0.975)
+    assert evidence["allowed_change"] == pytest.approx(0.01) and evidence["lower_is_better"]
+    assert evidence["p_value"] < 0.025 <= evidence["p_adjusted"]
+    assert accuracy["evidence"]["test"] == "McNemar score test"
+    row = next(m for m in data["metrics"] if m["name"] == "accuracy")
+    assert row["test"]["counts"] == {"rows": 1000, "only_this_pr_right": 27, "only_main_right": 20}
+    text = render(report, "text")
+    assert "Is it noise? 2 rules with significant: true; false-fail rate 2.5% (Holm)" in text
+    assert "[+0.00641, +0.0638] (97.5%)" in text
+    junit = render(report, "junit")
+    assert "allowed ≤ +0.01, p = 0.0249 (Holm over 2 rules: 0.05); paired bootstrap" in junit
+    back = check_from_dict(log_loss, "leg")
+    assert back.evidence == report.gate.checks[1].evidence  # `stat` is not compared
+    assert row_from_dict(row, "leg").stat.counts == (1000, 27, 20)
+    broken = {**log_loss, "evidence": {**evidence, "p_value": "low"}}
+    assert check_from_dict(broken, "leg").evidence is None  # another job's data: checked

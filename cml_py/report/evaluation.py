@@ -78,6 +78,11 @@ def stat_dict(stat: PairedStat) -> dict[str, Any]:
         "resamples": stat.resamples,
         "test": stat.test,
         "p_value": stat.p_value,
+        "se": stat.se,
+        "df": stat.df if math.isfinite(stat.df) else None,
+        "counts": None
+        if stat.counts is None
+        else dict(zip(("rows", "only_this_pr_right", "only_main_right"), stat.counts, strict=True)),
     }
 
 
