@@ -304,10 +304,6 @@ def init_project(
     keep_config = (config.exists() or (root / "cml.yml").exists()) and not force_config
     detection = detect_project(root, train_command, None if keep_config else ask)
     files = planned_files(root, setup, detection)
-    if not keep_config:
-        echo(f"detected: {detection.kind}")
-        for reason in detection.reasons:
-            echo(f"  {reason}")
     if keep_config:
         del files[config]
     existing = [p for p in files if p.exists() and p != config]
@@ -319,6 +315,10 @@ def init_project(
         )
     if keep_config:
         echo("kept the existing cml.yaml (--force-config replaces it)")
+    else:
+        echo(f"detected: {detection.kind}")
+        for reason in detection.reasons:
+            echo(f"  {reason}")
     for path, text in files.items():
         write_atomic(path, text)
         echo(f"wrote {path.relative_to(root)}")

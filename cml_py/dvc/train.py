@@ -34,8 +34,8 @@ def require_dvc(what: str) -> None:
 
 def dvc_command(train_mode: str, set_params: tuple[str, ...]) -> list[str]:
     """The argv of `dvc repro` or `dvc exp run --set-param …` (pure)."""
-    if train_mode == "repro":
-        return [sys.executable, "-m", "dvc", "repro"]
+    if train_mode == "repro":  # --pull: a CI checkout has no data; unchanged stages are pulled
+        return [sys.executable, "-m", "dvc", "repro", "--pull"]
     args = [sys.executable, "-m", "dvc", "exp", "run"]
     for item in set_params:
         args += ["--set-param", item]
@@ -99,7 +99,7 @@ def rerun_dvc(settings, *, echo: Echo) -> tuple[Path, list[str]]:
         try:
             project_dir = worktree / Path(state.project.file).parent
             _dvc(worktree, ["config", "--local", "cache.dir", str(cache)], "dvc config")
-            _dvc(project_dir, ["repro", "--pull", "--allow-missing"], "dvc repro (main)")
+            _dvc(project_dir, ["repro", "--pull"], "dvc repro (main)")
             _verify_outputs(worktree, state.lock_file, wanted, cache)
             with staged_directory(target) as stage:
                 for rel in wanted:

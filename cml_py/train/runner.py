@@ -24,13 +24,13 @@ def output_dir(config: Config) -> Path:
 
 def train(config: Config, echo: Callable[[str], None]) -> dict[str, float] | None:
     """Train and write the outputs directory; returns the evaluated metrics, if any."""
-    assert config.train is not None
-    if config.train.dvc is not None:
+    if config.train is not None and config.train.dvc is not None:
         from cml_py.dvc.train import run_dvc_training
 
         run_dvc_training(config, echo)
         return None
     target = output_dir(config)
+    assert config.train is not None
     if config.train.sklearn is not None:
         from cml_py.train.sklearn_trainer import train_sklearn
 
