@@ -191,3 +191,14 @@ def test_diff_of_a_dvc_project_does_not_import_dvc(project: Repo) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=project.path, capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
+
+
+def test_pr_turning_dvc_off_in_its_cml_yaml_is_listed_and_ignored(project: Repo, capsys) -> None:
+    project.write("cml.yaml", MAIN_GATE + "dvc: false\n")
+    project.write("eval/metrics.json", {"acc": 0.2})
+    project.commit("hostile: dvc off")
+    result = run_cli(capsys, "gate")
+    assert result.code == 1, result.out + result.err
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
+    changes = {c["setting"]: (c["main"], c["this_pr"]) for c in data["policy_change"]["changes"]}
+    assert "dvc.enabled" in changes
