@@ -206,7 +206,9 @@ def _load(
             settings, config=settings.config.with_overrides(report_id=check_report_id(report_id))
         )
     config = settings.config
-    compared = pipeline.compare_all(settings, selection, cwd=cwd, echo=_stderr)
+    compared = pipeline.compare_all(
+        settings, selection, cwd=cwd, echo=_stderr, plots=charts_dir is not None
+    )
     charts = ()
     if charts_dir is not None:
         charts = pipeline.draw_charts(compared, charts_dir, relative_to=report_dir or cwd)
@@ -932,8 +934,28 @@ def publish(directory: Path, report_id: str | None, strict: bool | None, config_
 @click.option(
     "--force-config", is_flag=True, help="Also replace an existing cml.yaml with the template."
 )
-def init(forge: str | None, single_workflow: bool, force: bool, force_config: bool) -> int:
-    """Start using cml-py here: a commented cml.yaml and the CI files.
+@click.option(
+    "--train-command",
+    metavar="CMD",
+    default=None,
+    help="The command that trains your model (default: asked for when a training script "
+    "is found and the terminal is interactive, else `python <script>`).",
+)
+def init(
+    forge: str | None,
+    single_workflow: bool,
+    force: bool,
+    force_config: bool,
+    train_command: str | None,
+) -> int:
+    """Start using cml-py here: a cml.yaml that fits this repository, and the CI files.
+
+    \b
+    It looks first and prints what it found: a DVC project (dvc.yaml) gets a minimal
+    cml.yaml that runs `dvc repro`, with gate suggestions for the declared metrics; a
+    training script with metrics/params files gets train.command and those outputs
+    (--train-command, else asked on a terminal); an empty repository gets the
+    built-in example, labelled as such.
 
     \b
     GitHub (two workflows, safe for public repositories and forks):
@@ -956,6 +978,7 @@ def init(forge: str | None, single_workflow: bool, force: bool, force_config: bo
       cml-py init
       cml-py init --github --single-workflow
       cml-py init --gitlab
+      cml-py init --train-command "python src/train.py --epochs 5"
       cml-py init --force && cml-py run --dry-run
     """
     from cml_py.config import find_repo_root
@@ -967,6 +990,12 @@ def init(forge: str | None, single_workflow: bool, force: bool, force_config: bo
             f"{Path.cwd()}: not inside a git repository; run `git init` (or clone your "
             "project) first — cml-py compares pull requests with a base branch"
         )
+    ask = None
+    if sys.stdin.isatty():
+
+        def ask(prompt: str, default: str) -> str:
+            return click.prompt(prompt, default=default, err=True)
+
     init_project(
         root,
         forge,
@@ -974,6 +1003,8 @@ def init(forge: str | None, single_workflow: bool, force: bool, force_config: bo
         echo=_stderr,
         single_workflow=single_workflow,
         force_config=force_config,
+        train_command=train_command,
+        ask=ask,
     )
     return EXIT_OK
 
@@ -1092,7 +1123,14 @@ def baseline_list(limit: int) -> int:
     help="Directory for the demo's report.",
 )
 @click.option("--fail", "fail", is_flag=True, help="Make the PR regress so the gate fails.")
-def demo(output: Path, fail: bool) -> int:
+@click.option(
+    "--dvc",
+    "dvc",
+    is_flag=True,
+    help="The same as a DVC project: dvc repro, main's numbers from a local DVC remote, "
+    "dvc.yaml's plots as charts (needs cml-py[dvc]).",
+)
+def demo(output: Path, fail: bool, dvc: bool) -> int:
     """Run the whole job on a built-in example, offline.
 
     Creates a temporary git repository holding a small scikit-learn project, with a
@@ -1105,10 +1143,11 @@ def demo(output: Path, fail: bool) -> int:
     Examples:
       cml-py demo
       cml-py demo --fail; echo "exit code $?"
+      cml-py demo --dvc
     """
     from cml_py.demo import run_demo
 
-    return run_demo(output, fail=fail, echo=lambda s: click.echo(s, err=True))
+    return run_demo(output, fail=fail, echo=lambda s: click.echo(s, err=True), dvc=dvc)
 
 
 def _one_line(text: str) -> str:

@@ -71,10 +71,12 @@ class TrainOutputs:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Exactly one of `sklearn` and `command` is set."""
+    """Exactly one of `sklearn`, `command` and `dvc` is set."""
 
     sklearn: SklearnTrain | None = None
     command: str | tuple[str, ...] | None = None
+    dvc: str | None = None  # "repro" or "exp run": the DVC pipeline is the trainer
+    set_params: tuple[str, ...] = ()  # dvc exp run --set-param, one per item
     shell: bool = False
     timeout: float | None = None
     outputs: TrainOutputs = field(default_factory=TrainOutputs)
@@ -88,6 +90,15 @@ class BaselineConfig:
     cache: bool = True
     remote: str = "origin"  # store: where records are pushed and fetched
     trend: int = 8  # store: how many of main's records the trend shows
+
+
+@dataclass(frozen=True)
+class DvcConfig:
+    """`dvc:` in cml.yaml. `enabled` None means "when the base has the dvc.yaml"."""
+
+    enabled: bool | None = None
+    file: str = "dvc.yaml"  # relative to cml.yaml's directory (a sub-project's dvc.yaml)
+    remote: str | None = None  # main's DVC remote; default: core.remote of main's .dvc/config
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,7 @@ class Config:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     curves: tuple[str, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
+    dvc: DvcConfig = field(default_factory=DvcConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """Flags win over the file; `None` means "not given on the command line"."""
@@ -258,13 +270,25 @@ def _parse_outputs(c: Checker, value: Any) -> TrainOutputs:
 def _parse_train(c: Checker, value: Any) -> TrainConfig:
     path = ("train",)
     spec = c.mapping(value, path)
-    c.known_keys(
-        spec, ("sklearn", "command", "shell", "timeout", "outputs", "output_dir", "repeats"), path
-    )
-    if ("sklearn" in spec) == ("command" in spec):
-        raise c.fail(path, "expected exactly one of sklearn (built-in trainer) or command")
+    allowed = ("sklearn", "command", "dvc", "set_params", "shell", "timeout", "outputs")
+    c.known_keys(spec, (*allowed, "output_dir", "repeats"), path)
+    if sum(key in spec for key in ("sklearn", "command", "dvc")) != 1:
+        raise c.fail(
+            path, "expected exactly one of sklearn (built-in trainer) or command (or dvc: repro)"
+        )
     fields: dict[str, Any] = {}
-    if "sklearn" in spec:
+    if "set_params" in spec and spec.get("dvc") != "exp run":
+        raise c.fail((*path, "set_params"), "only applies with dvc: exp run")
+    if "dvc" in spec:
+        fields["dvc"] = c.choice(spec["dvc"], DVC_TRAIN, (*path, "dvc"))
+        if "set_params" in spec:
+            fields["set_params"] = c.string_list(spec["set_params"], (*path, "set_params"))
+        for key in ("shell", "outputs"):
+            if key in spec:
+                raise c.fail((*path, key), "only applies to a train command, not to dvc")
+        if "timeout" in spec:
+            fields["timeout"] = _timeout(c, spec["timeout"])
+    elif "sklearn" in spec:
         fields["sklearn"] = _parse_sklearn(c, spec["sklearn"])
         for key in ("shell", "timeout", "outputs"):
             if key in spec:
@@ -274,10 +298,7 @@ def _parse_train(c: Checker, value: Any) -> TrainConfig:
         if "shell" in spec:
             fields["shell"] = c.boolean(spec["shell"], (*path, "shell"))
         if "timeout" in spec:
-            timeout = c.number(spec["timeout"], (*path, "timeout"), non_negative=True)
-            if timeout == 0:
-                raise c.fail((*path, "timeout"), "expected a number of seconds > 0")
-            fields["timeout"] = timeout
+            fields["timeout"] = _timeout(c, spec["timeout"])
         if "outputs" in spec:
             fields["outputs"] = _parse_outputs(c, spec["outputs"])
     if "output_dir" in spec:
@@ -294,6 +315,43 @@ def _parse_train(c: Checker, value: Any) -> TrainConfig:
                 "needs train.outputs.predictions: the seeds are compared by their predictions",
             )
     return TrainConfig(**fields)
+
+
+DVC_TRAIN = ("repro", "exp run")
+
+
+def _timeout(c: Checker, value: Any) -> float:
+    timeout = c.number(value, ("train", "timeout"), non_negative=True)
+    if timeout == 0:
+        raise c.fail(("train", "timeout"), "expected a number of seconds > 0")
+    return timeout
+
+
+def _parse_dvc(c: Checker, value: Any) -> DvcConfig:
+    """`dvc: true|false|PATH` or `dvc: {file: PATH, remote: NAME}`."""
+    if isinstance(value, bool):
+        return DvcConfig(enabled=value)
+    if isinstance(value, str):
+        return DvcConfig(enabled=True, file=_dvc_file(c, value, ("dvc",)))
+    if not isinstance(value, Mapping):
+        raise c.fail(("dvc",), "expected true, false, a path to dvc.yaml, or a mapping")
+    c.known_keys(value, ("enabled", "file", "remote"), ("dvc",))
+    fields: dict[str, Any] = {"enabled": True}
+    if "enabled" in value:
+        fields["enabled"] = c.boolean(value["enabled"], ("dvc", "enabled"))
+    if "file" in value:
+        fields["file"] = _dvc_file(c, c.string(value["file"], ("dvc", "file")), ("dvc", "file"))
+    if "remote" in value:
+        fields["remote"] = c.string(value["remote"], ("dvc", "remote"))
+    return DvcConfig(**fields)
+
+
+def _dvc_file(c: Checker, value: str, path: tuple[str, ...]) -> str:
+    """A dvc.yaml path, or the directory of one (a sub-project)."""
+    value = value.strip().rstrip("/")
+    if not value:
+        raise c.fail(path, "expected a path to a dvc.yaml")
+    return value if value.endswith((".yaml", ".yml")) else f"{value}/dvc.yaml"
 
 
 def _parse_baseline(c: Checker, value: Any) -> BaselineConfig:
@@ -363,6 +421,7 @@ TOP_LEVEL_KEYS = (
     "evaluate",
     "curves",
     "publish",
+    "dvc",
 )
 
 
@@ -404,6 +463,8 @@ def parse_config(data: Any, *, source: str, root: Path) -> Config:
         fields["curves"] = c.string_list(data["curves"], ("curves",))
     if data.get("publish") is not None:
         fields["publish"] = _parse_publish(c, data["publish"])
+    if data.get("dvc") is not None:
+        fields["dvc"] = _parse_dvc(c, data["dvc"])
     return Config(source=source, root=root, **fields)
 
 

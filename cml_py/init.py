@@ -18,6 +18,7 @@ access, so it is opt-in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cml_py.errors import CmlError
@@ -83,19 +84,206 @@ def setup_name(forge: str, single_workflow: bool) -> str:
     return "single" if single_workflow else "split"
 
 
-def planned_files(root: Path, setup: str) -> dict[Path, str]:
+TRAIN_SCRIPTS = ("train.py", "src/train.py", "scripts/train.py", "train.sh", "src/train.sh")
+METRICS_FILES = (
+    "metrics.json",
+    "metrics.yaml",
+    "metrics.yml",
+    "metrics.toml",
+    "metrics.csv",
+    "dvclive/metrics.json",
+    "results/metrics.json",
+    "eval/metrics.json",
+    "evaluation/metrics.json",
+    "outputs/metrics.json",
+)
+PARAMS_FILES = ("params.yaml", "params.yml", "params.json", "config/params.yaml")
+MAX_SUGGESTED_RULES = 6
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What `init` found, what it will write, and why (printed for the user)."""
+
+    kind: str  # dvc | script | example
+    reasons: tuple[str, ...]
+    config: str
+    needs_dvc: bool = False
+    metrics: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _suggested_rules(root: Path, metric_files: list[str]) -> list[str]:
+    """`name: {max_drop…}` lines for the numeric metrics present in the working tree,
+    lower-is-better names (loss, error…) included: the gate follows their direction."""
+    from cml_py.errors import CmlError
+    from cml_py.metrics.direction import infer_direction
+    from cml_py.metrics.parse import parse_file
+    from cml_py.model import Direction, is_finite_number
+
+    lines: list[str] = []
+    for rel in metric_files:
+        path = root / rel
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            values = parse_file(path.read_bytes(), rel)
+        except (CmlError, OSError):
+            continue
+        for name, value in values.items():
+            if len(lines) >= MAX_SUGGESTED_RULES or not is_finite_number(value):
+                continue
+            lower = infer_direction(name) is Direction.LOWER
+            rule = "{max_drop_pct: 10}" if lower else "{max_drop: 0.01}"
+            lines.append(f"  {_yaml_key(name)}: {rule}")
+    return lines
+
+
+def _yaml_key(name: str) -> str:
+    import json
+
+    return name if name.replace("_", "").replace(".", "").isalnum() else json.dumps(name)
+
+
+def detect_project(root: Path, train_command: str | None = None, ask=None) -> Detection:
+    """Look before writing: a DVC project, a training script with its metrics/params
+    files, or nothing (then the built-in example, labelled as such). `ask(prompt,
+    default)` asks for the training command when a script is found (None: no prompt)."""
+    from cml_py.errors import CmlError
+
+    dvc_yaml = root / "dvc.yaml"
+    if dvc_yaml.is_file() and not dvc_yaml.is_symlink():
+        from cml_py.dvc.project import parse_dvc_yaml
+        from cml_py.yamlio import load_yaml
+
+        try:
+            project = parse_dvc_yaml(load_yaml(dvc_yaml.read_bytes(), "dvc.yaml"), "dvc.yaml")
+        except CmlError as exc:
+            raise CmlError(f"{exc} (cml-py init reads dvc.yaml to configure itself)") from None
+        metric_files = [
+            p for p in project.metrics if p.lower().endswith((".json", ".yaml", ".yml", ".toml"))
+        ]
+        reasons = [
+            "dvc.yaml found: a DVC project; cml-py reads its metrics, params and plots "
+            "(main's values through dvc.lock)",
+            f"declared metrics: {', '.join(project.metrics) or 'none'}",
+        ]
+        rules = _suggested_rules(root, metric_files)
+        if not rules:
+            reasons.append(
+                "no metrics in the working tree to suggest gate rules from (run `dvc repro` "
+                "and `cml-py init --force-config` to get suggestions)"
+            )
+        return Detection(
+            "dvc",
+            tuple(reasons),
+            dvc_config(rules, bool(project.outs)),
+            needs_dvc=True,
+            metrics=tuple(project.metrics),
+        )
+    script = next((s for s in TRAIN_SCRIPTS if (root / s).is_file()), None)
+    metrics = [m for m in METRICS_FILES if (root / m).is_file()]
+    params = [p for p in PARAMS_FILES if (root / p).is_file()]
+    if script is not None or train_command is not None:
+        default = train_command or (
+            f"bash {script}" if script and script.endswith(".sh") else f"python {script}"
+        )
+        command = train_command or (ask("training command", default) if ask else default)
+        reasons = [
+            f"training script: {script}" if script else "training command from --train-command",
+            f"metrics files: {', '.join(metrics) or 'none found'}",
+            f"params files: {', '.join(params) or 'none found'}",
+            f"train.command: {command}"
+            + (" (from --train-command)" if train_command else "" if ask else " (detected)"),
+        ]
+        if not metrics:
+            reasons.append(
+                "no metrics file yet: list what your script writes under train.outputs.metrics"
+            )
+        rules = _suggested_rules(root, metrics)
+        return Detection(
+            "script",
+            tuple(reasons),
+            script_config(command, metrics, params, rules),
+            metrics=tuple(metrics),
+        )
+    return Detection(
+        "example",
+        (
+            "no dvc.yaml, training script or metrics file found: writing the built-in "
+            "example (a scikit-learn model on bundled data) — replace it with your project",
+        ),
+        EXAMPLE_BANNER + (templates_dir() / "init" / "cml.yaml").read_text(encoding="utf-8"),
+    )
+
+
+EXAMPLE_BANNER = (
+    "# EXAMPLE CONFIGURATION: cml-py init found no training script, metrics file or\n"
+    "# dvc.yaml here, so this trains a built-in example. Replace train: with your own.\n"
+)
+
+
+def dvc_config(rules: list[str], has_stages: bool) -> str:
+    lines = [
+        "# cml.yaml — written by `cml-py init` for a DVC project.",
+        "# Metrics, params and plots come from dvc.yaml (main's values through main's",
+        "# dvc.lock, from the DVC cache or remote); anything set here overrides it.",
+        "",
+    ]
+    if has_stages:
+        lines += [
+            "# cml-py runs the pipeline before comparing (drop this if your CI runs dvc itself)",
+            "train:",
+            "  dvc: repro",
+            "",
+        ]
+    lines += ["# The gate: suggestions from your current metrics; adjust the limits."]
+    if rules:
+        lines += ["gate:", *rules]
+    else:
+        lines += ["# gate:", "#   accuracy: {min: 0.9, max_drop: 0.01}"]
+    return "\n".join(lines) + "\n"
+
+
+def script_config(command: str, metrics: list[str], params: list[str], rules: list[str]) -> str:
+    import json
+
+    lines = [
+        "# cml.yaml — written by `cml-py init` from the files found in this repository.",
+        "train:",
+        f"  command: {json.dumps(command)}",
+        "  outputs:",
+        f"    metrics: {json.dumps(metrics)}",
+    ]
+    if params:
+        lines.append(f"    params: {json.dumps(params)}")
+    lines += ["", "# The gate: suggestions from your current metrics; adjust the limits."]
+    if rules:
+        lines += ["gate:", *rules]
+    else:
+        lines += ["# gate:", "#   accuracy: {min: 0.9, max_drop: 0.01}"]
+    return "\n".join(lines) + "\n"
+
+
+def planned_files(root: Path, setup: str, detection: Detection | None = None) -> dict[Path, str]:
     """Every file `init` writes for `setup`, with its content, before anything is written."""
     templates = templates_dir()
-    files = {root / "cml.yaml": (templates / "init" / "cml.yaml").read_text(encoding="utf-8")}
+    detection = detection or detect_project(root)
+    files = {root / "cml.yaml": detection.config}
+
+    def ci_file(template: Path) -> str:
+        text = template.read_text(encoding="utf-8")
+        # a DVC project's jobs need the extra that reads DVC remotes and runs dvc repro
+        return text.replace("cml-py==", "cml-py[dvc]==") if detection.needs_dvc else text
+
     if setup == "gitlab":
-        files[root / ".gitlab" / "cml-py.gitlab-ci.yml"] = (
+        files[root / ".gitlab" / "cml-py.gitlab-ci.yml"] = ci_file(
             templates / "gitlab" / "cml-py.gitlab-ci.yml"
-        ).read_text(encoding="utf-8")
+        )
         if not (root / ".gitlab-ci.yml").exists():
             files[root / ".gitlab-ci.yml"] = GITLAB_INCLUDE
     else:
         for target, template in GITHUB_FILES[setup].items():
-            files[root / target] = (templates / template).read_text(encoding="utf-8")
+            files[root / target] = ci_file(templates / template)
     return files
 
 
@@ -107,12 +295,15 @@ def init_project(
     echo: Callable[[str], None],
     single_workflow: bool = False,
     force_config: bool = False,
+    train_command: str | None = None,
+    ask: Callable[[str, str], str] | None = None,
 ) -> list[Path]:
     """Write the planned files (all or none), extend .gitignore, and say what comes next."""
     setup = setup_name(forge or detect_forge(root), single_workflow)
-    files = planned_files(root, setup)
     config = root / "cml.yaml"
     keep_config = (config.exists() or (root / "cml.yml").exists()) and not force_config
+    detection = detect_project(root, train_command, None if keep_config else ask)
+    files = planned_files(root, setup, detection)
     if keep_config:
         del files[config]
     existing = [p for p in files if p.exists() and p != config]
@@ -124,6 +315,10 @@ def init_project(
         )
     if keep_config:
         echo("kept the existing cml.yaml (--force-config replaces it)")
+    else:
+        echo(f"detected: {detection.kind}")
+        for reason in detection.reasons:
+            echo(f"  {reason}")
     for path, text in files.items():
         write_atomic(path, text)
         echo(f"wrote {path.relative_to(root)}")

@@ -140,7 +140,9 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
 
                 train(config, echo=echo)
         with stages.stage("compare"):
-            compared = pipeline.compare_all(settings, selection, cwd=cwd, echo=echo)
+            compared = pipeline.compare_all(
+                settings, selection, cwd=cwd, echo=echo, plots=options.charts
+            )
         with stages.stage("gate"):
             gate_result = pipeline.gate(compared)
         charts = ()

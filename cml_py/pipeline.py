@@ -56,7 +56,7 @@ def load_settings(
     """The run's settings: main's policy with this PR's data (see trust.py)."""
     from cml_py.trust import load_settings as load
 
-    return load(
+    settings = load(
         config_path,
         cwd=cwd,
         env=env,
@@ -64,6 +64,22 @@ def load_settings(
         trust_pr_config=selection.trust_pr_config,
         require_base=require_base,
     )
+    if _maybe_dvc(settings):
+        from cml_py.dvc.settings import apply_dvc
+
+        settings = apply_dvc(settings, trust_pr_config=selection.trust_pr_config)
+    return settings
+
+
+def _maybe_dvc(settings: Settings) -> bool:
+    """Cheap: a dvc.yaml at the base (already read with main's cml.yaml) or here."""
+    dvc = settings.config.dvc
+    if dvc.enabled is not None:
+        return dvc.enabled
+    ws = settings.workspace
+    if ws is not None and any(blob is not None for blob in ws.base_dvc_files.values()):
+        return True
+    return (settings.config.root / dvc.file).exists()
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -122,6 +138,16 @@ def choose_base_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo
     git = ws.git
     base_train = settings.base_config.train if settings.base_config is not None else None
     strategy = config.baseline.strategy
+    if settings.dvc is not None and strategy in ("auto", "git"):
+        from cml_py.dvc.source import base_source
+
+        return base_source(settings), []
+    if settings.dvc is not None and strategy == "rerun" and (base_train is None or base_train.dvc):
+        from cml_py.baseline.sources import DirectoryBase
+        from cml_py.dvc.train import rerun_dvc
+
+        directory, notes = rerun_dvc(settings, echo=echo)
+        return DirectoryBase(directory), notes
     if strategy == "auto":
         strategy = "git"
         if config.train is not None and base_train is not None:
@@ -280,6 +306,7 @@ class Compared:
     artifacts: Artifacts | None
     rules: tuple[GateRule, ...] = ()
     policy_change: PolicyChange | None = None
+    plots: tuple[Any, ...] = ()  # DVC plots, both sides' data (cml_py.dvc.plots.PlotData)
 
 
 def compare_all(
@@ -288,6 +315,7 @@ def compare_all(
     *,
     cwd: Path,
     echo: Echo = _quiet,
+    plots: bool = False,
 ) -> Compared:
     """Read head (working tree) and base, diff metrics and params, and attach paired
     statistics where both sides have predictions on the same rows."""
@@ -300,8 +328,19 @@ def compare_all(
     notes = [*settings.notes, *base_notes]
     needs_tree = any(mf.is_glob(p) for p in (*metrics_spec.patterns, *params_spec.patterns))
     base_tree = source.list_files() if needs_tree else []
-    base_metrics, head_metrics = _read_side("metrics", metrics_spec, ws, source, base_tree, notes)
+    try:
+        base_metrics, head_metrics = _read_side(
+            "metrics", metrics_spec, ws, source, base_tree, notes
+        )
+    except CmlError as exc:
+        if settings.dvc is not None:
+            raise settings.dvc.explain_missing(exc) from None
+        raise
     base_params, head_params = _read_side("params", params_spec, ws, source, base_tree, notes)
+    if settings.dvc is not None:
+        base_params = settings.dvc.filter_params(base_params)
+        head_params = settings.dvc.filter_params(head_params)
+    notes += source.read_notes() if hasattr(source, "read_notes") else []
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
     metrics = _one_row_per_metric(config, ws, metrics, notes)
     artifacts = None
@@ -322,7 +361,13 @@ def compare_all(
     rules = config.gate
     if config.baseline.strategy == "store":
         comparison = replace(comparison, trends=_trends(config, ws, rules, metrics))
-    return Compared(comparison, artifacts, rules, settings.policy_change)
+    plot_data: tuple = ()
+    if plots and settings.dvc is not None and settings.dvc.plots:
+        from cml_py.dvc.plots import load_plots
+
+        plot_data = load_plots(settings.dvc, ws, source, notes)
+        comparison = replace(comparison, notes=tuple(notes))
+    return Compared(comparison, artifacts, rules, settings.policy_change, plot_data)
 
 
 def _one_row_per_metric(
@@ -470,7 +515,12 @@ def draw_charts(compared: Compared, directory: Path, *, relative_to: Path) -> tu
     from cml_py.charts import draw_all
     from cml_py.charts.save import save_charts
 
-    refs = save_charts(draw_all(chart_data(compared)), directory)
+    charts = draw_all(chart_data(compared))
+    if compared.plots:
+        from cml_py.charts.dvc_plots import draw_plots
+
+        charts += draw_plots(compared.plots)
+    refs = save_charts(charts, directory)
     return tuple(
         replace(ref, path=Path(_relative(ref.path, relative_to))) if ref.path else ref
         for ref in refs

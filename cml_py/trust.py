@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ POLICY_FIELDS = (
     ("baseline", "baseline"),
     ("evaluate", "evaluate"),
     ("publish", "publish"),
+    ("dvc", "dvc"),
 )
 TRAIN_POLICY_FIELDS = (("output_dir", "train.output_dir"), ("outputs", "train.outputs"))
 
@@ -60,6 +61,7 @@ class Workspace:
     git: Git
     root: Path
     base: BaseRef
+    base_dvc_files: Mapping[str, bytes | None] = field(default_factory=dict)  # dvc.yaml at base
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Settings:
     policy_change: PolicyChange | None = None
     notes: tuple[str, ...] = ()
     policy_from_base: bool = False  # main's policy applies (not the PR's, not local)
+    dvc: Any = None  # cml_py.dvc.settings.DvcState in a DVC project
 
     @property
     def ws(self) -> Workspace:
@@ -152,11 +155,21 @@ def _resolve(git: Git, flag: str | None, env: Mapping[str, str], configured: str
     return resolve_base(git, requested_base(flag, configured, env))
 
 
+def _dvc_candidates(candidates: list[str]) -> list[str]:
+    """dvc.yaml beside every place main's cml.yaml may be: read in the same git call, so
+    finding out whether main is a DVC project costs a non-DVC project nothing."""
+    return list(dict.fromkeys(posixpath.join(posixpath.dirname(c), "dvc.yaml") for c in candidates))
+
+
 def _read_base_config(
-    git: Git, base: BaseRef, candidates: list[str], root: Path
+    git: Git, base: BaseRef, candidates: list[str], root: Path, seen: dict | None = None
 ) -> tuple[str, str] | None:
-    """(repo-relative path, text) of the first candidate that exists at the base."""
-    found = git.read_regular_files(base.sha, candidates)
+    """(repo-relative path, text) of the first candidate that exists at the base; the
+    dvc.yaml files found on the way go into `seen`."""
+    found = git.read_regular_files(base.sha, [*candidates, *_dvc_candidates(candidates)])
+    if seen is not None:
+        seen.clear()
+        seen.update({k: v for k, v in found.items() if k not in candidates})
     for rel in candidates:
         data = found.get(rel)
         if data is not None:
@@ -210,7 +223,8 @@ def load_settings(
             raise
         else:
             return _local_only(local, config_path, cwd)
-    found = _read_base_config(git, base, candidates, root)
+    base_dvc: dict[str, bytes | None] = {}
+    found = _read_base_config(git, base, candidates, root, base_dvc)
     if found is not None and not base_flag and not _event_base(env):
         # main's own `base:` (e.g. a team whose default branch is `develop`) moves the base
         configured = _base_key(found[1])
@@ -218,8 +232,8 @@ def load_settings(
             moved = _resolve(git, None, env, configured)
             if moved.sha != base.sha:
                 base = moved
-                found = _read_base_config(git, base, candidates, root)
-    workspace = Workspace(git, root, base)
+                found = _read_base_config(git, base, candidates, root, base_dvc)
+    workspace = Workspace(git, root, base, base_dvc)
     if found is None:
         config = local if local is not None else load_config(None, cwd=cwd)
         notes: tuple[str, ...] = ()

@@ -67,7 +67,8 @@ def test_init_github_writes_both_workflows_config_and_gitignore(in_repo: Repo, c
     assert (in_repo.path / PR_WORKFLOW).read_text() == PR_TEMPLATE.read_text()
     assert (in_repo.path / PUBLISH_WORKFLOW).read_text() == PUBLISH_TEMPLATE.read_text()
     assert (in_repo.path / ".gitignore").read_text() == "*.pyc\n.cml-py/\ncml-py-report/\n"
-    assert result.err.splitlines()[:3] == [
+    assert "cml-py: detected: example" in result.err  # init says what it found, and why
+    assert [line for line in result.err.splitlines() if " wrote " in line][:3] == [
         "cml-py: wrote cml.yaml",
         f"cml-py: wrote {PR_WORKFLOW}",
         f"cml-py: wrote {PUBLISH_WORKFLOW}",

@@ -27,6 +27,11 @@ def train(
 ) -> dict[str, float] | None:
     """Train and write the outputs directory; returns the evaluated metrics, if any.
     `repeats` (seeds to train) overrides train.repeats."""
+    if config.train is not None and config.train.dvc is not None:
+        from cml_py.dvc.train import run_dvc_training
+
+        run_dvc_training(config, echo)
+        return None
     target = output_dir(config)
     assert config.train is not None
     repeats = repeats or config.train.repeats

@@ -1,0 +1,53 @@
+"""`python -m cml_py.dvc.fetch`: download objects from a DVC remote into a cache directory.
+
+Run by cml_py.dvc.objects in a child process without token variables. Reads one JSON
+request on stdin ({remote, config, objects, cache_dir}) and prints one JSON answer:
+{} when every object was stored, else {"missing": [...]} or {"error": "..."} (or
+{"needs_dvc": true} when the dvc package is not installed). The caller verifies every
+object's hash before using it, so this helper is trusted with nothing but transport.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def _download(request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from dvc.fs import get_cloud_fs
+    except ImportError:
+        return {"needs_dvc": True}
+    from pathlib import Path
+
+    from cml_py.dvc.objects import store_object
+
+    try:
+        cls, options, root = get_cloud_fs({"remote": request["config"]}, name=request["remote"])
+        fs = cls(**options)
+    except Exception as exc:  # DVC's own config errors, a missing plugin
+        return {"config_error": f"{type(exc).__name__}: {exc}"}
+    missing = []
+    cache_dir = Path(request["cache_dir"])
+    for parts in request["objects"]:
+        path = fs.join(root, *parts)
+        try:
+            with fs.open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            missing.append("/".join(parts))
+            continue
+        except Exception as exc:  # network, credentials, permissions: the remote's answer
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        store_object(cache_dir, parts, data)
+    return {"missing": missing} if missing else {}
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    json.dump(_download(request), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Objects by content hash: DVC's local cache first, else its remote — always verified.
+
+An object read for main is accepted only when its md5 is the one the base's dvc.lock
+records. That makes where it came from irrelevant to its integrity: a pull request that
+commits a fake object into `.dvc/cache`, points `cache.dir` somewhere else, or serves a
+remote of its own cannot change main's numbers, only make them unavailable.
+
+Fetching from a remote is the only step that needs the `dvc` package. It runs in a child
+process (`python -m cml_py.dvc.fetch`) whose environment has no token variables, with
+the remote's settings from the base commit's .dvc/config passed on stdin; the objects
+it downloads go into the local cache, so `diff`, `gate` and `report` in the same job
+fetch them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cml_py.dvc.project import OutHash
+from cml_py.errors import CmlError, ServiceError
+from cml_py.fsio import write_atomic
+from cml_py.tokens import child_env
+
+FETCH_TIMEOUT_SECONDS = 600
+
+
+def object_parts(h: OutHash) -> tuple[str, ...]:
+    """Where an object lives under a cache or remote root (DVC 3 and DVC 2 layouts)."""
+    digest = h.md5
+    return (digest[:2], digest[2:]) if h.legacy else ("files", "md5", digest[:2], digest[2:])
+
+
+def verified(h: OutHash, data: bytes) -> bool:
+    """True when `data` is the object `h` names. DVC 2 hashed text with CRLF → LF."""
+    expected = h.md5.removesuffix(".dir")
+    if hashlib.md5(data, usedforsecurity=False).hexdigest() == expected:
+        return True
+    return h.legacy and (
+        hashlib.md5(data.replace(b"\r\n", b"\n"), usedforsecurity=False).hexdigest() == expected
+    )
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A DVC remote as the base's .dvc/config defines it (options as DVC reads them)."""
+
+    name: str
+    options: Mapping[str, str]
+    config: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # every remote
+
+    @property
+    def url(self) -> str:
+        return self.options.get("url", "")
+
+
+@dataclass
+class ObjectStore:
+    """Reads verified objects; remembers where they came from for the report."""
+
+    cache_dir: Path
+    remote: Remote | None
+    origins: set[str] = field(default_factory=set)
+
+    def _local(self, h: OutHash) -> bytes | None:
+        path = self.cache_dir.joinpath(*object_parts(h))
+        try:
+            if path.is_symlink() or not path.is_file():
+                return None
+            data = path.read_bytes()
+        except OSError:
+            return None
+        return data if verified(h, data) else None
+
+    def read_many(self, hashes: Iterable[OutHash], what: Mapping[str, str]) -> dict[str, bytes]:
+        """Every object's bytes by md5; `what` names each md5's file for messages."""
+        wanted = list({h.md5: h for h in hashes}.values())
+        out: dict[str, bytes] = {}
+        missing: list[OutHash] = []
+        for h in wanted:
+            data = self._local(h)
+            if data is None:
+                missing.append(h)
+            else:
+                out[h.md5] = data
+                self.origins.add("the local DVC cache")
+        if not missing:
+            return out
+        names = ", ".join(sorted({what.get(h.md5, h.md5) for h in missing}))
+        if self.remote is None:
+            raise CmlError(
+                f"{names}: main's version is not in the local DVC cache ({self.cache_dir}) and "
+                "main's .dvc/config names no default remote: run `dvc pull` for main's "
+                "outputs first, or set core.remote (or dvc.remote in cml.yaml)"
+            )
+        fetch(self.remote, missing, self.cache_dir, names)
+        for h in missing:
+            data = self._local(h)
+            if data is None:
+                raise ServiceError(
+                    f"{names}: DVC remote {self.remote.name!r} ({self.remote.url}) returned "
+                    f"data whose md5 is not {h.md5} (main's dvc.lock); test it with "
+                    f"`dvc pull -r {self.remote.name}`"
+                )
+            out[h.md5] = data
+        self.origins.add(f"DVC remote {self.remote.name!r}")
+        return out
+
+
+def fetch(remote: Remote, hashes: list[OutHash], cache_dir: Path, names: str) -> None:
+    """Download objects from `remote` into `cache_dir` in a token-free child process."""
+    request = {
+        "remote": remote.name,
+        "config": {k: dict(v) for k, v in remote.config.items()},
+        "objects": [list(object_parts(h)) for h in hashes],
+        "cache_dir": str(cache_dir),
+    }
+    test = f"test it with `dvc pull -r {remote.name}`"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cml_py.dvc.fetch"],
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            env=child_env(),
+            timeout=FETCH_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ServiceError(
+            f"DVC remote {remote.name!r} ({remote.url}): no answer in "
+            f"{FETCH_TIMEOUT_SECONDS} s while fetching main's {names}; {test}"
+        ) from None
+    try:
+        answer = json.loads(proc.stdout.decode("utf-8", "replace") or "{}")
+    except json.JSONDecodeError:
+        answer = {}
+    if proc.returncode != 0 or not isinstance(answer, dict):
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ServiceError(
+            f"DVC remote {remote.name!r}: fetching main's {names} failed "
+            f"({detail[-1] if detail else f'exit code {proc.returncode}'}); {test}"
+        )
+    if answer.get("needs_dvc"):
+        raise CmlError(
+            f"main's {names} must be fetched from DVC remote {remote.name!r}, which needs the "
+            'dvc package: pip install "cml-py[dvc]" (plus dvc\'s plugin for the remote, '
+            "e.g. dvc-s3)"
+        )
+    if answer.get("config_error"):
+        raise CmlError(f"main's .dvc/config, remote {remote.name!r}: {answer['config_error']}")
+    if answer.get("error"):
+        raise ServiceError(
+            f"DVC remote {remote.name!r} ({remote.url}) cannot be read: {answer['error']}; {test}"
+        )
+    if answer.get("missing"):
+        raise ServiceError(
+            f"main's {names} is not in DVC remote {remote.name!r} ({remote.url}) — was "
+            f"`dvc push` run on main? {test}"
+        )
+
+
+def store_object(cache_dir: Path, parts: list[str], data: bytes) -> None:
+    """Put an object into the cache the way DVC does (read-only file)."""
+    target = cache_dir.joinpath(*parts)
+    write_atomic(target, data)
+    os.chmod(target, 0o444)

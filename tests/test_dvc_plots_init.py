@@ -1,0 +1,125 @@
+"""DVC plots drawn for every template, and `cml-py init` on three kinds of repository."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from cml_py.charts.dvc_plots import draw_plots
+from cml_py.dvc.plots import PlotData, parse_records
+from cml_py.dvc.project import TEMPLATES, PlotDef
+from tests.conftest import Repo
+from tests.helpers import run_cli
+
+
+def records(shift: float) -> list[dict]:
+    return [
+        {
+            "step": i,
+            "fpr": i / 10,
+            "tpr": min(1.0, i / 8 + shift),
+            "actual": i % 3,
+            "predicted": (i + (i % 2)) % 3,
+            "feature": f"f{i}",
+            "importance": i * shift,
+        }
+        for i in range(10)
+    ]
+
+
+def png(colour: str) -> bytes:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.patch.set_facecolor(colour)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def plot_for(template: str) -> PlotDef:
+    if template.startswith("confusion"):
+        return PlotDef("cm", template, x="actual", y=(("cm.json", "predicted"),))
+    if template.startswith("bar_horizontal"):
+        return PlotDef("imp", template, x="importance", y=(("imp.json", "feature"),))
+    return PlotDef("roc", template, x="fpr", y=(("train.json", "tpr"), ("test.json", "tpr")))
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_template_draws_main_and_the_pr(template: str) -> None:
+    plot = plot_for(template)
+    files = [path for path, _ in plot.y]
+    data = PlotData(
+        plot,
+        base=tuple((f, records(0.0)) for f in files),
+        head=tuple((f, records(0.1)) for f in files),
+    )
+    (chart,) = draw_plots((data,))
+    assert chart.figure is not None, chart.note
+    assert chart.name.startswith("dvc_00_")
+
+
+def test_image_plots_side_by_side_and_missing_sides() -> None:
+    plot = PlotDef("importance.png", y=(("importance.png", None),), image=True)
+    both = PlotData(
+        plot, base=(("importance.png", png("red")),), head=(("importance.png", png("blue")),)
+    )
+    only_pr = PlotData(plot, head=(("importance.png", b"not a png"),))
+    none = PlotData(plot)
+    drawn, unreadable, empty = draw_plots((both, only_pr, none))
+    assert drawn.figure is not None
+    assert unreadable.figure is None and "no readable image" in unreadable.note
+    assert empty.figure is None and "no data" in empty.note
+
+
+def test_plot_data_shapes() -> None:
+    assert parse_records(b"step,loss\n0,1.5\n1,0.5\n", "l.csv") == [
+        {"step": 0, "loss": 1.5},
+        {"step": 1, "loss": 0.5},
+    ]
+    dvclive = json.dumps({"roc": [{"fpr": 0, "tpr": 0}]}).encode()
+    assert parse_records(dvclive, "roc.json") == [{"fpr": 0, "tpr": 0}]
+
+
+# --- init looks first ----------------------------------------------------------------
+
+
+def test_init_in_a_dvc_project_suggests_gates_for_declared_metrics(in_repo: Repo, capsys) -> None:
+    in_repo.write(
+        "dvc.yaml", "stages:\n  train: {cmd: python t.py, outs: [eval]}\nmetrics: [eval/m.json]\n"
+    )
+    in_repo.write("eval/m.json", {"accuracy": 0.9, "val_loss": 0.3, "name": "x"})
+    result = run_cli(capsys, "init", "--github")
+    assert result.code == 0, result.err
+    assert "detected: dvc" in result.err and "eval/m.json" in result.err
+    config = (in_repo.path / "cml.yaml").read_text()
+    assert "dvc: repro" in config
+    assert "accuracy: {max_drop: 0.01}" in config and "val_loss: {max_drop_pct: 10}" in config
+    workflow = (in_repo.path / ".github/workflows/cml-py.yml").read_text()
+    assert "cml-py[dvc]==" in workflow
+    from cml_py.config import load_config
+
+    load_config(in_repo.path / "cml.yaml", cwd=in_repo.path)  # valid
+
+
+def test_init_with_a_script_and_metrics_never_invents_a_model(in_repo: Repo, capsys) -> None:
+    in_repo.write("train.py", "print('training')\n")
+    in_repo.write("metrics.json", {"acc": 0.8})
+    in_repo.write("params.yaml", "lr: 0.1\n")
+    result = run_cli(capsys, "init", "--github", "--train-command", "python train.py --fast")
+    assert result.code == 0, result.err
+    assert "detected: script" in result.err and "training script: train.py" in result.err
+    config = (in_repo.path / "cml.yaml").read_text()
+    assert 'command: "python train.py --fast"' in config
+    assert 'metrics: ["metrics.json"]' in config and 'params: ["params.yaml"]' in config
+    assert "sklearn" not in config and "acc: {max_drop: 0.01}" in config
+
+
+def test_init_in_an_empty_repository_writes_the_labelled_example(in_repo: Repo, capsys) -> None:
+    result = run_cli(capsys, "init", "--github")
+    assert result.code == 0, result.err
+    assert "detected: example" in result.err
+    config = (in_repo.path / "cml.yaml").read_text()
+    assert config.startswith("# EXAMPLE CONFIGURATION") and "sklearn:" in config
