@@ -35,6 +35,7 @@ class Artifacts:
     predictions_path: str | None = None
     base_seeds: tuple[Any, ...] = ()  # predictions of main's seeds 2..N (train.repeats)
     head_seeds: tuple[Any, ...] = ()
+    metrics_path: str | None = None  # the metrics evaluated from these predictions
 
 
 def parse_importance(data: bytes, name: str) -> dict[str, float]:
@@ -144,6 +145,7 @@ def load_artifacts(
         predictions_path = f"{out_dir}/{out.PREDICTIONS}"
         importance_path = f"{out_dir}/{out.FEATURE_IMPORTANCE}"
         fields["predictions_path"] = predictions_path
+        fields["metrics_path"] = f"{out_dir}/{out.METRICS}"
         base_files = source.read_files([predictions_path, importance_path])
         head_file = repo_root / predictions_path
         if head_file.is_file() or head_file.is_symlink():

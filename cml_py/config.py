@@ -85,8 +85,24 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class MlflowConfig:
+    """An MLflow tracking server as a source of runs (see docs/mlflow.md). Every field is
+    policy: where cml-py reads main's numbers from, and which run may stand for this PR."""
+
+    tracking_uri: str | None = None  # else MLFLOW_TRACKING_URI (which wins, as env does)
+    experiment: str | None = None  # main's runs; else MLFLOW_EXPERIMENT_NAME
+    pr_experiment: str | None = None  # where PR runs are logged (default: `experiment`)
+    run_id_file: str | None = None  # written by the training command, relative to cml.yaml
+    predictions: str | None = None  # artifact path of a predictions CSV in each run
+    curves: tuple[str, ...] = ("*",)  # metric names whose step histories are charted
+    write_back: bool = False  # tag this PR's run with the verdict and the report's URL
+    ui_url: str | None = None  # the MLflow UI for report links (default: tracking_uri)
+    max_artifact_mb: float = 100.0
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
-    strategy: str = "auto"  # auto | git | rerun | store
+    strategy: str = "auto"  # auto | git | rerun | store | mlflow
     cache: bool = True
     remote: str = "origin"  # store: where records are pushed and fetched
     trend: int = 8  # store: how many of main's records the trend shows
@@ -141,6 +157,7 @@ class Config:
     curves: tuple[str, ...] = ()
     publish: PublishConfig = field(default_factory=PublishConfig)
     dvc: DvcConfig = field(default_factory=DvcConfig)
+    mlflow: MlflowConfig | None = None
 
     def with_overrides(self, **changes: Any) -> Config:
         """Flags win over the file; `None` means "not given on the command line"."""
@@ -154,8 +171,10 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
     numeric: dict[str, Callable[[Any, tuple[str, ...]], float]] = {
         "min": c.number,
         "max": c.number,
-        "max_drop": lambda v, p: c.number(v, p, non_negative=True),
-        "max_drop_pct": lambda v, p: c.number(v, p, non_negative=True),
+        # A negative drop is a required gain (MLflow's min_absolute_change and
+        # min_relative_change, see docs/mlflow.md).
+        "max_drop": c.number,
+        "max_drop_pct": c.number,
     }
     allowed = (
         *numeric,
@@ -188,6 +207,14 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
             fields["on_untestable"] = c.choice(spec["on_untestable"], ON_UNTESTABLE, key)
             if not fields.get("significant"):
                 raise c.fail(key, "only applies with significant: true")
+        if (
+            fields.get("significant")
+            and min(fields.get("max_drop", 0), fields.get("max_drop_pct", 0)) < 0
+        ):
+            raise c.fail(
+                (*path, "significant"),
+                "only applies to a tolerated drop (>= 0), not to a required gain (< 0)",
+            )
         if not any(key in fields for key in numeric):
             raise c.fail(path, f"expected at least one rule ({', '.join(numeric)})")
         if "min" in fields and "max" in fields and fields["min"] > fields["max"]:
@@ -206,7 +233,7 @@ def _parse_directions(c: Checker, value: Any) -> tuple[tuple[str, Direction], ..
     )
 
 
-STRATEGIES = ("auto", "git", "rerun", "store")
+STRATEGIES = ("auto", "git", "rerun", "store", "mlflow")
 TASKS = ("auto", "classification", "regression")
 
 
@@ -409,6 +436,77 @@ def _parse_publish(c: Checker, value: Any) -> PublishConfig:
     return PublishConfig(**fields)
 
 
+MLFLOW_KEYS = (
+    "tracking_uri",
+    "experiment",
+    "pr_experiment",
+    "run_id_file",
+    "predictions",
+    "curves",
+    "write_back",
+    "ui_url",
+    "max_artifact_mb",
+)
+
+
+def _parse_mlflow(c: Checker, value: Any) -> MlflowConfig:
+    path = ("mlflow",)
+    spec = c.mapping(value, path)
+    c.known_keys(spec, MLFLOW_KEYS, path)
+    fields: dict[str, Any] = {}
+    for key in ("tracking_uri", "ui_url"):
+        if key in spec:
+            fields[key] = check_server_url(
+                c.string(spec[key], (*path, key)), f"{c.source}: mlflow.{key}"
+            )
+    for key in ("experiment", "pr_experiment", "run_id_file"):
+        if key in spec:
+            fields[key] = c.string(spec[key], (*path, key))
+    if "predictions" in spec:
+        fields["predictions"] = check_artifact_path(
+            c.string(spec["predictions"], (*path, "predictions")), f"{c.source}: mlflow.predictions"
+        )
+    if "curves" in spec:
+        fields["curves"] = (
+            () if spec["curves"] == [] else c.string_list(spec["curves"], (*path, "curves"))
+        )
+    if "write_back" in spec:
+        fields["write_back"] = c.boolean(spec["write_back"], (*path, "write_back"))
+    if "max_artifact_mb" in spec:
+        size = c.number(spec["max_artifact_mb"], (*path, "max_artifact_mb"), non_negative=True)
+        if size == 0:
+            raise c.fail((*path, "max_artifact_mb"), "expected a number of MiB > 0")
+        fields["max_artifact_mb"] = size
+    return MlflowConfig(**fields)
+
+
+def check_server_url(value: str, where: str) -> str:
+    """cml-py reads runs through a tracking server's REST API, so the URI is an http(s)
+    URL; a database or file store (`sqlite:///…`, `./mlruns`) is served by `mlflow server`."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # Never the value itself after a scheme: a database URI may hold a password.
+        shown = f"{parts.scheme}:…" if parts.scheme else repr(value.split("@")[-1])
+        raise CmlError(
+            f"{where}: expected the http(s) URL of an MLflow tracking server, got {shown} "
+            "(serve a database or file store with `mlflow server`)"
+        )
+    return value.strip()
+
+
+def check_artifact_path(value: str, where: str) -> str:
+    """A path inside a run's artifacts: relative, `/`-separated, never leaving the run."""
+    parts = value.split("/")
+    if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
+        raise CmlError(
+            f"{where}: expected a relative artifact path such as predictions.csv or "
+            f"eval/predictions.csv, got {value!r}"
+        )
+    return value
+
+
 TOP_LEVEL_KEYS = (
     "metrics",
     "params",
@@ -422,6 +520,7 @@ TOP_LEVEL_KEYS = (
     "curves",
     "publish",
     "dvc",
+    "mlflow",
 )
 
 
@@ -465,6 +564,13 @@ def parse_config(data: Any, *, source: str, root: Path) -> Config:
         fields["publish"] = _parse_publish(c, data["publish"])
     if data.get("dvc") is not None:
         fields["dvc"] = _parse_dvc(c, data["dvc"])
+    if data.get("mlflow") is not None:
+        fields["mlflow"] = _parse_mlflow(c, data["mlflow"])
+    if "baseline" in fields and fields["baseline"].strategy == "mlflow" and "mlflow" not in fields:
+        raise c.fail(
+            ("baseline", "strategy"),
+            "mlflow needs an `mlflow:` section naming the tracking server and experiment",
+        )
     return Config(source=source, root=root, **fields)
 
 

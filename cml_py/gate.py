@@ -127,13 +127,16 @@ def _check_drop(rule: GateRule, kind: str, row: DiffRow, limit: float, common: d
             **common,
         )
     head: float = row.head  # type: ignore[assignment]
-    if head == base and not rule.significant:
+    gain_required = limit < 0  # a negative drop: MLflow's min_absolute/relative_change
+    if head == base and not rule.significant and not gain_required:
         return GateCheck(status=Status.PASS, **common)
     worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)  # type: ignore[operator]
     if kind == "max_drop":
         return _drop_verdict(rule, row, _at_most(worse_by, limit), "", common, limit)
-    if worse_by <= 0 and not rule.significant:
+    if worse_by <= 0 and not rule.significant and not gain_required:
         return GateCheck(status=Status.PASS, **common)
+    if base == 0 and gain_required:  # as MLflow: from 0, any gain is enough
+        return _drop_verdict(rule, row, worse_by < 0, "main's value is 0: any gain", common, 0.0)
     if base == 0 or not math.isfinite(base):  # type: ignore[arg-type]
         if worse_by <= 0:
             return _drop_verdict(rule, row, True, "", common, 0.0)

@@ -128,6 +128,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
         if any(leg.resolve() == out or out in leg.resolve().parents for leg in options.merge):
             raise CmlError(f"--out {options.out}: must not be one of the --merge directories")
         replace_output_directory(out, what="--out")
+    mlflow_run = None  # this PR's verified MLflow run, tagged with the verdict if asked
     if options.merge:
         with stages.stage("merge"):
             from cml_py.fanin import merge_legs
@@ -143,6 +144,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
             compared = pipeline.compare_all(
                 settings, selection, cwd=cwd, echo=echo, plots=options.charts
             )
+            mlflow_run = compared.mlflow_run
         with stages.stage("gate"):
             gate_result = pipeline.gate(compared)
         charts = ()
@@ -182,6 +184,18 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
     if options.publish:
         with stages.stage("publish"):
             _publish(report, report_path, config, options, env, echo, result)
+    if mlflow_run and config.mlflow is not None and config.mlflow.write_back:
+        with stages.stage("mlflow write-back"):
+            from cml_py.mlflow.source import write_back
+
+            write_back(
+                config,
+                mlflow_run,
+                verdict=result.verdict,
+                report_url=result.comment_url,
+                echo=echo,
+                env=env,
+            )
     return result
 
 

@@ -161,6 +161,7 @@ class Comparison:
     notes: tuple[str, ...] = ()
     trends: tuple[Trend, ...] = ()
     statistics: StatsSummary | None = None
+    links: tuple[tuple[str, str], ...] = ()  # (label, URL) built by cml-py, e.g. MLflow runs
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpe
             present = tuple(name for name in autodetect if (config.root / name).is_file())
             specs.append(FileSpec(present, f"autodetected {kind}", config.root, required=False))
     metrics_spec, params_spec = specs
-    if not metrics_spec.patterns:
+    if not metrics_spec.patterns and config.mlflow is None:
         raise CmlError(
             f"no metrics file found in {config.root}: looked for "
             + ", ".join(mf.AUTODETECT_METRICS)
@@ -128,6 +128,27 @@ def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpe
 
 
 def choose_base_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo):
+    """Where main's numbers come from: main's MLflow run (strategy `mlflow`, and first
+    with `auto` when cml.yaml has `mlflow:`), else main's files (see _files_source)."""
+    from cml_py.baseline.sources import GitBase
+
+    config, notes = settings.config, []
+    if config.mlflow is not None and config.baseline.strategy in ("auto", "mlflow"):
+        from cml_py.mlflow.source import base_source
+
+        source, notes = base_source(settings, echo=echo)
+        if source is not None:
+            return source, notes
+        if config.baseline.strategy == "mlflow":
+            return GitBase(settings.ws.git, settings.ws.base.sha), [
+                *notes,
+                f"main's numbers are {settings.ws.base.name}'s committed files.",
+            ]
+    source, more = _files_source(settings, metrics_spec, echo=echo)
+    return source, [*notes, *more]
+
+
+def _files_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo):
     """The strategy: `git` reads committed files; `rerun` re-trains main with main's own
     `train:`; `auto` picks git when every metrics file exists at the base, else rerun
     when main has a trainer."""
@@ -307,6 +328,7 @@ class Compared:
     rules: tuple[GateRule, ...] = ()
     policy_change: PolicyChange | None = None
     plots: tuple[Any, ...] = ()  # DVC plots, both sides' data (cml_py.dvc.plots.PlotData)
+    mlflow_run: str | None = None  # this PR's verified MLflow run (for write-back)
 
 
 def compare_all(
@@ -341,14 +363,28 @@ def compare_all(
         base_params = settings.dvc.filter_params(base_params)
         head_params = settings.dvc.filter_params(head_params)
     notes += source.read_notes() if hasattr(source, "read_notes") else []
+    tracked = None
+    if config.mlflow is not None:  # the runs' metrics and params beside the files'
+        from cml_py.mlflow.source import read_runs
+
+        tracked = read_runs(settings, source, echo=echo)
+        notes += tracked.notes
+        base_metrics = MetricSet((*base_metrics.files, *tracked.base_metrics))
+        head_metrics = MetricSet((*head_metrics.files, *tracked.head_metrics))
+        base_params = MetricSet((*base_params.files, *tracked.base_params))
+        head_params = MetricSet((*head_params.files, *tracked.head_params))
     metrics = diff_sets(base_metrics, head_metrics, directions=config.directions)
-    metrics = _one_row_per_metric(config, ws, metrics, notes)
+    evaluated = tracked.evaluated_path if tracked is not None else None
+    metrics = _one_row_per_metric(config, ws, metrics, notes, evaluated)
     artifacts = None
     statistics = None
     if config.train is not None or config.curves:
         from cml_py.artifacts import load_artifacts
 
         artifacts = load_artifacts(config, ws.root, source, ws.base.name, notes)
+    if tracked is not None:
+        artifacts = tracked.artifacts(artifacts)
+    if artifacts is not None:
         metrics, statistics = _with_statistics(config, ws, artifacts, metrics, notes)
     comparison = Comparison(
         metrics=metrics,
@@ -357,6 +393,7 @@ def compare_all(
         head_sha=ws.git.commit_sha("HEAD"),
         notes=tuple(notes),
         statistics=statistics,
+        links=tracked.links if tracked is not None else (),
     )
     rules = config.gate
     if config.baseline.strategy == "store":
@@ -367,20 +404,28 @@ def compare_all(
 
         plot_data = load_plots(settings.dvc, ws, source, notes)
         comparison = replace(comparison, notes=tuple(notes))
-    return Compared(comparison, artifacts, rules, settings.policy_change, plot_data)
+    mlflow_run = tracked.head.run_id if tracked is not None else None
+    return Compared(comparison, artifacts, rules, settings.policy_change, plot_data, mlflow_run)
 
 
 def _one_row_per_metric(
-    config: Config, ws: Workspace, rows: tuple[DiffRow, ...], notes: list[str]
+    config: Config,
+    ws: Workspace,
+    rows: tuple[DiffRow, ...],
+    notes: list[str],
+    evaluated: str | None = None,
 ) -> tuple[DiffRow, ...]:
     """A metric cml-py evaluated from the predictions, and the same name in a metrics
-    file the training command wrote, would be two rows — and two gate verdicts — for one
-    number. The evaluated one wins: it is the one with confidence intervals."""
+    file the training command wrote (or an MLflow run logged), would be two rows — and
+    two gate verdicts — for one number. The evaluated one wins: it is the one with
+    confidence intervals. `evaluated` names the evaluated rows' file when they come from
+    elsewhere than the training outputs (MLflow's predictions artifact)."""
     from cml_py.train import layout as out
 
-    if config.train is None or not config.train.outputs.predictions:
-        return rows
-    evaluated = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
+    if evaluated is None:
+        if config.train is None or not config.train.outputs.predictions:
+            return rows
+        evaluated = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
     names = {row.name for row in rows if row.path == evaluated}
     dropped = sorted({row.path for row in rows if row.path != evaluated and row.name in names})
     if not dropped:
@@ -397,13 +442,11 @@ def _with_statistics(
 ) -> tuple[tuple[DiffRow, ...], StatsSummary | None]:
     """Intervals, p-values and tests for the metrics cml-py computed from predictions —
     or, for each of them, why there are none (a `significant: true` rule says so)."""
-    from cml_py.train import layout as out
-
     head, base = artifacts.head_predictions, artifacts.base_predictions
-    if head is None or config.train is None:
+    if head is None or artifacts.metrics_path is None:
         return rows, None
     settings = config.evaluate
-    metrics_path = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
+    metrics_path = artifacts.metrics_path
     repeats = (1 + len(artifacts.base_seeds), 1 + len(artifacts.head_seeds))
 
     def untestable(reason: str) -> tuple[tuple[DiffRow, ...], StatsSummary]:

@@ -30,6 +30,16 @@ TOKEN_VARIABLES = (
     "ACTIONS_RUNTIME_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 )
+SERVICE_CREDENTIALS = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_URI",  # may carry user:password@
+)
+"""MLflow's credentials: the training command needs them (it logs its run to the tracking
+server) and gets them; git and every other helper does not. They are masked like tokens.
+They are never the forge token: that one a training command never sees."""
+_SERVICE_SECRETS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 _extra: list[str] = []
 
 
@@ -56,19 +66,43 @@ def protect(env: Mapping[str, str] | None = None) -> None:
     """Register every token value present, so it is masked wherever it might surface
     (a child's output, an exception message, a log record) before it is ever read."""
     env = os.environ if env is None else env
-    for name in token_variables():
+    for name in (*token_variables(), *_SERVICE_SECRETS):
         value = env.get(name)
         if value:
             redact.register(value)
             redact.register(value.strip())
+    uri = env.get("MLFLOW_TRACKING_URI", "")
+    if "@" in uri:
+        protect_url(uri)
+
+
+def protect_url(url: str) -> str:
+    """Mask the password of `scheme://user:password@host` everywhere; returns the URL
+    without its credentials, the only form cml-py ever prints."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unparsable URL)"
+    if parts.password:
+        redact.register(parts.password)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def child_env(
-    extra: Mapping[str, str] | None = None, *, base: Mapping[str, str] | None = None
+    extra: Mapping[str, str] | None = None,
+    *,
+    base: Mapping[str, str] | None = None,
+    training: bool = False,
 ) -> dict[str, str]:
-    """The environment for a process cml-py starts: ours, minus every token variable."""
+    """The environment for a process cml-py starts: ours, minus every token variable,
+    and minus MLflow's credentials unless it is a training command (which logs to MLflow)."""
     source = os.environ if base is None else base
-    hidden = set(token_variables())
+    hidden = set(token_variables()) | (set() if training else set(SERVICE_CREDENTIALS))
     env = {k: v for k, v in source.items() if k not in hidden}
     env.update(extra or {})
     for name in hidden:

@@ -6,7 +6,7 @@ never how it is judged, where cml-py writes or what it reads from outside the PR
 
   policy  gate rules, directions, which metrics/params files are judged, the base,
           the report template and id, train.output_dir and train.outputs, the baseline
-          strategy, evaluation settings and everything under publish:
+          strategy, evaluation settings and everything under publish: and mlflow:
   data    train.sklearn / train.command / shell / timeout, curves
 
 Policy is read from the cml.yaml at the base commit (a regular file, read with git, the
@@ -50,6 +50,7 @@ POLICY_FIELDS = (
     ("evaluate", "evaluate"),
     ("publish", "publish"),
     ("dvc", "dvc"),
+    ("mlflow", "mlflow"),
 )
 TRAIN_POLICY_FIELDS = (("output_dir", "train.output_dir"), ("outputs", "train.outputs"))
 
@@ -359,7 +360,7 @@ def policy_changes(base: Config, pr: Config) -> tuple[tuple[str, str, str], ...]
             out += [(f"gate: {p}", a, b) for p, a, b in rules_diff(old, new)]
         elif name == "directions":
             out += _mapping_changes("direction", dict(old), dict(new))
-        elif is_dataclass(old):
+        elif is_dataclass(old) and is_dataclass(new):
             out += _dataclass_changes(key, old, new)
         else:
             out.append((key, describe(old), describe(new)))
@@ -404,4 +405,14 @@ def describe(value: Any) -> str:
         return value.value
     if isinstance(value, float):
         return f"{value:g}"
+    if is_dataclass(value) and not isinstance(value, type):  # a section added or removed
+        default = type(value)()
+        changed = [f for f in fields(value) if getattr(value, f.name) != getattr(default, f.name)]
+        return (
+            "{" + ", ".join(f"{f.name}: {describe(getattr(value, f.name))}" for f in changed) + "}"
+        )
+    if isinstance(value, str) and "://" in value and "@" in value:
+        from cml_py.tokens import protect_url
+
+        return protect_url(value)  # a URL's password is never shown, not even main's
     return str(value)

@@ -64,7 +64,10 @@ def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
             "cml.yaml: gate.\"eval.acc\".min: expected a number, got 'high' (str)",
         ),
         ("gate: {acc: {min: true}}", "gate.acc.min: expected a number, got True (bool)"),
-        ("gate: {acc: {max_drop: -1}}", "gate.acc.max_drop: expected a number >= 0, got -1"),
+        (
+            "gate: {acc: {max_drop: -1, significant: true}}",
+            "gate.acc.significant: only applies to a tolerated drop (>= 0), not to a required gain",
+        ),
         ("gate: {acc: {min: .nan}}", "gate.acc.min: expected a finite number"),
         (
             "gate: {acc: {informational: yes please}}",

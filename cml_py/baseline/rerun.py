@@ -114,7 +114,8 @@ def _train_in(config_file: Path, echo: Callable[[str], None], repeats: int = 1) 
             "PYTHONPATH": os.pathsep.join(
                 [str(config_file.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
             )
-        }
+        },
+        training=True,
     )
     run_streaming(
         [

@@ -141,6 +141,7 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
             "resamples": comparison.statistics.resamples,
             "unpaired": comparison.statistics.unpaired or None,
         },
+        "links": [{"label": label, "url": url} for label, url in comparison.links],
         "trends": [
             {
                 "file": t.path,

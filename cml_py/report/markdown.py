@@ -54,6 +54,16 @@ def _url(path: str) -> str:
     return quote(path, safe="/._-")
 
 
+def _link(url: str) -> str:
+    """An absolute http(s) URL cml-py built (see Comparison.links), made inert for a
+    markdown link destination: no spaces, parentheses, quotes or angle brackets."""
+    from urllib.parse import quote
+
+    if not url.startswith(("https://", "http://")):
+        return "#"
+    return quote(url, safe=":/?#[]@!$&*+,;=%-._~")
+
+
 def build_context(report: Report) -> dict[str, Any]:
     """The template's variables: escaped strings and prebuilt tables."""
     comparison = report.comparison
@@ -105,6 +115,7 @@ def build_context(report: Report) -> dict[str, Any]:
         "params_changed": len(params_changed),
         "all_metrics": v.values_table(comparison.metrics, md_cell, show_file=show_file),
         "notes": [md_cell(n) for n in comparison.notes],
+        "links": [f"[{md_cell(label)}]({_link(url)})" for label, url in comparison.links],
         "charts": [
             {"title": html_text(c.title), "src": _url(c.path.as_posix())}
             for c in report.charts

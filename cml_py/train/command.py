@@ -140,7 +140,8 @@ def run_command(
                 {
                     "CML_PY_OUTPUT_DIR": str(output_dir.resolve()),
                     "CML_PY_SEED": str(seed),
-                }
+                },
+                training=True,
             )
             run_streaming(
                 args,
