@@ -43,6 +43,10 @@ class NotFound(Exception):
     """The server answered 404 (RESOURCE_DOES_NOT_EXIST): the caller says what is missing."""
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         return None  # urllib then raises HTTPError with the 3xx status
@@ -105,20 +109,35 @@ class Client:
 
     def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        return self._json(self._request("GET", f"{API}/{endpoint}{query}", None), endpoint)
+        return self._json("GET", f"{endpoint}{query}", None)
 
     def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST for searches and tags: both are safe to repeat, so they are retried too."""
-        data = json.dumps(body).encode()
-        return self._json(self._request("POST", f"{API}/{endpoint}", data), endpoint)
+        return self._json("POST", endpoint, json.dumps(body).encode())
 
-    def download(self, run_id: str, path: str, *, limit: int) -> bytes:
+    def download(self, run_id: str, path: str, *, max_mb: float) -> bytes:
         """A run artifact through the server (the route its UI uses, which serves every
-        artifact store the server can read), at most `limit` bytes, kept in memory."""
+        artifact store the server can read), at most `max_mb` MiB, kept in memory: it
+        never touches the checkout, and nothing is left behind."""
         query = urllib.parse.urlencode({"run_id": run_id, "path": path})
-        return self._request("GET", f"/get-artifact?{query}", None, limit=limit, what=path)
+        limit = int(max_mb * (1 << 20))
+        try:
+            return self._request("GET", f"/get-artifact?{query}", None, limit=limit, what=path)
+        except _TooLarge:
+            raise CmlError(
+                f"MLflow run {run_id[:7]}: artifact {path} is larger than {max_mb:g} MiB "
+                "(mlflow.max_artifact_mb)"
+            ) from None
 
-    def _json(self, raw: bytes, endpoint: str) -> dict[str, Any]:
+    def _json(self, method: str, endpoint: str, body: bytes | None) -> dict[str, Any]:
+        try:
+            raw = self._request(method, f"{API}/{endpoint}", body)
+        except _TooLarge:
+            raise ServiceError(
+                f"MLflow server {self.url}: {endpoint} answered more than "
+                f"{MAX_JSON_BYTES >> 20} MiB"
+            ) from None
+        endpoint = endpoint.split("?", 1)[0]
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -150,10 +169,7 @@ class Client:
                 with self._opener.open(request, timeout=self.timeout) as response:
                     body = response.read(limit + 1)
                 if len(body) > limit:
-                    raise CmlError(
-                        f"MLflow server {self.url}: {endpoint} is larger than "
-                        f"{limit / (1 << 20):g} MiB (mlflow.max_artifact_mb)"
-                    )
+                    raise _TooLarge(endpoint)
                 return body
             except urllib.error.HTTPError as exc:
                 status, message = exc.code, _error_message(exc)

@@ -208,8 +208,8 @@ def read_runs(
     tracking = source.tracking if isinstance(source, MlflowBase) else connect(config, env)
     base = source.run if isinstance(source, MlflowBase) else None
     head, how = head_run(tracking, config, settings, env)
-    echo(f"this PR's numbers: MLflow run {head.label} ({how})")
-    notes = [f"This PR's numbers come from MLflow run {head.label} ({how})."]
+    echo(f"this PR's numbers: MLflow run {head.label}, {how}")
+    notes = [f"This PR's numbers come from MLflow run {head.label}, {how}."]
     if base is None and config.baseline.strategy not in ("auto", "mlflow"):
         notes.append(
             f"Baseline strategy {config.baseline.strategy}: main's numbers do not come from "
@@ -343,10 +343,10 @@ def _predictions(
 
     path = settings.predictions
     assert path is not None
-    limit = int(settings.max_artifact_mb * (1 << 20))
+    limit = settings.max_artifact_mb
     evaluated_path = f"{PATH}/{path}"
     try:
-        data = tracking.client.download(head.run_id, path, limit=limit)
+        data = tracking.client.download(head.run_id, path, max_mb=limit)
     except NotFound:
         raise CmlError(
             f"mlflow.predictions: this PR's MLflow run {head.label} has no artifact {path!r}; "
@@ -362,7 +362,7 @@ def _predictions(
     if base is None:
         return head_file, None, fields
     try:
-        data = tracking.client.download(base.run_id, path, limit=limit)
+        data = tracking.client.download(base.run_id, path, max_mb=limit)
         base_predictions = read_predictions(
             "", display=f"MLflow run {base.label}: {path}", data=data, task=head_predictions.task
         )
