@@ -340,7 +340,8 @@ def compare_all(
     plots: bool = False,
 ) -> Compared:
     """Read head (working tree) and base, diff metrics and params, and attach paired
-    statistics where both sides have predictions on the same rows."""
+    statistics where both sides have predictions on the same rows. `plots`: charts will
+    be drawn, so fetch what only they need (DVC plots, MLflow step histories)."""
     from cml_py.metrics import files as mf
     from cml_py.metrics.diff import diff_sets
 
@@ -367,7 +368,7 @@ def compare_all(
     if config.mlflow is not None:  # the runs' metrics and params beside the files'
         from cml_py.mlflow.source import read_runs
 
-        tracked = read_runs(settings, source, echo=echo)
+        tracked = read_runs(settings, source, echo=echo, curves=plots)
         notes += tracked.notes
         base_metrics = MetricSet((*base_metrics.files, *tracked.base_metrics))
         head_metrics = MetricSet((*head_metrics.files, *tracked.head_metrics))

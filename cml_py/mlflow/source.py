@@ -199,9 +199,15 @@ def _param_value(text: str) -> Any:
 
 
 def read_runs(
-    settings: Settings, source: Any, *, echo: Echo, env: Mapping[str, str] | None = None
+    settings: Settings,
+    source: Any,
+    *,
+    echo: Echo,
+    curves: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> Tracked:
-    """This PR's verified run, main's run when `source` is one, and what both bring."""
+    """This PR's verified run, main's run when `source` is one, and what both bring
+    (the step histories only when a chart will draw them: `diff` and `gate` skip them)."""
     env = os.environ if env is None else env
     config = settings.config
     assert config.mlflow is not None
@@ -216,8 +222,8 @@ def read_runs(
             "MLflow, so the run's metrics have no value on main."
         )
     fields: dict[str, Any] = {}
-    if config.mlflow.curves:
-        fields["base_curves"], fields["head_curves"] = curves(
+    if curves and config.mlflow.curves:
+        fields["base_curves"], fields["head_curves"] = histories(
             tracking.client, config.mlflow.curves, head, base
         )
     head_metrics, base_metrics = run_metric_files(head), run_metric_files(base) if base else ()
@@ -301,7 +307,7 @@ def _named_run_id(config: Config, root: Any, env: Mapping[str, str]) -> tuple[st
     return r.check_run_id(text, display), display
 
 
-def curves(
+def histories(
     client: Client, patterns: Iterable[str], head: r.Run, base: r.Run | None
 ) -> tuple[dict[str, tuple[Any, Any]], dict[str, tuple[Any, Any]]]:
     """(main's, this PR's) step histories of the metrics matching `patterns` that were

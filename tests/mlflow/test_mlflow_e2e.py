@@ -391,3 +391,46 @@ def test_write_back_tags_the_run_and_a_refusal_only_warns(
     assert not write_back(config, run, verdict="pass", report_url=None, echo=said.append, env=env)
     assert said[-1].startswith(f"warning: could not tag MLflow run {run[:7]}") and "403" in said[-1]
     assert run_tags(run)["cml-py.verdict"] == "fail"
+
+
+# -- start-up cost -------------------------------------------------------------------
+
+PROBE = (
+    "import sys, atexit\n"
+    "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m in "
+    "('mlflow', 'cml_py.mlflow', 'numpy', 'pandas', 'requests')), file=sys.stderr))\n"
+    "sys.argv = ['cml-py'] + sys.argv[1:]\n"
+    "from cml_py.cli import main\n"
+    "main()\n"
+)
+
+
+def loaded(cwd: Path, *args: str) -> list[str]:
+    import os
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+    )
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("LOADED"))
+    assert proc.returncode == 0, proc.stderr
+    return eval(line.removeprefix("LOADED "))  # a list literal printed by the probe
+
+
+def test_diff_reads_mlflow_without_importing_it_and_others_never_load_it(
+    in_repo: Repo, experiment: str
+) -> None:
+    main, head = pr_repo(in_repo, mlflow_config(experiment))
+    log_run(experiment, main, metrics={"acc": 0.6, "loss": [0.5, 0.4]})
+    log_run(experiment, head, metrics={"acc": 0.61, "loss": [0.5, 0.3]})
+    assert loaded(in_repo.path, "diff") == ["cml_py.mlflow"]  # no mlflow, numpy, requests
+    assert loaded(in_repo.path, "--help") == []
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.write("m.json", {"acc": 1})
+    in_repo.commit("no mlflow")
+    assert loaded(in_repo.path, "diff", "--base", "HEAD") == []
