@@ -54,10 +54,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def _tls_context(env: Mapping[str, str]) -> ssl.SSLContext:
     """MLflow's TLS variables: a CA bundle, a client certificate, or (if asked) none."""
-    context = ssl.create_default_context(cafile=env.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None)
-    client_cert = env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH")
-    if client_cert:
-        context.load_cert_chain(client_cert)
+    name = "MLFLOW_TRACKING_SERVER_CERT_PATH"
+    try:
+        context = ssl.create_default_context(cafile=env.get(name) or None)
+        name = "MLFLOW_TRACKING_CLIENT_CERT_PATH"
+        if env.get(name):
+            context.load_cert_chain(env[name])
+    except (OSError, ssl.SSLError) as exc:
+        raise CmlError(f"{name}: cannot load {env.get(name)!r} ({exc})") from None
     if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -191,6 +195,12 @@ class Client:
                 retry_after = exc.headers.get("Retry-After", "") if exc.headers else ""
             except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out, DNS
                 reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLCertVerificationError):
+                    raise CmlError(
+                        f"MLflow server {self.url}: its TLS certificate is not trusted "
+                        f"({reason.verify_message}): set MLFLOW_TRACKING_SERVER_CERT_PATH to "
+                        "the CA bundle that signed it"
+                    ) from None
                 last = f"cannot connect ({redact.redact(str(reason))})"
                 retry_after = ""
             if attempt < ATTEMPTS:

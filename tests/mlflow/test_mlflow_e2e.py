@@ -203,6 +203,13 @@ def test_an_unfinished_run_of_head_is_an_error(
     assert result.code == 2 and message in result.err, result.err
 
 
+def test_an_unknown_experiment_names_the_key(in_repo: Repo, experiment: str, capsys) -> None:
+    pr_repo(in_repo, mlflow_config(f"{experiment}-typo"))
+    result = run_cli(capsys, "gate")
+    assert result.code == 2
+    assert f"cml.yaml: mlflow.experiment: no experiment named '{experiment}-typo' on" in result.err
+
+
 def test_no_run_of_head_is_an_error(in_repo: Repo, experiment: str, capsys) -> None:
     pr_repo(in_repo, mlflow_config(experiment))
     result = run_cli(capsys, "diff")

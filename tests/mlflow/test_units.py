@@ -329,3 +329,11 @@ def test_a_400_carries_mlflows_message(scripted: str) -> None:
         c.get("runs/get", {"run_id": "x"})
     assert not isinstance(exc.value, ServiceError)
     assert str(exc.value) == f"MLflow server {scripted} refused runs/get (400): bad filter"
+
+
+def test_a_certificate_that_cannot_be_loaded_names_its_variable(tmp_path: Path) -> None:
+    with pytest.raises(CmlError, match=r"^MLFLOW_TRACKING_SERVER_CERT_PATH: cannot load"):
+        Client("https://h", {"MLFLOW_TRACKING_SERVER_CERT_PATH": str(tmp_path / "none.pem")})
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    with pytest.raises(CmlError, match=r"^MLFLOW_TRACKING_CLIENT_CERT_PATH: cannot load"):
+        Client("https://h", {"MLFLOW_TRACKING_CLIENT_CERT_PATH": str(tmp_path / "bad.pem")})
