@@ -173,3 +173,90 @@ def test_draw_all_and_save(tmp_path) -> None:
     assert written == ["confusion.png", "metric_changes.png", "roc_pr.png"]
     assert [r.path is None for r in refs] == [False, False, False, True, True]
     assert all((tmp_path / n).read_bytes().startswith(b"\x89PNG") for n in written)
+
+
+def _extents(figure):
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    return renderer
+
+
+def test_an_outlier_does_not_shrink_the_other_bars() -> None:
+    from cml_py.metrics.diff import diff_sets
+
+    base = {f"m{i}": 1.0 for i in range(6)}
+    head = {"m0": 5.0, "m1": 1.02, "m2": 0.97, "m3": 1.04, "m4": 0.99, "m5": 1.03}  # +400 %
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", base),)), MetricSet((MetricFile("m.json", head),))
+    )
+    chart = metric_changes.metric_changes(ChartData(rows=rows))
+    ax = chart.figure.axes[0]
+    renderer = _extents(chart.figure)
+    widths = [bar.get_window_extent(renderer).width for bar in ax.patches]
+    axis_width = ax.get_window_extent(renderer).width
+    assert min(widths) >= 0.04 * axis_width  # a 1 % change is still a visible bar
+    assert max(widths) <= axis_width
+    labels = [t.get_text() for t in ax.texts]
+    assert "+400%" in labels and "-3%" in labels  # the clipped value is printed
+    hatched = [bar for bar in ax.patches if bar.get_hatch()]
+    assert len(hatched) == 1
+    assert "clipped" in ax.get_xlabel()
+    assert metric_changes.axis_limit([1.0, 2.0, 3.0]) is None  # nothing to clip
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_legends_sit_outside_the_data(k: int) -> None:
+    charts = draw_all(classification_data(k=k))
+    with_legends = 0
+    for chart in charts:
+        if chart.figure is None:
+            continue
+        renderer = _extents(chart.figure)
+        for ax in chart.figure.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            with_legends += 1
+            box = legend.get_window_extent(renderer)
+            area = ax.get_window_extent(renderer)
+            assert not box.overlaps(area), f"{chart.name}: the legend covers the plot"
+            assert box.x1 <= chart.figure.bbox.x1 + 1  # and it is not cut off
+    assert with_legends >= 2
+
+
+def test_roc_pr_legends_carry_the_reports_auc_and_ap() -> None:
+    from cml_py.metrics.diff import diff_sets
+
+    data = classification_data(k=2)
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", {"roc_auc": 0.8123, "average_precision": 0.7001}),)),
+        MetricSet((MetricFile("m.json", {"roc_auc": 0.9345, "average_precision": 0.9012}),)),
+    )
+    chart = classification.roc_pr(ChartData(**{**data.__dict__, "rows": rows}))
+    roc, pr = chart.figure.axes
+    assert [t.get_text() for t in roc.get_legend().get_texts()] == [
+        "main (AUC 0.812)",
+        "this PR (AUC 0.934)",
+    ]
+    assert [t.get_text() for t in pr.get_legend().get_texts()] == [
+        "main (AP 0.700)",
+        "this PR (AP 0.901)",
+    ]
+
+
+def test_roc_area_of_the_drawn_curve_is_scikit_learns() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    score = np.round(rng.random(500) * 0.6 + y * 0.3, 2)  # ties included
+    auc, ap = classification._areas(*classification._curve_points(y == 1, score))
+    assert auc == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert ap == pytest.approx(average_precision_score(y, score), abs=1e-12)
+
+
+def test_confusion_counts_are_printed_up_to_ten_classes() -> None:
+    chart = classification.confusion(classification_data(k=10, n=2000))
+    counts = chart.figure.axes[0]
+    assert len(counts.texts) == 100
+    assert all(int(t.get_text()) >= 0 for t in counts.texts)

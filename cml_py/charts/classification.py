@@ -8,7 +8,7 @@ from cml_py.charts import style
 from cml_py.charts.data import Chart, ChartData, Side
 
 MAX_CONFUSION_CLASSES = 20
-MAX_ANNOTATED_CLASSES = 6  # beyond this, hundreds of numbers cost more than they tell
+MAX_ANNOTATED_CLASSES = 10  # beyond this, hundreds of numbers cost more than they tell
 CURVE_SAMPLE = 200_000
 
 
@@ -46,6 +46,28 @@ def _binary_view(data: ChartData, side: Side) -> tuple[np.ndarray, np.ndarray] |
     return onehot.ravel(), scores.ravel()
 
 
+def _reported(data: ChartData, name: str) -> tuple[float | None, float | None]:
+    """(main, this PR) of a metric as the report shows it, so a legend never disagrees
+    with the table beside it."""
+    from cml_py.model import is_finite_number
+
+    for row in data.rows:
+        if row.name == name:
+            base = float(row.base) if row.has_base and is_finite_number(row.base) else None  # type: ignore[arg-type]
+            head = float(row.head) if row.has_head and is_finite_number(row.head) else None  # type: ignore[arg-type]
+            return base, head
+    return None, None
+
+
+def _areas(
+    fpr: np.ndarray, tpr: np.ndarray, recall: np.ndarray, precision: np.ndarray
+) -> tuple[float, float]:
+    """(area under the ROC curve, average precision) of the drawn points."""
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    ap = float(np.sum(np.diff(recall) * precision[1:]))
+    return auc, ap
+
+
 @style.styled
 def roc_pr(data: ChartData) -> Chart:
     name, title = "roc_pr", "ROC and precision-recall curves"
@@ -60,16 +82,24 @@ def roc_pr(data: ChartData) -> Chart:
         return Chart(name, title, note="no predicted probabilities (proba_<class> columns)")
     fig, axes = style.figure(1, 2)
     roc, pr = axes[0, 0], axes[0, 1]
-    suffix = "" if len(data.labels) == 2 else " (micro-average over classes)"
+    binary = len(data.labels) == 2
+    suffix = "" if binary else " (micro-average over classes)"
+    reported = {"main": 0, "this PR": 1}
+    auc_rows, ap_rows = _reported(data, "roc_auc"), _reported(data, "average_precision")
     for label, colour, (positive, score) in views:
         fpr, tpr, recall, precision = _curve_points(positive, score)
+        auc, ap = _areas(fpr, tpr, recall, precision)
+        if binary:  # the report's own numbers: one value per metric in the whole comment
+            auc = auc_rows[reported[label]] if auc_rows[reported[label]] is not None else auc
+            ap = ap_rows[reported[label]] if ap_rows[reported[label]] is not None else ap
+        kind = "" if binary else "micro "
         step = style.thin(len(fpr))
-        roc.plot(fpr[step], tpr[step], color=colour, label=label, linewidth=1.6)
+        roc.plot(fpr[step], tpr[step], color=colour, label=f"{label} ({kind}AUC {auc:.3f})", lw=1.6)
         pr.plot(
             recall[step],
             precision[step],
             color=colour,
-            label=label,
+            label=f"{label} ({kind}AP {ap:.3f})",
             linewidth=1.6,
             drawstyle="steps-post",
         )
@@ -88,8 +118,8 @@ def roc_pr(data: ChartData) -> Chart:
         ylim=(0, 1.02),
         title="Precision-recall" + suffix,
     )
-    roc.legend(loc="lower right")
-    pr.legend(loc="lower left")
+    for ax in (roc, pr):
+        style.legend_outside(ax)
     return Chart(name, title, fig)
 
 
@@ -106,7 +136,7 @@ def confusion(data: ChartData) -> Chart:
         return Chart(name, title, note="no classification predictions")
     if k > MAX_CONFUSION_CLASSES:
         return Chart(name, title, note=f"{k} classes are too many to read as a matrix")
-    panel = min(3.2 + 0.15 * k, 4.5)
+    panel = min(3.2 + 0.2 * k, 5.2)
     fig, axes = style.figure(len(sides), 2, height=panel * len(sides), width=2 * panel + 0.6)
     ticks = [style.shorten(label, 12) for label in data.labels]
     for row, (label, side) in enumerate(sides):
@@ -128,7 +158,7 @@ def confusion(data: ChartData) -> Chart:
                             text,
                             ha="center",
                             va="center",
-                            fontsize=7,
+                            fontsize=7 if k <= 6 else 6,
                             color="white" if normalised[i, j] > 0.6 else "#24292f",
                         )
             ax.set_xticks(range(k), ticks, rotation=45 if k > 6 else 0)

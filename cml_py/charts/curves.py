@@ -33,6 +33,6 @@ def training_curves(data: ChartData) -> Chart:
                 step = style.thin(len(steps))
                 ax.plot(steps[step], values[step], color=colour, label=label, linewidth=1.4)
         ax.set(title=style.shorten(series, 40), xlabel="step")
-        ax.legend()
+        style.legend_outside(ax)
     note = f"{len(names) - len(shown)} more series not shown" if len(names) > len(shown) else ""
     return Chart(name, title, fig, note)

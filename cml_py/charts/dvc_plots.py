@@ -109,7 +109,7 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
     )
     fields = sorted({f for _, f in pairs if f})
     ax.set(title=title, xlabel=x_label, ylabel=plot.y_label or ", ".join(fields)[:60])
-    ax.legend(loc="best")
+    style.legend_outside(ax)
     return Chart(name, title, fig)
 
 
@@ -245,7 +245,7 @@ def bars(data: PlotData, name: str, title: str) -> Chart:
     ax.set_yticks(positions, [style.shorten(c, 36) for c in categories])
     ax.set(title=title, xlabel=plot.x_label or plot.x or "value")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right")
+    style.legend_outside(ax)
     return Chart(name, title, fig)
 
 

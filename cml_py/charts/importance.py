@@ -42,5 +42,5 @@ def feature_importance(data: ChartData) -> Chart:
     ax.set_yticks(positions, [style.shorten(f, 36) for f in top])
     ax.set(xlabel="importance", title=title)
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right")
+    style.legend_outside(ax)
     return Chart(name, title, fig)

@@ -1,4 +1,9 @@
-"""Horizontal bars of each metric's relative change: worse in red, better in green."""
+"""Horizontal bars of each metric's relative change: worse in red, better in green.
+
+One metric that moved by 400 % would squeeze every other bar to a hairline, so such
+outliers are clipped at the edge of the axis (hatched, with their real value printed),
+and every bar carries its value, so the chart reads without the table beside it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,24 @@ from cml_py.charts.data import Chart, ChartData
 from cml_py.model import Verdict
 
 MAX_BARS = 20
+OUTLIER_RATIO = 3.0  # a bar this many times longer than the next one is clipped
+
+
+def axis_limit(values: list[float]) -> float | None:
+    """Where to clip the axis so the largest changes cannot hide the rest: None when no
+    bar is an outlier, else a little beyond the longest bar that is not one."""
+    sizes = sorted((abs(v) for v in values), reverse=True)
+    outliers = 0
+    while outliers < len(sizes) - 1 and sizes[outliers] > OUTLIER_RATIO * sizes[outliers + 1]:
+        outliers += 1
+    if outliers == 0 or sizes[outliers] == 0:
+        return None
+    return 1.3 * sizes[outliers]
+
+
+def _percent(value: float) -> str:
+    text = f"{value:+.3g}"
+    return (text if "e" not in text else f"{value:+.0f}") + "%"
 
 
 @style.styled
@@ -29,12 +52,14 @@ def metric_changes(data: ChartData) -> Chart:
     fig, axes = style.figure(height=height)
     ax = axes[0, 0]
     values = [100.0 * (r.rel or 0.0) for r in rows]
+    limit = axis_limit(values)
+    shown = [max(-limit, min(limit, v)) if limit else v for v in values]
     colours = [style.BETTER if r.verdict is Verdict.BETTER else style.WORSE for r in rows]
     errors = None
     if any(r.stat is not None for r in rows):
         low, high = [], []
-        for r, v in zip(rows, values, strict=True):
-            if r.stat is None or not r.base:
+        for r, v, s in zip(rows, values, shown, strict=True):
+            if r.stat is None or not r.base or v != s:
                 low.append(0.0)
                 high.append(0.0)
             else:
@@ -42,18 +67,49 @@ def metric_changes(data: ChartData) -> Chart:
                 low.append(max(0.0, v - r.stat.ci_low * scale))
                 high.append(max(0.0, r.stat.ci_high * scale - v))
         errors = [low, high]
-    positions = range(len(rows))
-    ax.barh(
+    positions = list(range(len(rows)))
+    bars = ax.barh(
         positions,
-        values,
+        shown,
         color=colours,
         height=0.6,
         xerr=errors,
         error_kw={"ecolor": style.NEUTRAL, "elinewidth": 0.8, "capsize": 2},
     )
-    ax.set_yticks(list(positions), [style.shorten(r.name, 40) for r in rows])
+    for bar, value, clipped in zip(bars, values, shown, strict=True):
+        if value != clipped:
+            bar.set_hatch("////")
+            bar.set_edgecolor("white")
+    span = limit if limit else max(abs(v) for v in values) or 1.0
+    for y, value, clipped in zip(positions, values, shown, strict=True):
+        inside = value != clipped  # a clipped bar's label sits inside its end
+        anchor = clipped - math.copysign(0.02 * span, clipped) if inside else clipped
+        ax.text(
+            anchor + (0 if inside else math.copysign(0.02 * span, clipped or 1.0)),
+            y,
+            _percent(value),
+            va="center",
+            ha=("right" if clipped >= 0 else "left")
+            if inside
+            else ("left" if clipped >= 0 else "right"),
+            fontsize=7,
+            color="white" if inside else "#24292f",
+            fontweight="bold" if inside else "normal",
+        )
+    lows = [s - (errors[0][i] if errors else 0.0) for i, s in enumerate(shown)]
+    highs = [s + (errors[1][i] if errors else 0.0) for i, s in enumerate(shown)]
+    left, right = min(0.0, *lows), max(0.0, *highs)
+    margin = 0.18 * max(right - left, 1e-12)  # room for the value labels
+    ax.set_xlim(left - (margin if left < 0 else 0), right + (margin if right > 0 else 0))
+    ax.set_yticks(positions, [style.shorten(r.name, 40) for r in rows])
     ax.axvline(0, color=style.NEUTRAL, linewidth=0.8)
-    ax.set_xlabel("change against main (%)" + (", with 95% interval" if errors else ""))
+    confidence = next((r.stat.confidence for r in rows if r.stat is not None), None)
+    label = "change against main (%)"
+    if confidence is not None:
+        label += f", with {confidence * 100:g}% interval"
+    if limit:
+        label += f"; hatched bars are clipped at ±{limit:.3g}%"
+    ax.set_xlabel(label)
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
     return Chart(name, title, fig)

@@ -36,7 +36,7 @@ def predicted_vs_actual(data: ChartData) -> Chart:
         )
     ax.plot([lo, hi], [lo, hi], color=style.NEUTRAL, linestyle=":", linewidth=0.8)
     ax.set(xlabel="actual", ylabel="predicted", title=title)
-    ax.legend(loc="upper left")
+    style.legend_outside(ax)
     return Chart(name, title, fig)
 
 
@@ -61,5 +61,5 @@ def residuals(data: ChartData) -> Chart:
         )
     ax.axvline(0, color=style.NEUTRAL, linewidth=0.8)
     ax.set(xlabel="residual", ylabel="rows", title=title)
-    ax.legend()
+    style.legend_outside(ax)
     return Chart(name, title, fig)

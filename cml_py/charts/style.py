@@ -61,6 +61,12 @@ def figure(
     return fig, axes
 
 
+def legend_outside(ax: Any) -> None:
+    """The legend to the right of the plot, never over the data it explains (the
+    constrained layout makes room for it)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
 def shorten(text: str, limit: int = 32) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
