@@ -81,17 +81,21 @@ def metric_changes(data: ChartData) -> Chart:
             bar.set_hatch("////")
             bar.set_edgecolor("white")
     span = limit if limit else max(abs(v) for v in values) or 1.0
-    for y, value, clipped in zip(positions, values, shown, strict=True):
-        inside = value != clipped  # a clipped bar's label sits inside its end
-        anchor = clipped - math.copysign(0.02 * span, clipped) if inside else clipped
+    for i, (value, clipped) in enumerate(zip(values, shown, strict=True)):
+        inside = value != clipped  # a clipped bar's label sits inside its end, in white
+        if inside:
+            x = clipped - math.copysign(0.02 * span, clipped)
+            align = "right" if clipped >= 0 else "left"
+        else:  # beyond the bar and its interval, so no whisker crosses the text
+            reach = errors[1][i] if errors and clipped >= 0 else errors[0][i] if errors else 0.0
+            x = clipped + math.copysign(reach + 0.02 * span, clipped or 1.0)
+            align = "left" if clipped >= 0 else "right"
         ax.text(
-            anchor + (0 if inside else math.copysign(0.02 * span, clipped or 1.0)),
-            y,
+            x,
+            positions[i],
             _percent(value),
             va="center",
-            ha=("right" if clipped >= 0 else "left")
-            if inside
-            else ("left" if clipped >= 0 else "right"),
+            ha=align,
             fontsize=7,
             color="white" if inside else "#24292f",
             fontweight="bold" if inside else "normal",
@@ -99,7 +103,7 @@ def metric_changes(data: ChartData) -> Chart:
     lows = [s - (errors[0][i] if errors else 0.0) for i, s in enumerate(shown)]
     highs = [s + (errors[1][i] if errors else 0.0) for i, s in enumerate(shown)]
     left, right = min(0.0, *lows), max(0.0, *highs)
-    margin = 0.18 * max(right - left, 1e-12)  # room for the value labels
+    margin = 0.2 * max(right - left, 1e-12)  # room for the value labels
     ax.set_xlim(left - (margin if left < 0 else 0), right + (margin if right > 0 else 0))
     ax.set_yticks(positions, [style.shorten(r.name, 40) for r in rows])
     ax.axvline(0, color=style.NEUTRAL, linewidth=0.8)

@@ -113,7 +113,10 @@ def build_context(report: Report) -> dict[str, Any]:
         ),
         "params_total": len(comparison.params),
         "params_changed": len(params_changed),
-        "all_metrics": v.values_table(comparison.metrics, md_cell, show_file=show_file),
+        # the collapsed list of every value, unless the table above already shows them all
+        "all_metrics": v.values_table(comparison.metrics, md_cell, show_file=show_file)
+        if len(changed) < len(comparison.metrics) and not report.show_all
+        else None,
         "notes": [md_cell(n) for n in comparison.notes],
         "links": [f"[{md_cell(label)}]({_link(url)})" for label, url in comparison.links],
         "charts": [
