@@ -29,6 +29,45 @@ def is_finite_number(value: object) -> bool:
     return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
 
 
+class HugeInt(float):
+    """An integer written in a file that no float can hold (beyond ±1.8e308).
+
+    It *is* ±inf for every computation — so a gate treats it as not a finite number and
+    no arithmetic overflows — but it remembers its leading digits and magnitude, so the
+    report shows `1.234e+4999` rather than a bare `inf`. Two HugeInts are equal only when
+    they print the same.
+    """
+
+    text: str
+
+    def __new__(cls, lead: str, exponent: int, negative: bool = False) -> HugeInt:
+        """`lead`: the leading significant digits; `exponent`: the power of ten of the
+        first one (`HugeInt("1234", 4999)` is 1.234e+4999)."""
+        value = super().__new__(cls, -math.inf if negative else math.inf)
+        mantissa = lead[0] + ("." + lead[1:4] if len(lead) > 1 else "")
+        value.text = f"{'-' if negative else ''}{mantissa}e+{exponent}"
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HugeInt) and other.text == self.text
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"HugeInt({self.text})"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __reduce__(self) -> tuple:
+        mantissa, exponent = self.text.lstrip("-").split("e+")
+        return (HugeInt, (mantissa.replace(".", ""), int(exponent), self.text.startswith("-")))
+
+
 class Direction(str, Enum):
     HIGHER = "higher"
     LOWER = "lower"

@@ -1,19 +1,28 @@
-"""One strict YAML loader for cml.yaml and for metrics/params files.
+"""One strict, bounded YAML loader for cml.yaml and for metrics/params files.
 
 PyYAML's defaults hide two mistakes that would quietly change a verdict: a duplicated
 key keeps only its last value (a gate rule silently disappears), and `1e-3` without a
 dot is read as a string (YAML 1.1). This loader rejects the first and reads the second
 as a number, as YAML 1.2 and every other tool a user knows do.
+
+It is also bounded: aliases let a few hundred bytes describe billions of nodes ("billion
+laughs"), which PyYAML would happily build. The document is composed first (aliases are
+shared nodes, so this is cheap), the nodes it would expand to are counted and its depth
+measured, and only a document within the limits is constructed. Integers of any length
+parse without Python's 4,300-digit error (see `number_from_digits`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import yaml
 
+from cml_py import limits as lim
 from cml_py.errors import CmlError
+from cml_py.model import HugeInt
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -39,7 +48,39 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) 
     return seen
 
 
+_LOG10_2 = math.log10(2)
+
+
+def big_int(value: int) -> int | float:
+    """An int as parsed from hex/octal/binary: exact within 64 bits, else a float, else
+    a HugeInt (never `str()` on thousands of digits, which Python refuses)."""
+    if -(2**63) <= value < 2**63:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        bits = abs(value).bit_length()
+        top = abs(value) >> (bits - 60)
+        log10 = (bits - 60) * _LOG10_2 + math.log10(top)
+        exponent = math.floor(log10)
+        lead = f"{10 ** (log10 - exponent):.3f}".replace(".", "")
+        return HugeInt(lead, exponent, value < 0)
+
+
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int | float | str:
+    from cml_py.metrics.parse import number_from_digits
+
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    body = text.lstrip("+-")
+    if body.isdigit() and (len(body) == 1 or body[0] != "0"):
+        return number_from_digits(text)
+    if ":" in body and body.count(":") > 8:
+        return text  # a YAML 1.1 base-60 number this long is not a number anyone wrote
+    return big_int(yaml.constructor.SafeConstructor.construct_yaml_int(loader, node))
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
@@ -47,10 +88,75 @@ _StrictLoader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str | bytes, source: str) -> Any:
-    """Parse YAML, turning any parse error into a one-line CmlError with line and column."""
+class _TooBig(Exception):
+    pass
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def check_expansion(root: yaml.Node, source: str, limits: lim.Limits) -> None:
+    """Refuse a composed document that would construct more than `limits.yaml_nodes`
+    nodes (counting each alias as the whole subtree it repeats), nest deeper than
+    `limits.depth`, or refer to itself (`&a [*a]`, which would never finish flattening).
+
+    Each distinct node is visited once (sizes are memoised), so an alias bomb is
+    measured in microseconds however large it claims to be.
+    """
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            children = _children(node)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            depth = (1 + max((depths[id(c)] for c in children), default=0)) if children else 0
+            if size > limits.yaml_nodes:
+                raise CmlError(
+                    f"{source}: the document expands to more than {limits.yaml_nodes:,} "
+                    f"nodes through its aliases ({lim.hint('yaml_nodes', limits)})"
+                )
+            if depth > limits.depth:
+                raise CmlError(
+                    f"{source}: nested more than {limits.depth:,} levels deep "
+                    f"({lim.hint('depth', limits)})"
+                )
+            sizes[key], depths[key] = size, depth
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            mark = node.start_mark
+            raise CmlError(
+                f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: an alias refers "
+                "to the node that contains it"
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def load_yaml(text: str | bytes, source: str, *, limits: lim.Limits | None = None) -> Any:
+    """Parse YAML within the limits, turning any parse error into a one-line CmlError
+    with line and column."""
+    limits = limits or lim.active()
+    lim.check_size(source, len(text), limits)
+    loader = _StrictLoader(text)
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_expansion(node, source, limits)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -58,3 +164,9 @@ def load_yaml(text: str | bytes, source: str) -> Any:
         raise CmlError(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise CmlError(f"{source}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise CmlError(
+            f"{source}: nested more than {limits.depth:,} levels deep ({lim.hint('depth', limits)})"
+        ) from None
+    finally:
+        loader.dispose()

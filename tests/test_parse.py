@@ -5,6 +5,7 @@ import math
 import pytest
 
 from cml_py.errors import CmlError
+from cml_py.limits import Limits
 from cml_py.metrics.parse import flatten, parse_cell, parse_file, parse_table
 
 
@@ -78,8 +79,9 @@ def test_toml() -> None:
         ("acc,loss\n0.9,0.1\n", {"acc": 0.9, "loss": 0.1}),
         ("name,value\nacc,0.9\nloss,0.1\n", {"acc": 0.9, "loss": 0.1}),
         ("metric,value\nacc,0.9\n", {"acc": 0.9}),
-        ("acc,0.9\nloss,0.1\n", {"acc": 0.9, "loss": 0.1}),
-        ("acc,0.9\nloss,0.1\nf1,0.5\n", {"acc": 0.9, "loss": 0.1, "f1": 0.5}),
+        ("key,value\nacc,0.9\n", {"acc": 0.9}),
+        ("Param , Value\nsolver,adam\n", {"solver": "adam"}),
+        ("model,solver\nrf,0.5\n", {"model": "rf", "solver": 0.5}),
         ("a,b,c\n1,true,text\n", {"a": 1, "b": True, "c": "text"}),
         ("a,b\nnan,inf\n", {"a": math.nan, "b": math.inf}),
         ("\ufeffacc,loss\n0.9,0.1\n", {"acc": 0.9, "loss": 0.1}),
@@ -105,6 +107,12 @@ def test_tsv_uses_tabs() -> None:
     ("text", "message"),
     [
         ("a,b\n1,2\n3,4\n", "expected a header row and one row of values"),
+        ("acc,0.9\nloss,0.1\nf1,0.5\n", "make the first line `name,value`"),
+        (
+            "acc,0.9\nloss,0.1\n",
+            "ambiguous; for one name and value per row, make the first line `name,value`",
+        ),
+        ("model,rf\nsolver,adam\n", "two columns and two rows without a `name,value` header"),
         ("a,b,c\n1,2\n", "the header has 3 columns but the values row has 2"),
         ("a,a\n1,2\n", "the name 'a' appears twice"),
         ("name,value\nacc,1\nacc,2\n", "row 3: the name 'acc' appears twice"),
@@ -162,10 +170,12 @@ def test_deeply_nested_input_does_not_recurse() -> None:
         node["x"] = {}
         node = node["x"]
     node["v"] = 1
-    (name,) = flatten(tree, "deep.json")
+    (name,) = flatten(tree, "deep.json", Limits(depth=10_000))
     assert name.count(".") == 5000
+    with pytest.raises(CmlError, match=r"deep\.json: nested more than 100 levels deep"):
+        flatten(tree, "deep.json")
 
 
 def test_parse_table_rejects_ragged_long_rows() -> None:
-    with pytest.raises(CmlError, match="expected a header row"):
+    with pytest.raises(CmlError, match="the header has 2 columns but the values row has 3"):
         parse_table("a,1\nb,2,3\n", "x.csv", delimiter=",")

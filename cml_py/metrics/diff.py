@@ -97,6 +97,8 @@ def _compare_numbers(
     if math.isnan(b) or math.isnan(h):
         return Verdict.CHANGED, None, None
     delta = h - b
+    if delta != delta:  # inf - inf: two different numbers too large to subtract
+        return Verdict.CHANGED, None, None
     rel = delta / abs(b) if b != 0 and math.isfinite(b) else None
     if direction is None:
         return Verdict.CHANGED, delta, rel

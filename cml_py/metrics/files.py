@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cml_py.errors import CmlError
+from cml_py.limits import Limits, check_size
+from cml_py.limits import active as active_limits
 from cml_py.metrics.diff import natural_key
 from cml_py.metrics.parse import parse_file
 from cml_py.model import MetricFile, MetricSet
@@ -120,12 +122,16 @@ def literal_paths(spec: FileSpec, repo_root: Path) -> list[str]:
     return [_relative(spec.directory / p, repo_root) for p in spec.patterns if not is_glob(p)]
 
 
-def read_head(paths: Sequence[str], repo_root: Path) -> MetricSet:
+def read_head(paths: Sequence[str], repo_root: Path, limits: Limits | None = None) -> MetricSet:
+    """Read and parse each file; one larger than the size limit is refused unread."""
+    limits = limits or active_limits()
     files = []
     for path in paths:
         try:
-            data = (repo_root / path).read_bytes()
+            with open(repo_root / path, "rb") as handle:
+                check_size(path, os.fstat(handle.fileno()).st_size, limits)
+                data = handle.read(limits.file_bytes + 1)
         except OSError as exc:
             raise CmlError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        files.append(MetricFile(path=path, values=parse_file(data, path)))
+        files.append(MetricFile(path=path, values=parse_file(data, path, limits)))
     return MetricSet(tuple(files))

@@ -12,11 +12,13 @@ import csv
 import datetime as _dt
 import io
 import json
+import math
 import re
 from typing import Any
 
+from cml_py import limits as lim
 from cml_py.errors import CmlError
-from cml_py.model import Scalar
+from cml_py.model import HugeInt, Scalar
 
 FORMATS = {
     ".json": "json",
@@ -26,7 +28,7 @@ FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
 }
-_LONG_HEADERS = {"name", "metric", "key", "param", "parameter"}
+LONG_HEADERS = ("name", "metric", "key", "param", "parameter")
 _INT = re.compile(r"^[-+]?\d+$")
 _FLOAT = re.compile(
     r"^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
@@ -45,25 +47,31 @@ def file_format(path: str) -> str:
         ) from None
 
 
-def parse_file(data: bytes, path: str) -> dict[str, Scalar]:
-    """Parse by file extension; errors name the file and, where known, line and column."""
+def parse_file(data: bytes, path: str, limits: lim.Limits | None = None) -> dict[str, Scalar]:
+    """Parse by file extension; errors name the file and, where known, line and column.
+
+    Every limit in `limits` (default: the environment's) is checked before the work it
+    bounds is done, so a hostile file is refused quickly and in bounded memory.
+    """
+    limits = limits or lim.active()
     kind = file_format(path)
+    lim.check_size(path, len(data), limits)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CmlError(f"{path}: expected UTF-8 text, found invalid byte at {exc.start}") from None
     if kind in ("csv", "tsv"):
-        return parse_table(text, path, delimiter="\t" if kind == "tsv" else ",")
+        return parse_table(text, path, delimiter="\t" if kind == "tsv" else ",", limits=limits)
     if not text.strip():
         return {}
     if kind == "json":
-        tree = _load_json(text, path)
+        tree = _load_json(text, path, limits)
     elif kind == "yaml":
         from cml_py.yamlio import load_yaml
 
-        tree = load_yaml(text, path)
+        tree = load_yaml(text, path, limits=limits)
     else:
-        tree = _load_toml(text, path)
+        tree = _load_toml(text, path, limits)
     if tree is None:
         return {}
     if not isinstance(tree, dict):
@@ -71,19 +79,73 @@ def parse_file(data: bytes, path: str) -> dict[str, Scalar]:
             f"{path}: expected a mapping of names to values at the top level, "
             f"got {type(tree).__name__}"
         )
-    return flatten(tree, path)
+    return flatten(tree, path, limits)
 
 
-def _load_json(text: str, path: str) -> Any:
+def number_from_digits(text: str) -> int | float:
+    """A decimal integer literal (`[-+]?[0-9]+`) of any length, without ever calling
+    `int()` on thousands of digits (Python refuses above 4,300 and is quadratic below).
+
+    Integers that fit in 64 bits stay exact; larger ones become the nearest float, as in
+    every JSON parser outside Python; beyond the float range they are a `HugeInt`, which
+    computes as ±inf (a gate calls it not a finite number) and prints as `1.234e+4999`.
+    """
+    if len(text) <= 20:
+        value = int(text)
+        if -(2**63) <= value < 2**63:
+            return value
+    number = float(text)
+    if math.isinf(number):
+        digits = text.lstrip("+-").lstrip("0")
+        return HugeInt(digits[:4], len(digits) - 1, text.startswith("-"))
+    return number
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON objects with a repeated key are refused: silently keeping the last value
+    (`{"acc": 0.5, "acc": 0.99}`) would let a file show one number and be judged on
+    another."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _load_json(text: str, path: str, limits: lim.Limits) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_object, parse_int=number_from_digits)
     except json.JSONDecodeError as exc:
         raise CmlError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except _DuplicateKey as exc:
+        raise CmlError(
+            f"{path}: invalid JSON: the key {exc.args[0]!r} appears twice in one object"
+        ) from None
     except RecursionError:
-        raise CmlError(f"{path}: invalid JSON: nested too deeply") from None
+        raise CmlError(_too_deep(path, limits, parser=True)) from None
 
 
-def _load_toml(text: str, path: str) -> Any:
+def _too_deep(path: str, limits: lim.Limits, *, parser: bool = False) -> str:
+    """`parser`: the parser itself ran out of stack (Python's recursion limit, several
+    hundred levels), which only means "deeper than the limit" when the limit is lower."""
+    if parser and limits.depth >= 200:
+        return f"{path}: nested too deeply for the parser (hundreds of levels)"
+    return f"{path}: nested more than {limits.depth:,} levels deep ({lim.hint('depth', limits)})"
+
+
+# An integer value longer than Python converts: rewritten as an overflowing float
+# literal, which the recovery parse turns into a HugeInt (see _load_toml).
+_TOML_HUGE_INT = re.compile(r"([=\[,{]\s*)([-+]?)([0-9][0-9_]{4000,})(?![\w.])")
+
+
+def _load_toml(text: str, path: str, limits: lim.Limits) -> Any:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -92,28 +154,75 @@ def _load_toml(text: str, path: str) -> Any:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CmlError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise CmlError(_too_deep(path, limits, parser=True)) from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise CmlError(f"{path}: invalid TOML: {exc}") from None
+
+    # tomllib calls int() on integers of any length, which Python refuses above 4,300
+    # digits; parse again with those integers written as (overflowing) floats.
+    def huge(match: re.Match[str]) -> str:
+        digits = match.group(3).replace("_", "").lstrip("0") or "0"
+        return f"{match.group(1)}{match.group(2)}{digits[0]}.{digits[1:]}e{len(digits) - 1}"
+
+    def parse_float(literal: str) -> float:
+        value = float(literal)
+        if math.isinf(value) and literal.lstrip("+-")[:1].isdigit():
+            from decimal import Decimal
+
+            exact = Decimal(literal.replace("_", ""))
+            lead = "".join(map(str, exact.as_tuple().digits)).lstrip("0")[:4] or "0"
+            return HugeInt(lead, exact.adjusted(), exact.is_signed())
+        return value
+
+    try:
+        return tomllib.loads(_TOML_HUGE_INT.sub(huge, text), parse_float=parse_float)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise CmlError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise CmlError(_too_deep(path, limits, parser=True)) from None
 
 
-def flatten(tree: dict, path: str) -> dict[str, Scalar]:
-    """Nested mappings and lists → `a.b.c` and `name.0`; a name produced twice is an error."""
+_SCALARS = (str, float, int, bool, type(None))
+
+
+def flatten(tree: dict, path: str, limits: lim.Limits | None = None) -> dict[str, Scalar]:
+    """Nested mappings and lists → `a.b.c` and `name.0`; a name produced twice is an error.
+
+    An explicit stack, not recursion: metrics files come from user code and may be deep.
+    Depth and the number of values are checked as the tree is walked, before a huge list
+    is expanded into names.
+    """
+    limits = limits or lim.active()
+    max_values, max_depth = limits.values, limits.depth
     out: dict[str, Scalar] = {}
-    stack: list[tuple[str, Any]] = [("", tree)]
-    # An explicit stack, not recursion: metrics files come from user code and may be deep.
+    count = 0
+    stack: list[tuple[str, Any, int]] = [("", tree, 0)]
     while stack:
-        prefix, node = stack.pop()
+        prefix, node, depth = stack.pop()
+        if depth > max_depth:
+            raise CmlError(_too_deep(path, limits))
+        if count + len(node) > max_values:
+            raise CmlError(
+                f"{path}: more than {max_values:,} values ({lim.hint('values', limits)})"
+            )
         if isinstance(node, dict):
-            items = [(str(k), v) for k, v in node.items()]
-        elif isinstance(node, (list, tuple)):
-            items = [(str(i), v) for i, v in enumerate(node)]
+            items: Any = node.items()
         else:
-            if prefix in out:
-                raise CmlError(f"{path}: the name {prefix!r} appears twice after flattening")
-            out[prefix] = _scalar(node)
-            continue
-        if not items and prefix:
-            continue
-        for key, value in reversed(items):
-            stack.append((f"{prefix}.{key}" if prefix else key, value))
+            items = enumerate(node)
+        nested: list[tuple[str, Any, int]] = []
+        for key, value in items:
+            name = f"{prefix}{key}"
+            if isinstance(value, (dict, list, tuple)):
+                if value:
+                    nested.append((name + ".", value, depth + 1))
+                continue
+            out[name] = value if isinstance(value, _SCALARS) else _scalar(value)
+            count += 1
+            if len(out) != count:
+                raise CmlError(f"{path}: the name {name!r} appears twice after flattening")
+        stack.extend(reversed(nested))
     return out
 
 
@@ -131,7 +240,7 @@ def parse_cell(cell: str) -> Scalar:
     if not text:
         return None
     if _INT.match(text):
-        return int(text)
+        return number_from_digits(text)
     if _FLOAT.match(text):
         return float(text)
     lowered = text.lower()
@@ -145,27 +254,66 @@ def _is_numeric_cell(cell: str) -> bool:
     return bool(_INT.match(text) or _FLOAT.match(text))
 
 
-def parse_table(text: str, path: str, *, delimiter: str) -> dict[str, Scalar]:
-    """CSV/TSV in either shape.
+def _read_rows(text: str, path: str, delimiter: str, limits: lim.Limits) -> list[list[str]]:
+    csv.field_size_limit(limits.csv_field_bytes)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return [row for row in reader if any(row)]
+    except csv.Error as exc:
+        message = str(exc)
+        if "field limit" in message:
+            message = (
+                f"a field is longer than {limits.csv_field_bytes:,} characters "
+                f"({lim.hint('csv_field_bytes', limits)})"
+            )
+        raise CmlError(f"{path}:{reader.line_num}: invalid CSV: {message}") from None
 
-    *wide*: a header row of names and one row of values. *long*: two columns, name and
-    value, with an optional `name,value` (or metric/key/param) header. Neither a header
-    row nor a name is ever a number, which is how the two shapes are told apart.
+
+def parse_table(
+    text: str, path: str, *, delimiter: str, limits: lim.Limits | None = None
+) -> dict[str, Scalar]:
+    """CSV/TSV in either shape, told apart by the header, never guessed from the data.
+
+    *long*: two columns under a header `name,value` (or `metric`, `key`, `param`,
+    `parameter` for `name`), one row per value. *wide*: anything else — a header row of
+    names and one row of values. A two-column file without that header could be either
+    (`model,rf` / `solver,adam`), so unless its second row is clearly values (a number
+    under each name) it is an error that says which header to add.
     """
-    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(row)]
+    limits = limits or lim.active()
+    rows = _read_rows(text, path, delimiter, limits)
     if not rows:
         return {}
     first = [cell.strip().lower() for cell in rows[0]]
-    if len(first) == 2 and first[0] in _LONG_HEADERS and first[1] == "value":
+    if len(first) > limits.values:
+        raise CmlError(
+            f"{path}: {len(first):,} columns, more than {limits.values:,} values "
+            f"({lim.hint('values', limits)})"
+        )
+    if len(first) == 2 and first[0] in LONG_HEADERS and first[1] == "value":
+        if len(rows) - 1 > limits.values:
+            raise CmlError(
+                f"{path}: more than {limits.values:,} values ({lim.hint('values', limits)})"
+            )
         return _long(rows[1:], path, line_offset=2)
-    if len(rows) == 2 and not any(_is_numeric_cell(c) for c in rows[0]):
-        return _wide(rows[0], rows[1], path)
-    if all(len(row) == 2 and not _is_numeric_cell(row[0]) for row in rows):
-        return _long(rows, path, line_offset=1)
-    raise CmlError(
-        f"{path}: expected a header row and one row of values (wide) or two columns "
-        f"name,value (long); found {len(rows)} rows of up to {max(map(len, rows))} columns"
+    long_hint = (
+        "for one name and value per row, make the first line `name,value`"
+        if delimiter == ","
+        else "for one name and value per row, make the first line `name<TAB>value`"
     )
+    if len(rows) != 2:
+        raise CmlError(
+            f"{path}: expected a header row and one row of values (wide), found {len(rows)} "
+            f"rows of up to {max(map(len, rows))} columns; {long_hint}"
+        )
+    if len(first) == len(rows[1]) == 2 and (
+        any(_is_numeric_cell(c) for c in rows[0]) or not any(_is_numeric_cell(c) for c in rows[1])
+    ):
+        raise CmlError(
+            f"{path}: two columns and two rows without a `name,value` header: ambiguous; "
+            f"{long_hint}, or keep a header row of names over one row of values"
+        )
+    return _wide(rows[0], rows[1], path)
 
 
 def _wide(header: list[str], values: list[str], path: str) -> dict[str, Scalar]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 
-from cml_py.model import Scalar, is_number
+from cml_py.model import HugeInt, Scalar, is_number
 
 MISSING = "—"
 
 
 def fmt_float(x: float, sig: int = 4) -> str:
     """`sig` significant digits; plain notation from 1e-4 up to 1e15, exponent beyond."""
+    if type(x) is HugeInt:
+        return x.text
     if x != x:
         return "NaN"
     if x in (math.inf, -math.inf):
