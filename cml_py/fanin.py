@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cml_py import limits as lim
 from cml_py.errors import CmlError
+from cml_py.metrics.parse import number_from_digits
 from cml_py.model import (
     BaseRef,
     Comparison,
@@ -33,68 +36,149 @@ from cml_py.model import (
 )
 
 
-def _value(data: dict[str, Any], key: str) -> Any:
-    flag = data.get(f"{key}_nonfinite")
-    if flag is not None:
-        return {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}[flag]
-    return data.get(key)
+class _Shape:
+    """Type checks for one leg's report.json whose errors name the file and the key path
+    (`legs/gpu/report.json: metrics.3.name: expected a string, got 5`). A leg's artifact
+    is produced by an unprivileged job, so it is hostile data until proven otherwise."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: tuple[str | int, ...], expected: str, value: Any) -> CmlError:
+        where = ".".join(map(str, path)) or "the top level"
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return CmlError(f"{self.source}: {where}: expected {expected}, got {shown}")
+
+    def get(self, data: dict[str, Any], key: str, path: tuple, kind: str, *, required=False):
+        if key not in data or data[key] is None:
+            if required:
+                raise self.fail((*path, key), kind, None)
+            return None
+        value = data[key]
+        ok = {
+            "a string": isinstance(value, str),
+            "an object": isinstance(value, dict),
+            "a list": isinstance(value, list),
+            "a number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "an integer": isinstance(value, int) and not isinstance(value, bool),
+            "true or false": isinstance(value, bool),
+            "a value": value is None or isinstance(value, (str, int, float, bool)),
+        }[kind]
+        if not ok:
+            raise self.fail((*path, key), kind, value)
+        return value
+
+    def choice(self, data: dict[str, Any], key: str, path: tuple, enum: type) -> Any:
+        raw = self.get(data, key, path, "a string", required=True)
+        try:
+            return enum(raw)
+        except ValueError:
+            allowed = ", ".join(e.value for e in enum)
+            raise self.fail((*path, key), f"one of {allowed}", raw) from None
+
+    def value(self, data: dict[str, Any], key: str, path: tuple) -> Any:
+        """A value as report.json writes it: null plus `<key>_nonfinite` for NaN/±inf."""
+        flag = data.get(f"{key}_nonfinite")
+        if flag is not None:
+            if flag not in _NONFINITE:
+                raise self.fail((*path, f"{key}_nonfinite"), "NaN, inf or -inf", flag)
+            return _NONFINITE[flag]
+        return self.get(data, key, path, "a value")
+
+    def number(self, data: dict[str, Any], key: str, path: tuple) -> float | None:
+        value = self.value(data, key, path)
+        if value is not None and (isinstance(value, (bool, str))):
+            raise self.fail((*path, key), "a number", value)
+        return value
+
+    def items(self, data: dict[str, Any], key: str, *, required: bool = False) -> list[dict]:
+        entries = self.get(data, key, (), "a list", required=required) or []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise self.fail((key, i), "an object", entry)
+        return entries
 
 
-def row_from_dict(data: dict[str, Any], prefix: str) -> DiffRow:
-    interval = data.get("interval")
+_NONFINITE = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def row_from_dict(
+    data: dict[str, Any], prefix: str, shape: _Shape | None = None, path: tuple = ()
+) -> DiffRow:
+    shape = shape or _Shape(f"{prefix}/report.json")
     stat = None
+    interval = shape.get(data, "interval", path, "an object")
     if interval is not None:
-        test = data.get("test") or {}
-        counts = test.get("counts")
-        seeds = data.get("seeds") or {}
+        test = shape.get(data, "test", path, "an object") or {}
+        where = (*path, "interval")
+        counts = shape.get(test, "counts", (*path, "test"), "an object")
+        df = shape.get(test, "df", (*path, "test"), "a number")
         stat = PairedStat(
-            delta=_value(data, "change"),
-            ci_low=_value(interval, "low"),
-            ci_high=_value(interval, "high"),
-            confidence=interval["confidence"],
-            significant=bool(data.get("significant")),
-            resamples=interval["resamples"],
-            test=test.get("name"),
-            p_value=test.get("p_value"),
-            se=test.get("se"),
-            df=math.inf if test.get("df") is None else test["df"],
+            delta=shape.number(data, "change", path),
+            ci_low=shape.number(interval, "low", where),
+            ci_high=shape.number(interval, "high", where),
+            confidence=shape.get(interval, "confidence", where, "a number", required=True),
+            significant=bool(shape.get(data, "significant", path, "true or false")),
+            resamples=shape.get(interval, "resamples", where, "an integer", required=True),
+            test=shape.get(test, "name", (*path, "test"), "a string"),
+            p_value=shape.get(test, "p_value", (*path, "test"), "a number"),
+            se=shape.get(test, "se", (*path, "test"), "a number"),
+            df=math.inf if df is None else df,
             counts=None
             if not counts
-            else (counts["rows"], counts["only_this_pr_right"], counts["only_main_right"]),
-            seed_share=data["seed_share"] if is_number(data.get("seed_share")) else None,
-            repeats=_seeds(seeds),
+            else tuple(
+                shape.get(counts, key, (*path, "test", "counts"), "an integer", required=True)
+                for key in ("rows", "only_this_pr_right", "only_main_right")
+            ),
+            seed_share=shape.get(data, "seed_share", path, "a number"),
+            repeats=_seeds(data.get("seeds")),
         )
-    change_pct = _value(data, "change_pct")
+    change_pct = shape.number(data, "change_pct", path)
+    direction = shape.get(data, "direction", path, "a string")
     return DiffRow(
-        path=f"{prefix}/{data['file']}",
-        name=data["name"],
-        base=_value(data, "base"),
-        head=_value(data, "head"),
+        path=f"{prefix}/{shape.get(data, 'file', path, 'a string', required=True)}",
+        name=shape.get(data, "name", path, "a string", required=True),
+        base=shape.value(data, "base", path),
+        head=shape.value(data, "head", path),
         has_base="base" in data,
         has_head="head" in data,
-        delta=_value(data, "change"),
+        delta=shape.number(data, "change", path),
         rel=change_pct / 100.0 if change_pct is not None else None,
-        verdict=Verdict(data["verdict"]),
-        direction=Direction(data["direction"]) if data.get("direction") else None,
+        verdict=shape.choice(data, "verdict", path, Verdict),
+        direction=shape.choice(data, "direction", path, Direction) if direction else None,
         stat=stat,
     )
 
 
-def check_from_dict(data: dict[str, Any], prefix: str) -> GateCheck:
+def check_from_dict(
+    data: dict[str, Any], prefix: str, shape: _Shape | None = None, path: tuple = ()
+) -> GateCheck:
+    shape = shape or _Shape(f"{prefix}/report.json")
+    file = shape.get(data, "file", path, "a string")
     return GateCheck(
-        pattern=data["pattern"],
-        rule=data["rule"],
-        status=Status(data["status"]),
-        path=f"{prefix}/{data['file']}" if data.get("file") else prefix,
-        metric=data.get("metric"),
-        value=_value(data, "value"),
-        base=_value(data, "base"),
-        change=_value(data, "change"),
-        limit=_value(data, "limit"),
-        informational=bool(data.get("informational")),
-        note=data.get("note", ""),
+        pattern=shape.get(data, "pattern", path, "a string", required=True),
+        rule=shape.get(data, "rule", path, "a string", required=True),
+        status=shape.choice(data, "status", path, Status),
+        path=f"{prefix}/{file}" if file else prefix,
+        metric=shape.get(data, "metric", path, "a string"),
+        value=shape.value(data, "value", path),
+        base=shape.value(data, "base", path),
+        change=shape.number(data, "change", path),
+        limit=shape.number(data, "limit", path),
+        informational=bool(shape.get(data, "informational", path, "true or false")),
+        note=shape.get(data, "note", path, "a string") or "",
         evidence=_evidence(data.get("evidence")),
     )
+
+
+def _value(data: dict[str, Any], key: str) -> Any:
+    """A value as report.json writes it (null plus `<key>_nonfinite`); an unknown flag
+    is no value."""
+    flag = data.get(f"{key}_nonfinite")
+    if flag is not None:
+        return _NONFINITE.get(flag) if isinstance(flag, str) else None
+    return data.get(key)
 
 
 def _seeds(seeds: Any) -> tuple[int, int]:
@@ -109,8 +193,10 @@ def _evidence(data: dict[str, Any] | None) -> Evidence | None:
     """A leg's significance evidence as it judged it (never judged again here)."""
     if not isinstance(data, dict):
         return None
-    interval = data.get("interval") or {}
-    seeds = data.get("seeds") or {}
+    interval = data.get("interval")
+    if not isinstance(interval, dict):
+        interval = {}
+    seeds = data.get("seeds")
     numbers = (
         _value(data, "change"),
         _value(data, "allowed_change"),
@@ -140,20 +226,71 @@ def _evidence(data: dict[str, Any] | None) -> Evidence | None:
     )
 
 
+@dataclass(frozen=True)
+class _Leg:
+    verdict: Status
+    metrics: list[DiffRow]
+    params: list[DiffRow]
+    checks: list[GateCheck]
+    notes: list[str]
+    base: BaseRef | None
+    head_sha: str | None
+
+
 def _read_leg(directory: Path) -> dict[str, Any]:
     path = directory / "report.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        limits = lim.active()
+        lim.check_file(path, str(path), limits)
+        data = json.loads(path.read_text(encoding="utf-8"), parse_int=number_from_digits)
     except FileNotFoundError:
         raise CmlError(
             f"{path}: no report.json in this leg's directory; each leg runs "
             "`cml-py run --no-publish --out DIR`"
         ) from None
+    except RecursionError:
+        raise CmlError(f"{path}: not a cml-py report.json (nested too deeply)") from None
     except (OSError, ValueError) as exc:
-        raise CmlError(f"{path}: cannot read the leg's report: {exc}") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise CmlError(f"{path}: cannot read the leg's report: {reason}") from None
     if not isinstance(data, dict) or "metrics" not in data or "gate" not in data:
         raise CmlError(f"{path}: not a cml-py report.json")
     return data
+
+
+def parse_leg(data: dict[str, Any], leg: str, source: str) -> _Leg:
+    """One leg's report.json → its rows and checks, every field type-checked."""
+    shape = _Shape(source)
+    base = shape.get(data, "base", (), "an object")
+    head = shape.get(data, "head", (), "an object") or {}
+    notes = shape.get(data, "notes", (), "a list") or []
+    for i, note in enumerate(notes):
+        if not isinstance(note, str):
+            raise shape.fail(("notes", i), "a string", note)
+    return _Leg(
+        verdict=shape.choice(data, "verdict", (), Status),
+        metrics=[
+            row_from_dict(r, leg, shape, ("metrics", i))
+            for i, r in enumerate(shape.items(data, "metrics", required=True))
+        ],
+        params=[
+            row_from_dict(r, leg, shape, ("params", i))
+            for i, r in enumerate(shape.items(data, "params"))
+        ],
+        checks=[
+            check_from_dict(c, leg, shape, ("gate", i))
+            for i, c in enumerate(shape.items(data, "gate", required=True))
+        ],
+        notes=notes,
+        base=BaseRef(
+            shape.get(base, "name", ("base",), "a string", required=True),
+            shape.get(base, "sha", ("base",), "a string", required=True),
+            shape.get(base, "how", ("base",), "a string") or "",
+        )
+        if base is not None
+        else None,
+        head_sha=shape.get(head, "sha", ("head",), "a string"),
+    )
 
 
 def merge_legs(
@@ -179,48 +316,39 @@ def merge_legs(
     checks: list[GateCheck] = []
     notes: list[str] = []
     legs: list[LegSummary] = []
-    bases: set[str] = set()
-    first: dict[str, Any] | None = None
+    parsed: list[_Leg] = []
     for directory in sorted(dirs, key=lambda d: d.name):
-        data = _read_leg(directory)
-        first = first or data
         leg = directory.name
-        try:
-            leg_rows = [row_from_dict(r, leg) for r in data["metrics"]]
-            params += [row_from_dict(r, leg) for r in data.get("params", [])]
-            leg_checks = [check_from_dict(c, leg) for c in data["gate"]]
-            Status(data["verdict"])
-        except (KeyError, ValueError, TypeError) as exc:
-            raise CmlError(
-                f"{directory / 'report.json'}: not a cml-py report.json "
-                f"({type(exc).__name__}: {exc})"
-            ) from None
-        metrics += leg_rows
-        checks += leg_checks
-        notes += [f"{leg}: {note}" for note in data.get("notes", [])]
-        if data.get("base"):
-            bases.add(data["base"]["sha"])
+        data = parse_leg(_read_leg(directory), leg, str(directory / "report.json"))
+        parsed.append(data)
+        metrics += data.metrics
+        params += data.params
+        checks += data.checks
+        notes += [f"{leg}: {note}" for note in data.notes]
         legs.append(
             LegSummary(
                 name=leg,
-                verdict=Status(data["verdict"]),
-                checks=len(leg_checks),
-                failed=sum(1 for c in leg_checks if c.status is Status.FAIL),
-                warned=sum(1 for c in leg_checks if c.status is Status.WARN),
-                better=sum(1 for r in leg_rows if r.verdict is Verdict.BETTER),
-                worse=sum(1 for r in leg_rows if r.verdict is Verdict.WORSE),
+                verdict=data.verdict,
+                checks=len(data.checks),
+                failed=sum(1 for c in data.checks if c.status is Status.FAIL),
+                warned=sum(1 for c in data.checks if c.status is Status.WARN),
+                better=sum(1 for r in data.metrics if r.verdict is Verdict.BETTER),
+                worse=sum(1 for r in data.metrics if r.verdict is Verdict.WORSE),
             )
         )
-        echo(f"leg {leg}: {data['verdict']}, {len(leg_rows)} metrics, {len(leg_checks)} checks")
-    assert first is not None
+        echo(
+            f"leg {leg}: {data.verdict.value}, {len(data.metrics)} metrics, "
+            f"{len(data.checks)} checks"
+        )
+    bases = {leg.base.sha for leg in parsed if leg.base is not None}
     if len(bases) > 1:
         notes.append(f"The legs were compared with {len(bases)} different base commits.")
-    base = first.get("base")
+    first = parsed[0]
     comparison = Comparison(
         metrics=tuple(metrics),
         params=tuple(params),
-        base=BaseRef(base["name"], base["sha"], base["how"]) if base else None,
-        head_sha=(first.get("head") or {}).get("sha"),
+        base=first.base,
+        head_sha=first.head_sha,
         notes=tuple(notes),
     )
     return Report(

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cml_py.errors import CmlError
 from cml_py.model import GateCheck, Status
 from cml_py.publish import shrink
 from cml_py.report.format import fmt_scalar
@@ -22,16 +23,33 @@ def append_step_summary(path: Path, markdown: str, *, link: str | None) -> None:
         link=link,
         measure=lambda s: len(s.encode("utf-8")),
     )
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(fitted.rstrip("\n") + "\n\n")
+    _append("GITHUB_STEP_SUMMARY", path, fitted.rstrip("\n") + "\n\n")
 
 
 def set_outputs(path: Path, values: Mapping[str, str]) -> None:
     """`name<<delimiter` blocks, safe for any value (multi-line included)."""
-    with path.open("a", encoding="utf-8") as handle:
-        for name, value in values.items():
-            delimiter = f"cml_py_{secrets.token_hex(8)}"
-            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    blocks = []
+    for name, value in values.items():
+        delimiter = f"cml_py_{secrets.token_hex(8)}"
+        blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    _append("GITHUB_OUTPUT", path, "".join(blocks))
+
+
+def _append(variable: str, path: Path, text: str) -> None:
+    """Append to a file the runner gave us. A path that cannot be written (a directory, a
+    missing directory, no permission) is the runner's configuration, named as such, not a
+    crash; callers show it as a warning and go on."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        if path.is_dir():
+            reason = "is a directory, expected a file"
+        elif not path.parent.is_dir():
+            reason = "is in a directory that does not exist"
+        else:
+            reason = f"cannot be written: {exc.strerror or exc}"
+        raise CmlError(f"{variable}: {path} {reason}") from None
 
 
 def _escape_data(text: str) -> str:

@@ -9,15 +9,28 @@ merged-results pipelines it is CI_MERGE_REQUEST_SOURCE_BRANCH_SHA, not the merge
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from cml_py import limits as lim
 from cml_py import redact
 from cml_py.errors import CmlError
 
 PR_EVENTS = ("pull_request", "pull_request_target")
+PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+_SHA = re.compile(r"^[0-9A-Za-z]{1,64}$")  # hex in practice; never a path
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
@@ -43,30 +56,113 @@ def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return {}
+    where = f"GITHUB_EVENT_PATH ({path})"
     try:
+        lim.check_file(path, where, lim.active())
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except RecursionError:
+        raise CmlError(f"{where}: the event payload is nested too deeply") from None
     except (OSError, ValueError) as exc:
-        raise CmlError(f"GITHUB_EVENT_PATH: cannot read the event payload {path}: {exc}") from None
-    return data if isinstance(data, dict) else {}
+        reason = getattr(exc, "strerror", None) or exc
+        raise CmlError(f"{where}: cannot read the event payload: {reason}") from None
+    if not isinstance(data, dict):
+        raise CmlError(f"{where}: expected a JSON object, got {_kind(data)}")
+    return data
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def _field(data: Mapping[str, Any], path: tuple[str, ...], kind: type | tuple[type, ...]) -> Any:
+    """`data[path...]` checked against `kind` (absent or null: None); a wrong type is bad
+    input naming the key, never a crash further down."""
+    value: Any = data
+    for i, key in enumerate(path):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            where = ".".join(path[:i]) or "the payload"
+            raise CmlError(f"GITHUB_EVENT_PATH: {where}: expected an object, got {_kind(value)}")
+        value = value.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        expected = "an object" if kind is dict else "a string" if kind is str else "an integer"
+        raise CmlError(
+            f"GITHUB_EVENT_PATH: {'.'.join(path)}: expected {expected}, got {_kind(value)}"
+        )
+    return value
 
 
 def github_event_details(event_name: str | None, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """PR number, head sha and fork-ness from a GitHub event payload."""
+    """PR number, head sha and fork-ness from a GitHub event payload, type-checked."""
     if event_name not in PR_EVENTS:
         return {}
-    pr = payload.get("pull_request") or {}
-    head = pr.get("head") or {}
-    base = pr.get("base") or {}
-    head_repo = (head.get("repo") or {}).get("full_name")
-    base_repo = (base.get("repo") or {}).get("full_name")
-    number = pr.get("number") or payload.get("number")
+    pr = "pull_request"
+    _field(payload, (pr,), dict)
+    number = _field(payload, (pr, "number"), int) or _field(payload, ("number",), int)
+    if number is not None and number <= 0:
+        raise CmlError(f"GITHUB_EVENT_PATH: {pr}.number: expected a positive integer, got {number}")
+    head_sha = _field(payload, (pr, "head", "sha"), str)
+    if head_sha is not None and not _SHA.match(head_sha):
+        raise CmlError(
+            f"GITHUB_EVENT_PATH: {pr}.head.sha: expected a commit sha, got {head_sha!r:.60}"
+        )
+    head_repo = _field(payload, (pr, "head", "repo", "full_name"), str)
+    base_repo = _field(payload, (pr, "base", "repo", "full_name"), str)
     return {
-        "pr_number": int(number) if number else None,
-        "head_sha": head.get("sha"),
+        "pr_number": number,
+        "head_sha": head_sha,
         "is_fork": bool(base_repo) and head_repo != base_repo,
     }
+
+
+def check_token(name: str, token: str) -> None:
+    """A token goes into an HTTP header: only visible ASCII can. The message never shows
+    the token, only where the offending character is."""
+    for position, ch in enumerate(token, start=1):
+        if not "!" <= ch <= "~":
+            what = (
+                "whitespace"
+                if ch.isspace()
+                else "a character that cannot be sent in an HTTP header"
+            )
+            raise CmlError(
+                f"{name}: the token contains {what} (character {position} of {len(token)}); "
+                "check the secret's value"
+            )
+
+
+def check_url(name: str, url: str, *, schemes: tuple[str, ...]) -> None:
+    """A URL from the environment must parse, with a host and a numeric port; the message
+    shows it with any credentials masked."""
+    shown = redact.redact_url(url)
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        port = parts.port
+    except ValueError as exc:
+        raise CmlError(f"{name}: not a valid URL ({exc}): {shown}") from None
+    if parts.scheme.lower() not in schemes:
+        raise CmlError(f"{name}: expected a {'/'.join(schemes)} URL, got {shown}")
+    if not parts.hostname or (port is not None and not 0 < port < 65536):
+        raise CmlError(f"{name}: expected a URL with a host name, got {shown}")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise CmlError(f"{name}: the URL contains whitespace or control characters: {shown!r}")
+
+
+def check_proxies(env: Mapping[str, str]) -> None:
+    """Proxy variables as requests will read them: their credentials are secrets from now
+    on, and a malformed one is bad input naming the variable (not a crash inside urllib3
+    whose message prints the password)."""
+    for name in PROXY_VARIABLES:
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        redact.register_url(value)
+        check_url(name, value, schemes=("http", "https", "socks4", "socks4a", "socks5", "socks5h"))
 
 
 def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> CiContext:
@@ -134,8 +230,7 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             token = env[name].strip()
             redact.register(token)
             redact.register(env[name])
-            if any(ch.isspace() for ch in token):
-                raise CmlError(f"{name}: the token contains whitespace; check the secret's value")
+            check_token(name, token)
             values.update(token=token, token_source=name)
             break
     for key, variable in (
@@ -152,8 +247,28 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             values[key] = int(env[variable]) if key == "pr_number" else env[variable]
     values.update({k: v for k, v in overrides.items() if k != "forge"})
     redact.register(values.get("token"))
+    if values.get("token"):
+        check_token(values.get("token_source") or "token", values["token"])
     for key in ("api_url", "server_url"):
         url = values.get(key)
-        if url and not url.startswith(("http://", "https://")):
-            raise CmlError(f"{key}: expected an http(s):// URL, got {url!r}")
+        if url:
+            redact.register_url(url)
+            if not url.startswith(("http://", "https://")):
+                raise CmlError(f"{key}: expected an http(s):// URL, got {redact.redact_url(url)!r}")
+            check_url(key, url, schemes=("http", "https"))
+    if forge in ("github", "gitlab"):
+        check_proxies(env)
+    _check_shapes(values)
     return CiContext(**values)
+
+
+def _check_shapes(values: dict[str, Any]) -> None:
+    """Values that end up in API paths must have the shape the forge gives them."""
+    sha = values.get("head_sha")
+    if sha and not _SHA.match(sha):
+        raise CmlError(f"the commit sha {sha!r:.60} is not a commit id (CML_PY_SHA?)")
+    repository = values.get("repository")
+    if values.get("forge") == "github" and repository and not _GITHUB_REPOSITORY.match(repository):
+        raise CmlError(
+            f"GITHUB_REPOSITORY: expected owner/name, got {repository!r:.80} (CML_PY_REPOSITORY?)"
+        )

@@ -176,13 +176,16 @@ def publish_comment(
 def _actions_surfaces(ctx: CiContext, text: str, report_path: Path, outcome: Outcome) -> None:
     from cml_py.publish import actions
 
-    if ctx.step_summary is not None:
-        actions.append_step_summary(ctx.step_summary, text, link=ctx.run_url)
-    if ctx.output_file is not None:
-        values = {"report-path": str(report_path)}
-        if outcome.url:
-            values["comment-url"] = outcome.url
-        actions.set_outputs(ctx.output_file, values)
+    try:
+        if ctx.step_summary is not None:
+            actions.append_step_summary(ctx.step_summary, text, link=ctx.run_url)
+        if ctx.output_file is not None:
+            values = {"report-path": str(report_path)}
+            if outcome.url:
+                values["comment-url"] = outcome.url
+            actions.set_outputs(ctx.output_file, values)
+    except CmlError as exc:  # the runner's files: a warning, the report is posted anyway
+        outcome.warnings.append(str(exc))
 
 
 def status_name(report_id: str) -> str:
@@ -262,7 +265,10 @@ def publish_verdict(
         for line in actions.annotations(report.gate.checks):
             emit(line)
         if ctx.output_file is not None:
-            actions.set_outputs(ctx.output_file, {"verdict": report.gate.verdict.value})
+            try:
+                actions.set_outputs(ctx.output_file, {"verdict": report.gate.verdict.value})
+            except CmlError as exc:
+                outcome.warnings.append(str(exc))
     return outcome
 
 
