@@ -18,8 +18,25 @@ from cml_py.train.predictions import Encoded, Predictions, encode
 EPS = float(np.finfo(np.float64).eps)
 
 
+MAX_PER_CLASS_STATS = 1000
+"""Above this many classes, per-class metrics get point values but no intervals: their
+bootstrap would hold classes × resamples numbers per metric and say little."""
+
+
 def confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.float64)
+
+
+def class_counts(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """(true positives, support, predicted) per class — everything the count metrics
+    need, in O(n + k) memory rather than a k × k confusion matrix (10,000 classes would
+    be 800 MB, and a thousand resamples of it 745 GiB)."""
+    hit = y == pred
+    return (
+        np.bincount(y[hit], minlength=k).astype(np.float64),
+        np.bincount(y, minlength=k).astype(np.float64),
+        np.bincount(pred, minlength=k).astype(np.float64),
+    )
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -29,15 +46,20 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def count_metrics(cm: np.ndarray, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Metrics of confusion matrices `cm[..., true, pred]`; each value has shape cm[..., 0, 0].
+def count_metrics(
+    tp: np.ndarray,
+    support: np.ndarray,
+    predicted: np.ndarray,
+    labels: tuple[str, ...],
+    *,
+    per_class: bool = True,
+) -> dict[str, np.ndarray]:
+    """Metrics from per-class counts `[..., class]` (as `class_counts` gives, or stacked
+    over bootstrap resamples); each value has the shape of `tp[..., 0]`.
 
     Macro averages run over every label seen in y_true or y_pred (scikit-learn's default
     labels); balanced accuracy over the labels present in y_true, as scikit-learn does.
     """
-    tp = np.diagonal(cm, axis1=-2, axis2=-1)
-    support = cm.sum(axis=-1)  # per true class
-    predicted = cm.sum(axis=-2)  # per predicted class
     total = support.sum(axis=-1)
     precision = _safe_div(tp, predicted)
     recall = _safe_div(tp, support)
@@ -53,10 +75,11 @@ def count_metrics(cm: np.ndarray, labels: tuple[str, ...]) -> dict[str, np.ndarr
         "recall_weighted": _safe_div((recall * support).sum(axis=-1), total),
         "f1_weighted": _safe_div((f1 * support).sum(axis=-1), total),
     }
-    for i, label in enumerate(labels):
-        out[f"per_class.{label}.precision"] = precision[..., i]
-        out[f"per_class.{label}.recall"] = recall[..., i]
-        out[f"per_class.{label}.f1"] = f1[..., i]
+    if per_class:
+        for i, label in enumerate(labels):
+            out[f"per_class.{label}.precision"] = precision[..., i]
+            out[f"per_class.{label}.recall"] = recall[..., i]
+            out[f"per_class.{label}.f1"] = f1[..., i]
     return out
 
 
@@ -138,7 +161,7 @@ def classification_metrics(
     k = len(enc.labels)
     values = {
         name: float(v)
-        for name, v in count_metrics(confusion(enc.y, enc.pred, k), enc.labels).items()
+        for name, v in count_metrics(*class_counts(enc.y, enc.pred, k), enc.labels).items()
     }
     if enc.scores is not None and k >= 2:
         classes = scored_classes(enc)

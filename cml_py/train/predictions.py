@@ -8,12 +8,14 @@ head confusion matrices line up cell for cell.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cml_py import limits as lim
 from cml_py.errors import CmlError
 
 TASKS = ("classification", "regression")
@@ -69,6 +71,30 @@ def _sort_labels(labels: set[str]) -> tuple[str, ...]:
     return tuple(sorted(labels, key=key))
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; integers in a compact range by counting (O(n), no sort),
+    which is most labels and ids at a million rows."""
+    if values.dtype.kind in "iu" and len(values):
+        low, high = int(values.min()), int(values.max())
+        if high - low < max(1 << 16, 4 * len(values)):
+            present = np.bincount((values - low).astype(np.intp), minlength=high - low + 1)
+            return np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
+    return np.unique(values)
+
+
+def _has_duplicates(values: np.ndarray) -> bool:
+    """One O(n) pass when the ids are already increasing (the usual case), else a sort."""
+    if len(values) < 2:
+        return False
+    try:
+        if bool(np.all(values[1:] > values[:-1])):
+            return False
+        ordered = np.sort(values, kind="stable")
+    except TypeError:  # mixed types in an object column: compare as text
+        ordered = np.sort(values.astype(str))
+    return bool(np.any(ordered[1:] == ordered[:-1]))
+
+
 def infer_task(y_true: np.ndarray, y_pred: np.ndarray, has_proba: bool) -> str:
     """Classification when there are scores, non-numeric labels, or few integral values
     that the predictions share; regression otherwise."""
@@ -78,33 +104,155 @@ def infer_task(y_true: np.ndarray, y_pred: np.ndarray, has_proba: bool) -> str:
         return "classification"
     if y_true.dtype.kind == "b":
         return "classification"
-    true = y_true.astype(float)
-    pred = y_pred.astype(float)
-    if not (np.all(true == np.round(true)) and np.all(pred == np.round(pred))):
-        return "regression"
-    classes = np.unique(true)
+    if y_true.dtype.kind == "f" or y_pred.dtype.kind == "f":
+        true = y_true.astype(float)
+        pred = y_pred.astype(float)
+        if not (np.all(true == np.round(true)) and np.all(pred == np.round(pred))):
+            return "regression"
+    classes = _distinct(y_true)
     if len(classes) > _MAX_AUTO_CLASSES:
         return "regression"
-    return "classification" if np.isin(np.unique(pred), classes).all() else "regression"
+    return "classification" if np.isin(_distinct(y_pred), classes).all() else "regression"
 
 
 def read_predictions(
-    path: Path | str, *, display: str | None = None, task: str = "auto", data: bytes | None = None
+    path: Path | str,
+    *,
+    display: str | None = None,
+    task: str = "auto",
+    data: bytes | None = None,
+    limits: lim.Limits | None = None,
 ) -> Predictions:
-    """Read a predictions CSV (from disk, or `data` read from git)."""
+    """Read a predictions CSV (from disk, or `data` read from git).
+
+    The file's size and the memory its evaluation would need (rows × columns, estimated
+    from the first 64 KiB) are checked before it is read, so a huge or very wide file is
+    refused with a message instead of a MemoryError. pyarrow's multi-threaded CSV reader
+    is used when it is installed (it also spares importing pandas), pandas' otherwise.
+    """
+    name = display or str(path)
+    limits = limits or lim.active()
+    if data is not None:
+        size, head = len(data), data[:65536]
+    else:
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                head = handle.read(65536)
+        except FileNotFoundError:
+            raise CmlError(f"{name}: predictions file does not exist") from None
+        except OSError as exc:
+            raise CmlError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    lim.check_size(name, size, limits, field="data_bytes")
+    check_memory(name, size, head, limits)
+    source: Any = data if data is not None else path
+    try:
+        columns = _read_with_pyarrow(source, name)
+    except ImportError:
+        columns = _read_with_pandas(source, name)
+    return predictions_from_columns(columns, name, task=task)
+
+
+def check_memory(name: str, size: int, head: bytes, limits: lim.Limits) -> None:
+    """Refuse a file whose evaluation would need more than the memory budget: each cell
+    becomes an 8-byte number, copied a few times (scores per class, sorted copies, the
+    other side), about 24 bytes a cell in all."""
+    lines = head.count(b"\n")
+    if size <= len(head) or lines < 2:
+        return
+    columns = head.split(b"\n", 1)[0].count(b",") + 1
+    rows = int(size / (len(head) / lines))
+    need = rows * columns * 24
+    if need > limits.eval_bytes // 2:
+        raise CmlError(
+            f"{name}: about {rows:,} rows × {columns:,} columns would need about "
+            f"{lim.size_text(need)} to evaluate, more than half the memory budget "
+            f"({lim.hint('eval_bytes', limits)})"
+        )
+
+
+def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if isinstance(source, bytes):
+        source = pa.BufferReader(source)
+    try:
+        table = pcsv.read_csv(
+            source,
+            read_options=pcsv.ReadOptions(block_size=1 << 22),
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
+        raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
+    names = [str(n) for n in table.column_names]
+    _unique_columns(names, name)
+    return {
+        column_name: _arrow_column(column)
+        for column_name, column in zip(names, table.columns, strict=True)
+    }
+
+
+def _arrow_column(column: Any) -> np.ndarray:
+    """A pyarrow column as numpy, without pyarrow's own conversions, which import pandas
+    (0.3 s): numbers are copied out of their buffers, missing numbers become NaN, text
+    becomes an object array with None for empty cells."""
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_null(kind):
+        return np.full(len(column), np.nan)
+    if pa.types.is_integer(kind) and not column.null_count:
+        signed = "u" if "uint" in str(kind) else "i"
+        return _primitive(column, np.dtype(f"{signed}{kind.bit_width // 8}"))
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return _primitive(column.cast(pa.float64()), np.dtype(np.float64))
+    if pa.types.is_boolean(kind) and not column.null_count:
+        return _primitive(column.cast(pa.uint8()), np.dtype(np.uint8)).astype(bool)
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        column = column.cast(pa.string())  # dates, times and booleans with gaps as written
+    values = np.empty(len(column), dtype=object)
+    values[:] = column.to_pylist()
+    return values
+
+
+def _primitive(column: Any, dtype: np.dtype) -> np.ndarray:
+    """The values of a fixed-width column; null slots (floats only) become NaN."""
+    parts = []
+    for chunk in column.chunks:
+        validity, data = chunk.buffers()[:2]
+        values = np.frombuffer(
+            data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize
+        ).copy()
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            values[~bits[chunk.offset : chunk.offset + len(chunk)].astype(bool)] = np.nan
+        parts.append(values)
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
     import io
 
     import pandas as pd
 
-    name = display or str(path)
     try:
-        source: Any = io.BytesIO(data) if data is not None else path
-        frame = pd.read_csv(source, low_memory=False)
+        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
     except FileNotFoundError:
         raise CmlError(f"{name}: predictions file does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
-    return predictions_from_frame(frame, name, task=task)
+    return {str(c): frame[c].to_numpy() for c in frame.columns}
+
+
+def _unique_columns(names: list[str], source: str) -> None:
+    seen: set[str] = set()
+    for column in names:
+        if column in seen:
+            raise CmlError(f"{source}: the column {column!r} appears twice in the header")
+        seen.add(column)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -112,35 +260,68 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _missing(values: np.ndarray) -> np.ndarray:
+    """Empty cells as read: NaN in numeric columns, None/NaN in text columns."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind == "O":
+        return np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
+            dtype=bool,
+            count=len(values),
+        )
+    if values.dtype.kind in "mM":
+        return np.isnat(values)
+    return np.zeros(len(values), dtype=bool)
+
+
 def predictions_from_frame(frame: Any, name: str, *, task: str = "auto") -> Predictions:
-    missing = [c for c in ("y_true", "y_pred") if c not in frame.columns]
+    """From a pandas DataFrame (the built-in trainer's), as from a file."""
+    names = [str(c) for c in frame.columns]
+    _unique_columns(names, name)
+    return predictions_from_columns(
+        {n: frame[c].to_numpy() for n, c in zip(names, frame.columns, strict=True)},
+        name,
+        task=task,
+    )
+
+
+def predictions_from_columns(
+    columns: dict[str, np.ndarray], name: str, *, task: str = "auto"
+) -> Predictions:
+    missing = [c for c in ("y_true", "y_pred") if c not in columns]
     if missing:
         raise CmlError(
             f"{name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
             "expected columns id (optional), y_true, y_pred and proba_<class> (optional)"
         )
-    if len(frame) == 0:
+    if len(columns["y_true"]) == 0:
         raise CmlError(f"{name}: no rows")
     for column in ("y_true", "y_pred"):
-        if frame[column].isna().any():
-            row = int(np.flatnonzero(frame[column].isna().to_numpy())[0]) + 2
+        empty = _missing(columns[column])
+        if empty.any():
+            row = int(np.flatnonzero(empty)[0]) + 2
             raise CmlError(f"{name}: row {row}: {column} is empty")
-    proba_cols = [c for c in frame.columns if str(c).startswith(PROBA_PREFIX)]
+    proba_cols = [c for c in columns if c.startswith(PROBA_PREFIX)]
     proba = None
     if proba_cols:
         try:
-            proba = frame[proba_cols].to_numpy(dtype=np.float64)
+            proba = np.empty((len(columns["y_true"]), len(proba_cols)), dtype=np.float64)
+            for i, column in enumerate(proba_cols):
+                proba[:, i] = columns[column]
         except (TypeError, ValueError):
             raise CmlError(f"{name}: proba_* columns must hold numbers") from None
         if not np.all(np.isfinite(proba)) or (proba < 0).any():
             raise CmlError(f"{name}: proba_* columns must hold finite numbers >= 0")
     ids = None
-    if "id" in frame.columns:
-        ids = frame["id"].to_numpy()
-        if len(np.unique(ids)) != len(ids):
+    if "id" in columns:
+        ids = columns["id"]
+        if _missing(ids).any():
+            raise CmlError(f"{name}: the id column has empty values")
+        if _has_duplicates(ids):
             raise CmlError(f"{name}: the id column has duplicate values")
-    y_true = frame["y_true"].to_numpy()
-    y_pred = frame["y_pred"].to_numpy()
+    y_true = columns["y_true"]
+    y_pred = columns["y_pred"]
     if task == "auto":
         task = infer_task(y_true, y_pred, proba is not None)
     elif task not in TASKS:
@@ -165,8 +346,20 @@ def predictions_from_frame(frame: Any, name: str, *, task: str = "auto") -> Pred
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, label strings of the distinct values) in O(n): only distinct values are
-    converted to strings, which matters at a million rows."""
+    """(codes, label strings of the distinct values): only distinct values are converted
+    to strings, which matters at a million rows. Integers in a compact range are coded
+    by lookup (no sort, no pandas); other values by pandas' hash table."""
+    if values.dtype.kind in "iu" and len(values):
+        distinct = _distinct(values)
+        low = int(distinct[0])
+        span = int(distinct[-1]) - low + 1
+        if span <= max(1 << 16, 4 * len(values)):
+            table = np.zeros(span, dtype=np.int64)
+            table[(distinct - low).astype(np.intp)] = np.arange(len(distinct))
+            return table[(values - low).astype(np.intp)], _label_strings(distinct)
+    if values.dtype.kind in "fb":
+        uniques, codes = np.unique(values, return_inverse=True)
+        return codes.reshape(-1), _label_strings(uniques)
     import pandas as pd
 
     codes, uniques = pd.factorize(values, sort=False)
@@ -196,17 +389,17 @@ def encode(*sides: Predictions) -> list[Encoded]:
 def _scores(p: Predictions, labels: tuple[str, ...]) -> np.ndarray | None:
     if p.proba is None:
         return None
+    binary_single = len(p.proba_labels) == 1 and len(labels) == 2
+    if len(p.proba_labels) != len(labels) and not binary_single:
+        return None  # scores for only some classes: no honest one-vs-rest or log loss
     index = {label: i for i, label in enumerate(labels)}
     scores = np.zeros((p.n, len(labels)), dtype=np.float64)
     for column, label in enumerate(p.proba_labels):
         scores[:, index[label]] = p.proba[:, column]
-    if len(p.proba_labels) == 1 and len(labels) == 2:
+    if binary_single:
         # A single score column for a binary task is the score of its own class.
         other = 1 - index[p.proba_labels[0]]
         scores[:, other] = 1.0 - scores[:, index[p.proba_labels[0]]]
-        return scores
-    if len(p.proba_labels) != len(labels):
-        return None  # scores for only some classes: no honest one-vs-rest or log loss
     return scores
 
 

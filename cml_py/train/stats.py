@@ -56,6 +56,8 @@ MAX_BLOCKS = 500
 MAX_BINS = 1000
 MAX_BINS_MULTICLASS = 100
 MAX_CELLS = 4096
+MAX_SCORED_CLASSES = 100  # one-vs-rest score intervals above this would take hours
+_CHUNK_BYTES = 128 * 1024 * 1024  # working memory of one chunk of count resamples
 _FAMILY_COUNTS, _FAMILY_BLOCKS = 1, 2
 _DUST = 1e-12
 
@@ -101,7 +103,7 @@ def paired_statistics(
         groups = [_groups(e) for e in encs]
         values = [ev.classification_metrics(e, g) for e, g in zip(encs, groups, strict=True)]
         draws = _count_draws(encs, resamples, seed)
-        if all(g is not None for g in groups):
+        if all(g is not None for g in groups) and len(groups[0]) <= MAX_SCORED_CLASSES:  # type: ignore[arg-type]
             draws.update(_score_draws(encs, groups, resamples, seed))  # type: ignore[arg-type]
             if len(encs[0].labels) == 2 and 1 in groups[0]:  # type: ignore[operator]
                 covariances["roc_auc"] = delong_covariance(
@@ -312,6 +314,8 @@ def _rng(seed: int, family: int) -> np.random.Generator:
 
 def _aggregate(draws: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
     """Sum the columns of `draws` (B × C) that share an `index` value into B × size."""
+    if not len(index):
+        return np.zeros((draws.shape[0], size), dtype=np.float64)
     order = np.argsort(index, kind="stable")
     sorted_index = index[order]
     starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
@@ -323,32 +327,69 @@ def _aggregate(draws: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
 
 def _count_draws(encs: list[Encoded], resamples: int, seed: int) -> dict[str, np.ndarray]:
     """Paired bootstrap of count-based metrics, B × M: a multinomial over the joint cells
-    (true class, each model's prediction) — exact — or, with too many cells, blocks."""
+    (true class, each model's prediction) — exact — or, with too many cells, blocks.
+
+    Either way the draws are reduced to per-class counts (true positives, support,
+    predictions) rather than k × k confusion matrices, and drawn a chunk of resamples at
+    a time: memory follows the classes present and a fixed chunk budget, so 10,000
+    classes cost seconds, not the 745 GiB of a thousand 10,000 × 10,000 matrices.
+    """
     k = len(encs[0].labels)
     y = encs[0].y
     n, m = len(y), len(encs)
+    per_class = k <= ev.MAX_PER_CLASS_STATS
     rng = _rng(seed, _FAMILY_COUNTS)
-    matrices: list[np.ndarray] = []
     cells = counts = None
     if k ** (m + 1) < 2**62:
         joint = y.astype(np.int64)
         for enc in encs:
             joint = joint * k + enc.pred
         cells, counts = np.unique(joint, return_counts=True)
+    parts: list[list[dict[str, np.ndarray]]] = [[] for _ in encs]
     if cells is not None and counts is not None and len(cells) <= MAX_CELLS:
-        draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
         true = cells // k**m
-        for i in range(m):
-            pred = (cells // k ** (m - 1 - i)) % k
-            matrices.append(_aggregate(draws, true * k + pred, k * k))
+        preds = [(cells // k ** (m - 1 - i)) % k for i in range(m)]
+        for size in _chunks(resamples, 8 * (len(cells) + (2 * m + 1) * k)):
+            draws = rng.multinomial(n, counts / n, size=size).astype(np.float64)
+            support = _aggregate(draws, true, k)
+            for i, pred in enumerate(preds):
+                hit = true == pred
+                tp = _aggregate(draws[:, hit], true[hit], k)
+                predicted = _aggregate(draws, pred, k)
+                parts[i].append(
+                    ev.count_metrics(tp, support, predicted, encs[0].labels, per_class=per_class)
+                )
     else:
         g, block = _blocks(n, rng)
         weights = _block_weights(g, resamples, rng)
+        support_b = np.bincount(block * k + y, minlength=g * k).reshape(g, k).astype(np.float64)
+        blocks = []
         for enc in encs:
-            per_block = np.bincount(block * k * k + y * k + enc.pred, minlength=g * k * k)
-            matrices.append(weights @ per_block.reshape(g, k * k).astype(np.float64))
-    metrics = [ev.count_metrics(cm.reshape(resamples, k, k), encs[0].labels) for cm in matrices]
+            hit = y == enc.pred
+            tp_b = np.bincount(block[hit] * k + y[hit], minlength=g * k).reshape(g, k)
+            pred_b = np.bincount(block * k + enc.pred, minlength=g * k).reshape(g, k)
+            blocks.append((tp_b.astype(np.float64), pred_b.astype(np.float64)))
+        start = 0
+        for size in _chunks(resamples, 8 * (2 * m + 1) * k):
+            w = weights[start : start + size]
+            start += size
+            support = w @ support_b
+            for i, (tp_b, pred_b) in enumerate(blocks):
+                parts[i].append(
+                    ev.count_metrics(
+                        w @ tp_b, support, w @ pred_b, encs[0].labels, per_class=per_class
+                    )
+                )
+    metrics = [
+        {name: np.concatenate([p[name] for p in model]) for name in model[0]} for model in parts
+    ]
     return {name: np.stack([mt[name] for mt in metrics], axis=1) for name in metrics[0]}
+
+
+def _chunks(resamples: int, bytes_per_resample: int) -> list[int]:
+    """Resamples per chunk, so one chunk's working arrays stay within _CHUNK_BYTES."""
+    size = max(1, min(resamples, _CHUNK_BYTES // max(1, bytes_per_resample)))
+    return [min(size, resamples - start) for start in range(0, resamples, size)]
 
 
 def _blocks(n: int, rng: np.random.Generator) -> tuple[int, np.ndarray]:

@@ -1,0 +1,113 @@
+"""Evaluation is bounded in memory: work follows the classes present, a file whose
+evaluation would not fit the budget is refused before it is read, and both CSV readers
+(pyarrow, pandas) give the same predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cml_py import limits as lim
+from cml_py.errors import CmlError
+from cml_py.train import predictions as pr
+from cml_py.train.evaluate import evaluate
+from cml_py.train.stats import paired_statistics
+
+
+def many_classes(tmp_path, k: int, n: int) -> tuple:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, k, n)
+    paths = []
+    for name in ("base", "head"):
+        pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, k, n))
+        path = tmp_path / f"{name}.csv"
+        path.write_text(
+            "y_true,y_pred\n" + "".join(f"c{a},c{b}\n" for a, b in zip(y, pred, strict=True))
+        )
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def test_ten_thousand_classes_are_evaluated_in_bounded_memory(tmp_path) -> None:
+    base_path, head_path = many_classes(tmp_path, 10_000, 4_000)
+    base, head = pr.read_predictions(base_path), pr.read_predictions(head_path)
+    assert head.task == "classification"
+    values = evaluate(head)
+    assert 0 < values["accuracy"] < 1
+    result = paired_statistics(base, head, resamples=200)
+    assert "accuracy" in result.stats and "f1_macro" in result.stats
+    assert not any(name.startswith("per_class.") for name in result.stats)
+
+
+def test_per_class_intervals_stay_for_a_few_classes(tmp_path) -> None:
+    base_path, head_path = many_classes(tmp_path, 3, 600)
+    result = paired_statistics(
+        pr.read_predictions(base_path), pr.read_predictions(head_path), resamples=200
+    )
+    assert "per_class.c1.f1" in result.stats
+
+
+def test_chunked_resampling_gives_the_same_intervals(tmp_path, monkeypatch) -> None:
+    from cml_py.train import stats
+
+    base_path, head_path = many_classes(tmp_path, 4, 800)
+    base, head = pr.read_predictions(base_path), pr.read_predictions(head_path)
+    whole = paired_statistics(base, head, resamples=300)
+    monkeypatch.setattr(stats, "_CHUNK_BYTES", 1)  # one resample per chunk
+    chunked = paired_statistics(base, head, resamples=300)
+    assert chunked.stats == whole.stats
+
+
+def test_a_file_too_large_to_evaluate_is_refused_before_reading(tmp_path) -> None:
+    path = tmp_path / "wide.csv"
+    header = "y_true,y_pred," + ",".join(f"proba_{i}" for i in range(200))
+    row = "0,0," + ",".join(["0.005"] * 200)
+    path.write_text(header + "\n" + "\n".join([row] * 2000) + "\n")
+    small = lim.Limits(eval_bytes=8 * lim.MIB)
+    with pytest.raises(CmlError) as exc:
+        pr.read_predictions(path, limits=small)
+    message = str(exc.value)
+    assert message.startswith(str(path)) and "202 columns" in message
+    assert "CML_PY_MAX_EVAL_MB" in message
+    with pytest.raises(CmlError, match="CML_PY_MAX_DATA_MB"):
+        pr.read_predictions(path, limits=lim.Limits(data_bytes=1024))
+    assert pr.read_predictions(path).n == 2000
+
+
+CSV = "id,y_true,y_pred,proba_a,proba_b\n3,a,b,0.25,0.75\n1,b,b,0.1,0.9\n2,a,a,0.8,0.2\n"
+
+
+def test_pyarrow_and_pandas_readers_agree(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(CSV)
+    fast = pr.read_predictions(path)
+
+    def no_pyarrow(*_args, **_kwargs):
+        raise ImportError("pyarrow")
+
+    monkeypatch.setattr(pr, "_read_with_pyarrow", no_pyarrow)
+    slow = pr.read_predictions(path)
+    for field in ("y_true", "y_pred", "ids", "proba"):
+        assert np.array_equal(getattr(fast, field), getattr(slow, field)), field
+    assert fast.task == slow.task == "classification"
+    assert evaluate(fast) == evaluate(slow)
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("y_true,y_pred,y_pred\n1,1,1\n", "the column 'y_pred' appears twice"),
+        ("id,y_true,y_pred\n,1,1\n2,0,0\n", "the id column has empty values"),
+        ("y_true,y_pred\n1,1\n2,2,2\n", "cannot read predictions CSV"),
+    ],
+)
+def test_malformed_predictions_are_bad_input(tmp_path, csv: str, message: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(csv)
+    with pytest.raises(CmlError, match=message):
+        pr.read_predictions(path)
+
+
+def test_reading_from_bytes_as_from_git(tmp_path) -> None:
+    got = pr.read_predictions("main:p.csv", data=CSV.encode())
+    assert got.n == 3 and got.proba_labels == ("a", "b")
