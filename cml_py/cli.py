@@ -253,13 +253,9 @@ def diff(
         raise click.UsageError("--md and --json cannot be used together")
     _, report = _load(common, show_all)
     if as_json:
-        import json
+        from cml_py.report.json_out import iter_json
 
-        from cml_py.report.json_out import report_dict
-
-        data = report_dict(report)
-        del data["gate"], data["verdict"]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+        click.echo("".join(iter_json(report, omit=("gate", "verdict"))), nl=False)
     elif as_md:
         from cml_py.report.diff_only import render_diff_markdown
 

@@ -9,12 +9,13 @@ and a drop of exactly the allowed limit must pass.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 from cml_py import inference
 from cml_py.config import GateRule
-from cml_py.metrics.direction import matches
+from cml_py.metrics.direction import pattern_matcher
 from cml_py.model import (
     DiffRow,
     Direction,
@@ -29,16 +30,45 @@ from cml_py.model import (
 RULE_KINDS = ("min", "max", "max_drop", "max_drop_pct")
 MISSING_AT_HEAD = "missing in this PR"  # the note renderers key on to show no value
 _DROP_RULES = ("max_drop", "max_drop_pct")
+_GLOB = re.compile(r"[*?\[]")
 
 
 def _at_most(value: float, limit: float) -> bool:
     return value <= limit or math.isclose(value, limit, rel_tol=1e-9, abs_tol=1e-12)
 
 
+def literal_matches(patterns: set[str], rows: Sequence[DiffRow]) -> dict[str, list[DiffRow]]:
+    """Rows named by plain (non-glob) patterns, by name or `file:name`, in one pass and
+    in report order — a dict lookup per row instead of a pattern match per row per rule,
+    the difference between milliseconds and seconds at half a million metrics."""
+    if not patterns:
+        return {}
+    found: dict[str, list[DiffRow]] = {pattern: [] for pattern in patterns}
+    with_file = any(":" in pattern for pattern in patterns)
+    for row in rows:
+        hit = found.get(row.name)
+        if hit is not None:
+            hit.append(row)
+        if with_file:
+            hit = found.get(f"{row.path}:{row.name}")
+            if hit is not None:
+                hit.append(row)
+    return found
+
+
+def glob_matches(pattern: str, rows: Sequence[DiffRow]) -> list[DiffRow]:
+    """Rows a glob names (by name or `file:name`), with the pattern compiled once."""
+    match = pattern_matcher(pattern)
+    return [row for row in rows if match(row.name) or match(f"{row.path}:{row.name}")]
+
+
 def evaluate_gate(rules: Sequence[GateRule], rows: Sequence[DiffRow]) -> GateResult:
     checks: list[GateCheck] = []
+    literal = literal_matches({r.pattern for r in rules if not _GLOB.search(r.pattern)}, rows)
     for rule in rules:
-        matched = [row for row in rows if matches(rule.pattern, row.path, row.name)]
+        matched = literal.get(rule.pattern)
+        if matched is None:
+            matched = glob_matches(rule.pattern, rows)
         kinds = [k for k in RULE_KINDS if getattr(rule, k) is not None]
         if not matched:
             status = _missing_status(rule, at_head=True)

@@ -154,7 +154,7 @@ class StatsSummary:
     unpaired: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DiffRow:
     """One metric or param compared across base and head.
 

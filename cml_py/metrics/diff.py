@@ -3,27 +3,56 @@
 Order is deterministic so that the same inputs always give the same comment: files in
 configured order (files only at the base last), then natural key order within a file
 (`m2` before `m10`).
+
+This runs once per metric, up to millions of times, so the loop is written for speed:
+one sort key string per name, directions resolved through precompiled patterns, and
+the common float-against-float case compared inline.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from cml_py.metrics.direction import direction_for
+from cml_py.bulk import paused_gc
+from cml_py.metrics.direction import infer_direction, matches
 from cml_py.model import DiffRow, Direction, MetricSet, Scalar, Verdict, is_number
 
-_DIGITS = re.compile(r"(\d+)")
+_DIGITS = re.compile(r"\d+")
 
 
-def natural_key(text: str) -> tuple:
-    """`m2` < `m10`: digit runs compare as numbers, the rest case-insensitively."""
-    parts = _DIGITS.split(text)
-    return (
-        tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)),
-        text,
-    )
+def _digit_run(match: re.Match[str]) -> str:
+    digits = match.group().lstrip("0") or "0"
+    return f"\x01{chr(0x30 + len(digits))}{digits}"
+
+
+def natural_key(text: str) -> str:
+    """`m2` < `m10`: digit runs compare as numbers, the rest case-insensitively, ties by
+    the text itself.
+
+    One string, not a tuple of parts: a digit run is written as its length then its
+    digits (so longer numbers sort later), behind a \\x01 that sorts before any text, as
+    the number would in a tuple. String keys compare in C, several times faster than
+    tuples, which matters when sorting half a million names.
+    """
+    return _DIGITS.sub(_digit_run, text.casefold()) + "\x00" + text
+
+
+def direction_resolver(
+    directions: Sequence[tuple[str, Direction]],
+) -> Callable[[str, str], Direction]:
+    """`(path, name) → Direction`: the first matching `direction:` entry, else the name."""
+    if not directions:
+        return lambda _path, name: infer_direction(name)
+
+    def resolve(path: str, name: str) -> Direction:
+        for pattern, direction in directions:
+            if matches(pattern, path, name):
+                return direction
+        return infer_direction(name)
+
+    return resolve
 
 
 def diff_sets(
@@ -42,16 +71,50 @@ def diff_sets(
     )
     head_files: dict[str, Mapping[str, Scalar]] = {f.path: f.values for f in head.files}
     paths = list(head_files) + [p for p in base_files if p not in head_files]
+    resolve = direction_resolver(directions) if judge else None
     rows: list[DiffRow] = []
     empty: Mapping[str, Scalar] = {}
-    for path in paths:
-        old = base_files.get(path, empty)
-        new = head_files.get(path, empty)
-        names = sorted(set(old) | set(new), key=natural_key)
-        for name in names:
-            direction = direction_for(path, name, directions) if judge else None
-            rows.append(compare_values(path, name, old, new, direction))
+    with paused_gc():
+        for path in paths:
+            old = base_files.get(path, empty)
+            new = head_files.get(path, empty)
+            names = sorted(old.keys() | new.keys(), key=natural_key)
+            rows.extend(_compare_file(path, names, old, new, resolve))
     return tuple(rows)
+
+
+def _compare_file(
+    path: str,
+    names: list[str],
+    old: Mapping[str, Scalar],
+    new: Mapping[str, Scalar],
+    resolve: Callable[[str, str], Direction] | None,
+) -> list[DiffRow]:
+    out = []
+    missing = object()
+    for name in names:
+        b = old.get(name, missing)
+        h = new.get(name, missing)
+        direction = resolve(path, name) if resolve is not None else None
+        if type(b) is float and type(h) is float and b == b and h == h:  # the common case
+            if b == h:
+                out.append(
+                    DiffRow(path, name, b, h, True, True, 0, 0.0, Verdict.UNCHANGED, direction)
+                )
+                continue
+            delta = h - b
+            if delta == delta:
+                rel = delta / abs(b) if b != 0 and math.isfinite(b) else None
+                if direction is None:
+                    verdict = Verdict.CHANGED
+                elif (delta > 0) is (direction is Direction.HIGHER):
+                    verdict = Verdict.BETTER
+                else:
+                    verdict = Verdict.WORSE
+                out.append(DiffRow(path, name, b, h, True, True, delta, rel, verdict, direction))
+                continue
+        out.append(compare_values(path, name, old, new, direction))
+    return out
 
 
 def compare_values(

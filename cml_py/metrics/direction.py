@@ -7,9 +7,11 @@ Segments, not substrings: `val_loss` is a cost, `lossless_ratio` is not.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Sequence
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Sequence
+from fnmatch import translate
+from functools import lru_cache, partial
 
 from cml_py.model import Direction
 
@@ -42,15 +44,32 @@ def name_segments(name: str) -> list[str]:
     return [s.lower() for s in _SEPARATORS.split(_CAMEL.sub("_", name)) if s]
 
 
-_ANY_COST_WORD = re.compile("|".join(sorted(COST_WORDS, key=len, reverse=True)))
+# Every cost word contains one of these (`rmse` contains `mse`, `errors` contains `err`):
+# one small alternation on the lowercased name rules out most names in a fraction of a
+# microsecond. (re.IGNORECASE instead of lower() is ten times slower here.)
+_ANY_COST_WORD = re.compile(
+    "|".join(sorted(w for w in COST_WORDS if not any(o != w and o in w for o in COST_WORDS)))
+).search
 
 
 def infer_direction(name: str) -> Direction:
-    if not _ANY_COST_WORD.search(name.lower()):  # the common case, without splitting
+    if not _ANY_COST_WORD(name.lower()):  # the common case, without splitting
         return Direction.HIGHER
     if any(segment in COST_WORDS for segment in name_segments(name)):
         return Direction.LOWER
     return Direction.HIGHER
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@lru_cache(maxsize=256)
+def pattern_matcher(pattern: str) -> Callable[[str], object]:
+    """`pattern` compiled once: a glob as a regex (what fnmatchcase does on every call),
+    a plain name as string equality."""
+    if not _GLOB_CHARS.search(pattern):
+        return partial(operator.eq, pattern)
+    return re.compile(translate(pattern)).match
 
 
 def matches(pattern: str, path: str, name: str) -> bool:
@@ -58,7 +77,8 @@ def matches(pattern: str, path: str, name: str) -> bool:
 
     Globs follow fnmatch: `*` also crosses dots, so `*loss` matches `train.loss`.
     """
-    return fnmatchcase(name, pattern) or fnmatchcase(f"{path}:{name}", pattern)
+    match = pattern_matcher(pattern)
+    return bool(match(name) or match(f"{path}:{name}"))
 
 
 def direction_for(

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from cml_py import limits as lim
+from cml_py.bulk import paused_gc
 from cml_py.errors import CmlError
 from cml_py.model import HugeInt, Scalar
 
@@ -65,7 +66,8 @@ def parse_file(data: bytes, path: str, limits: lim.Limits | None = None) -> dict
     if not text.strip():
         return {}
     if kind == "json":
-        tree = _load_json(text, path, limits)
+        with paused_gc():
+            tree = _load_json(text, path, limits)
     elif kind == "yaml":
         from cml_py.yamlio import load_yaml
 
@@ -79,7 +81,8 @@ def parse_file(data: bytes, path: str, limits: lim.Limits | None = None) -> dict
             f"{path}: expected a mapping of names to values at the top level, "
             f"got {type(tree).__name__}"
         )
-    return flatten(tree, path, limits)
+    with paused_gc():
+        return flatten(tree, path, limits)
 
 
 def number_from_digits(text: str) -> int | float:

@@ -21,6 +21,7 @@ def render_diff_markdown(report: Report) -> str:
             label=label,
             show_all=report.show_all,
             show_file=v.several_files(rows),
+            limit=v.MD_ROWS,
         )
         body = md_table(table) if table else f"No {label.lower()} changed ({len(rows)} compared)."
         parts.append(f"#### {label}s\n\n{body}\n")

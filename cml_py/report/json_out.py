@@ -1,19 +1,33 @@
 """Report → JSON for scripts. Always valid JSON: a non-finite number becomes `null` with
 a sibling `<field>_nonfinite` of "NaN", "inf" or "-inf", because NaN is not JSON and
-tools such as jq reject it."""
+tools such as jq reject it.
+
+The text is laid out by hand — the top level indented, one metric per line — because
+`json.dumps(..., indent=2)` falls back to the pure-Python encoder, 20 times slower than
+the C one that encodes each row here; at half a million metrics that is the difference
+between 16 seconds and under one. Rows are encoded one by one, so no dict per row is
+ever held for the whole report.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
-from cml_py.model import DiffRow, Evidence, GateCheck, Report
+from cml_py.bulk import paused_gc
+from cml_py.model import DiffRow, Direction, Evidence, GateCheck, Report, Verdict
 from cml_py.report.view import verdict_counts
+
+_VALUE = {member: member.value for enum in (Verdict, Direction) for member in enum}
+_ROW = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
+    if type(value) is float and value - value == 0:  # finite: the common case
+        out[key] = value
+    elif isinstance(value, float) and not math.isfinite(value):
         out[key] = None
         out[f"{key}_nonfinite"] = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     else:
@@ -21,9 +35,9 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
 
 
 def row_dict(row: DiffRow) -> dict[str, Any]:
-    out: dict[str, Any] = {"file": row.path, "name": row.name, "verdict": row.verdict.value}
+    out: dict[str, Any] = {"file": row.path, "name": row.name, "verdict": _VALUE[row.verdict]}
     if row.direction is not None:
-        out["direction"] = row.direction.value
+        out["direction"] = _VALUE[row.direction]
     if row.has_base:
         _put(out, "base", row.base)
     if row.has_head:
@@ -101,12 +115,17 @@ def check_dict(check: GateCheck) -> dict[str, Any]:
     return out
 
 
-def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dict[str, Any]:
+def report_dict(
+    report: Report, *, include_unchanged: bool | None = None, lazy: bool = False
+) -> dict[str, Any]:
+    """The report as plain data. `lazy`: rows and checks stay objects, to be encoded one
+    at a time by `iter_json`."""
     comparison = report.comparison
     show_all = report.show_all if include_unchanged is None else include_unchanged
 
-    def rows(items: tuple[DiffRow, ...]) -> list[dict[str, Any]]:
-        return [row_dict(r) for r in items if show_all or r.verdict.value != "unchanged"]
+    def rows(items: tuple[DiffRow, ...]) -> list[Any]:
+        chosen = [r for r in items if show_all or r.verdict is not Verdict.UNCHANGED]
+        return _Rows(chosen, row_dict) if lazy else [row_dict(r) for r in chosen]
 
     base = comparison.base
     return {
@@ -116,7 +135,9 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
         "base": {"name": base.name, "sha": base.sha, "how": base.how} if base else None,
         "head": {"sha": comparison.head_sha},
         "counts": {v.value: n for v, n in verdict_counts(comparison.metrics).items()},
-        "gate": [check_dict(c) for c in report.gate.checks],
+        "gate": _Rows(list(report.gate.checks), check_dict)
+        if lazy
+        else [check_dict(c) for c in report.gate.checks],
         "policy_change": None
         if report.gate.policy_change is None
         else {
@@ -182,5 +203,48 @@ def report_dict(report: Report, *, include_unchanged: bool | None = None) -> dic
     }
 
 
-def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def render_json(report: Report, *, include_unchanged: bool | None = None) -> str:
+    """The report as JSON text (`include_unchanged`: also unchanged rows, as report.json
+    for `--merge` needs; default: as the report shows them)."""
+    return "".join(iter_json(report, include_unchanged=include_unchanged))
+
+
+def iter_json(
+    report: Report, *, include_unchanged: bool | None = None, omit: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """The JSON text in pieces (one per row), to write or join, without the top-level
+    keys in `omit`."""
+    data = report_dict(report, include_unchanged=include_unchanged, lazy=True)
+    keys = [k for k in data if k not in omit]
+    with paused_gc():
+        yield "{"
+        for i, key in enumerate(keys):
+            value = data[key]
+            yield f"\n  {json.dumps(key)}: "
+            if isinstance(value, _Rows):
+                yield from _rows(value)
+            else:
+                text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+                yield text.replace("\n", "\n  ")
+            if i < len(keys) - 1:
+                yield ","
+        yield "\n}\n"
+
+
+class _Rows(list):
+    """Rows still to encode (a list of DiffRow/GateCheck and the function to use)."""
+
+    def __init__(self, items: list, encode: Any) -> None:
+        super().__init__(items)
+        self.encode = encode
+
+
+def _rows(rows: _Rows) -> Iterator[str]:
+    if not rows:
+        yield "[]"
+        return
+    yield "["
+    last = len(rows) - 1
+    for i, item in enumerate(rows):
+        yield "\n    " + _ROW(rows.encode(item)) + ("," if i < last else "")
+    yield "\n  ]"

@@ -83,7 +83,7 @@ def build_context(report: Report) -> dict[str, Any]:
         "base_how": md_cell(base.how) if base else None,
         "head_sha": md_code(short(comparison.head_sha)),
         "metric_counts": v.counts_text(comparison.metrics),
-        "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file),
+        "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file, limit=v.MD_ROWS),
         "unpaired": md_cell(v.unpaired_warning(report)),
         "significance": v.significance_table(report, md_cell),
         "significance_summary": md_cell(v.significance_summary(report)),
@@ -99,6 +99,7 @@ def build_context(report: Report) -> dict[str, Any]:
             label="Metric",
             show_all=report.show_all,
             show_file=show_file,
+            limit=v.MD_ROWS,
         ),
         "metrics_total": len(comparison.metrics),
         "metrics_changed": len(changed),
@@ -110,11 +111,14 @@ def build_context(report: Report) -> dict[str, Any]:
             label="Param",
             show_all=report.show_all,
             show_file=v.several_files(comparison.params),
+            limit=v.MD_ROWS,
         ),
         "params_total": len(comparison.params),
         "params_changed": len(params_changed),
         # the collapsed list of every value, unless the table above already shows them all
-        "all_metrics": v.values_table(comparison.metrics, md_cell, show_file=show_file)
+        "all_metrics": v.values_table(
+            comparison.metrics, md_cell, show_file=show_file, limit=v.MD_ROWS
+        )
         if len(changed) < len(comparison.metrics) and not report.show_all
         else None,
         "notes": [md_cell(n) for n in comparison.notes],

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from cml_py.bulk import paused_gc
 from cml_py.gate import MISSING_AT_HEAD
 from cml_py.model import (
     DiffRow,
@@ -25,6 +27,7 @@ from cml_py.model import (
 from cml_py.report.format import MISSING, fmt_delta, fmt_float, fmt_number, fmt_pair, fmt_pct
 
 Escape = Callable[[str], str]
+T = TypeVar("T")
 
 VERDICT_ORDER = (
     Verdict.WORSE,
@@ -36,14 +39,46 @@ VERDICT_ORDER = (
 )
 
 
+MD_ROWS = 1000
+"""Rows a markdown table shows before folding the rest into a count. Every place a
+markdown report goes holds at most about a megabyte (GitHub comments 65,536 characters,
+GitLab notes 1,000,000, a job summary 1 MiB), so rendering half a million rows would
+only cost memory and time before being cut; report.json and `cml-py diff` keep all."""
+
+
 @dataclass(frozen=True)
 class Table:
     headers: tuple[str, ...]
     aligns: str  # one of "l", "r" per column
     rows: tuple[tuple[str, ...], ...]
+    omitted: int = 0
+    """Rows left out to keep the report readable (shown as a count under the table)."""
+    omitted_detail: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.rows)
+        return bool(self.rows) or bool(self.omitted)
+
+
+def fold(items: Sequence[T], limit: int | None, rank: Callable[[T], int]) -> tuple[list[T], int]:
+    """At most `limit` items, the lowest `rank` first (worst news), in their original
+    order; and how many were left out. Linear: items are bucketed by rank, not sorted."""
+    if limit is None or len(items) <= limit:
+        return list(items), 0
+    buckets: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        buckets.setdefault(rank(item), []).append(i)
+    chosen: list[int] = []
+    for key in sorted(buckets):
+        chosen += buckets[key][: limit - len(chosen)]
+        if len(chosen) >= limit:
+            break
+    return [items[i] for i in sorted(chosen)], len(items) - len(chosen)
+
+
+def _left_out(rows: Sequence[DiffRow], shown: Sequence[DiffRow]) -> str:
+    """`3 worse, 120 better` — the verdicts of the rows a folded table does not show."""
+    total, kept = verdict_counts(rows), verdict_counts(shown)
+    return ", ".join(f"{n - kept[v]} {v.value}" for v, n in total.items() if n - kept[v])
 
 
 @dataclass(frozen=True)
@@ -99,9 +134,15 @@ def verdict_text(row: DiffRow, marks: Marks) -> str:
     return marks.noise.format(word=row.verdict.value)
 
 
-def gate_table(report: Report, esc: Escape, marks: Marks, *, show_file: bool) -> Table:
+_STATUS_RANK = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
+
+
+def gate_table(
+    report: Report, esc: Escape, marks: Marks, *, show_file: bool, limit: int | None = None
+) -> Table:
+    checks, omitted = fold(report.gate.checks, limit, lambda c: _STATUS_RANK[c.status])
     rows = []
-    for check in report.gate.checks:
+    for check in checks:
         has_value = check.metric is not None and check.note != MISSING_AT_HEAD
         base, value = _pair(check.base, check.value, check.base is not None, has_value, esc)
         row = [
@@ -121,7 +162,19 @@ def gate_table(report: Report, esc: Escape, marks: Marks, *, show_file: bool) ->
     if show_file:
         headers.insert(1, "File")
         aligns = "l" + aligns
-    return Table(tuple(headers), aligns, tuple(rows))
+    detail = ""
+    if omitted:
+        shown = {id(c) for c in checks}
+        left = [c for c in report.gate.checks if id(c) not in shown]
+        detail = ", ".join(
+            f"{n} {status.value}ed" if status is not Status.PASS else f"{n} passed"
+            for status in _STATUS_RANK
+            if (n := sum(1 for c in left if c.status is status))
+        )
+    return Table(tuple(headers), aligns, tuple(rows), omitted, detail)
+
+
+_VERDICT_RANK = {verdict: i for i, verdict in enumerate(VERDICT_ORDER)}
 
 
 def diff_table(
@@ -132,28 +185,62 @@ def diff_table(
     label: str,
     show_all: bool,
     show_file: bool,
+    limit: int | None = None,
 ) -> Table:
+    """One line per changed row (every row with `show_all`); over `limit` rows, the
+    worst news is kept — worse, then better, changed, added, removed — in file order."""
+    visible = rows if show_all else [r for r in rows if r.verdict is not Verdict.UNCHANGED]
+    shown, omitted = fold(visible, limit, lambda r: _VERDICT_RANK[r.verdict])
+    verdicts = marks.verdict
+    up, down = f"{marks.up} +", f"{marks.down} -"
     out = []
-    for row in rows:
-        if row.verdict is Verdict.UNCHANGED and not show_all:
-            continue
-        base, head = _pair(row.base, row.head, row.has_base, row.has_head, esc)
-        cells = [esc(row.name), base, head, change_text(row, marks), verdict_text(row, marks)]
-        if show_file:
-            cells.insert(0, esc(row.path))
-        out.append(tuple(cells))
+    with paused_gc():
+        for row in shown:
+            base, head, delta, rel = row.base, row.head, row.delta, row.rel
+            if (
+                type(base) is float
+                and type(head) is float
+                and type(delta) is float
+                and row.stat is None
+                and delta
+            ):
+                # The common row, formatted inline (it runs once per metric): each
+                # number is one C-level format; anything unusual takes fmt_*.
+                b, h = format(base, ".4g"), format(head, ".4g")
+                if "e" in b or "e" in h or b == h or b[-1] in "nf" or h[-1] in "nf":
+                    b, h = fmt_pair(base, head)
+                d = format(abs(delta), ".3g")
+                if "e" in d or d[-1] in "nf":
+                    d = fmt_float(abs(delta), 3)
+                change = (up if delta > 0 else down) + d
+                if rel:
+                    p = format(abs(rel) * 100.0, ".3g")
+                    if "e" in p or p[-1] in "nf":
+                        p = fmt_float(abs(rel) * 100.0, 3)
+                    change += f" ({'+' if rel > 0 else '-'}{p}%)"
+                cells = (esc(row.name), b, h, change, verdicts[row.verdict])  # numbers: ours
+            else:
+                b, h = _pair(base, head, row.has_base, row.has_head, esc)
+                cells = (esc(row.name), b, h, change_text(row, marks), verdict_text(row, marks))
+            if show_file:
+                cells = (esc(row.path), *cells)
+            out.append(cells)
     headers = [label, "main", "this PR", "Change", ""]
     aligns = "lrrrl"
     if show_file:
         headers.insert(0, "File")
         aligns = "l" + aligns
-    return Table(tuple(headers), aligns, tuple(out))
+    detail = _left_out(visible, shown) if omitted else ""
+    return Table(tuple(headers), aligns, tuple(out), omitted, detail)
 
 
-def values_table(rows: Sequence[DiffRow], esc: Escape, *, show_file: bool) -> Table:
+def values_table(
+    rows: Sequence[DiffRow], esc: Escape, *, show_file: bool, limit: int | None = None
+) -> Table:
     """Every metric with both values, for the collapsed "all metrics" section."""
+    shown = rows if limit is None else rows[:limit]
     out = []
-    for row in rows:
+    for row in shown:
         base, head = _pair(row.base, row.head, row.has_base, row.has_head, esc)
         cells = [esc(row.name), base, head]
         if show_file:
@@ -164,7 +251,7 @@ def values_table(rows: Sequence[DiffRow], esc: Escape, *, show_file: bool) -> Ta
     if show_file:
         headers.insert(0, "File")
         aligns = "l" + aligns
-    return Table(tuple(headers), aligns, tuple(out))
+    return Table(tuple(headers), aligns, tuple(out), len(rows) - len(shown))
 
 
 def verdict_counts(rows: Sequence[DiffRow]) -> dict[Verdict, int]:
