@@ -255,16 +255,20 @@ def diff(
     if as_json:
         from cml_py.report.json_out import iter_json
 
-        click.echo("".join(iter_json(report, omit=("gate", "verdict"))), nl=False)
+        for piece in iter_json(report, omit=("gate", "verdict")):  # a block of rows at a time
+            click.echo(piece, nl=False)
     elif as_md:
         from cml_py.report.diff_only import render_diff_markdown
 
         click.echo(render_diff_markdown(report), nl=False)
     else:
-        from cml_py.report.text import diff_sections, header_lines
+        from cml_py.report.text import diff_sections, header_lines, in_blocks
 
         lines = header_lines(report)[1:] + diff_sections(report)
-        click.echo("\n".join(lines).lstrip("\n"))
+        while lines and not lines[0]:
+            del lines[0]
+        for piece in in_blocks(lines):  # never one string of every row
+            click.echo(piece, nl=False)
     return EXIT_OK
 
 
@@ -363,7 +367,7 @@ def report(
       cml-py report --format text -o -
       cml-py report --merge legs/* -o report.md    # one report for matrix legs
     """
-    from cml_py.report import DEFAULT_FILES, render
+    from cml_py.report import DEFAULT_FILES, render_chunks
     from cml_py.trust import template_for
 
     target = output or DEFAULT_FILES[fmt]
@@ -400,13 +404,14 @@ def report(
         )
     else:
         source = template_for(settings)
-    text = render(result, fmt, template=source)
+    pieces = render_chunks(result, fmt, template=source)  # JSON: a block of rows at a time
     if target == "-":
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
     else:
         from cml_py.fsio import write_atomic
 
-        write_atomic(Path(target), text)
+        write_atomic(Path(target), pieces)
         click.echo(f"cml-py: wrote {target} ({_verdict_word(result)})", err=True)
     return EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from cml_py.errors import CmlError
@@ -16,9 +17,18 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+def write_atomic(path: Path, data: str | bytes | Iterable[str]) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`.
+
+    `data` may be an iterable of text pieces, written as they come (a large report.json
+    is never held whole in memory)."""
+    pieces: Iterable[bytes]
+    if isinstance(data, str):
+        pieces = (data.encode("utf-8"),)
+    elif isinstance(data, bytes):
+        pieces = (data,)
+    else:
+        pieces = (piece.encode("utf-8") for piece in data)
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -27,7 +37,8 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise CmlError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for payload in pieces:
+                handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())

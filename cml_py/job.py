@@ -103,7 +103,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
     from cml_py.fsio import write_atomic
     from cml_py.paths import output_directory, replace_output_directory
     from cml_py.report import render
-    from cml_py.report.json_out import render_json
+    from cml_py.report.json_out import iter_json
     from cml_py.trust import template_for
 
     stages = Stages(echo)
@@ -163,7 +163,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
         report_path = out / "report.md"
         markdown = render(report, "md", template=template_for(settings))
         write_atomic(report_path, markdown)
-        write_atomic(out / "report.json", render_json(report, include_unchanged=True))
+        write_atomic(out / "report.json", iter_json(report, include_unchanged=True))
         write_atomic(out / "gate.xml", render(report, "junit"))
         write_atomic(out / "metrics.txt", openmetrics(report.comparison.metrics))
         from cml_py.report.html import render_html

@@ -6,7 +6,7 @@ reviewer sees in the PR comment, the terminal and the JSON are always the same n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from cml_py.model import Report
@@ -39,3 +39,21 @@ def render(report: Report, fmt: str, *, template: TemplateSource | None = None) 
     else:
         raise ValueError(f"unknown report format {fmt!r}")
     return renderer(report)
+
+
+def render_chunks(
+    report: Report, fmt: str, *, template: TemplateSource | None = None
+) -> Iterator[str]:
+    """The rendered report in pieces, to write as they come: JSON holds every row (half
+    a million at the scale cml-py is measured at), so it is produced a block of rows at
+    a time instead of as one string the size of the file, plus its encoded copy."""
+    if fmt == "json":
+        from cml_py.report.json_out import iter_json
+
+        yield from iter_json(report)
+    elif fmt == "text":
+        from cml_py.report.text import in_blocks, text_lines
+
+        yield from in_blocks(text_lines(report))
+    else:
+        yield render(report, fmt, template=template)

@@ -239,12 +239,17 @@ class _Rows(list):
         self.encode = encode
 
 
+_BLOCK = 2000  # rows per piece: few enough writes, small enough pieces
+
+
 def _rows(rows: _Rows) -> Iterator[str]:
     if not rows:
         yield "[]"
         return
-    yield "["
-    last = len(rows) - 1
-    for i, item in enumerate(rows):
-        yield "\n    " + _ROW(rows.encode(item)) + ("," if i < last else "")
+    encode = rows.encode
+    for start in range(0, len(rows), _BLOCK):
+        block = rows[start : start + _BLOCK]
+        yield ("[" if start == 0 else ",") + ",".join(
+            ["\n    " + _ROW(encode(item)) for item in block]
+        )
     yield "\n  ]"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from cml_py.model import Report, Status, Verdict
 from cml_py.report import view as v
-from cml_py.report.tables import text_table
+from cml_py.report.tables import text_table, text_table_lines
 
 MARKS = v.Marks(
     status={Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN"},
@@ -65,21 +66,15 @@ def diff_sections(report: Report) -> list[str]:
     for label, rows in (("Metric", comparison.metrics), ("Param", comparison.params)):
         if not rows:
             continue
-        table = v.diff_table(
-            rows,
-            _plain,
-            MARKS,
-            label=label,
-            show_all=report.show_all,
-            show_file=v.several_files(rows),
-        )
-        hidden = (
-            sum(1 for r in rows if r.verdict is Verdict.UNCHANGED) if not report.show_all else 0
-        )
+        visible = v.visible_rows(rows, report.show_all)
+        show_file = v.several_files(rows)
+        headers, aligns = v.diff_headers(label, show_file=show_file)
+        hidden = len(rows) - len(visible)
         title = f"{label}s ({v.counts_text(rows)})"
         lines += ["", title]
-        if table:
-            lines.append(text_table(table))
+        if visible:
+            cells = v.diff_cells(visible, _plain, MARKS, show_file=show_file)
+            lines += text_table_lines(headers, aligns, cells)
         else:
             lines.append(f"  no {label.lower()} changed")
         if hidden:
@@ -87,11 +82,23 @@ def diff_sections(report: Report) -> list[str]:
     return lines
 
 
-def render_text(report: Report) -> str:
+def text_lines(report: Report) -> list[str]:
     lines = header_lines(report) + gate_section(report) + diff_sections(report)
     drawn = [c for c in report.charts if c.path is not None]
     if drawn:
         lines += ["", "Charts"] + [f"  {c.title}: {c.path}" for c in drawn]
     if report.comparison.notes:
         lines += ["", "Notes"] + [f"  - {_plain(n)}" for n in report.comparison.notes]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def render_text(report: Report) -> str:
+    return "\n".join(text_lines(report)) + "\n"
+
+
+def in_blocks(lines: list[str], block: int = 5000) -> Iterator[str]:
+    """Lines as a few large pieces of text ending in a newline: written one after
+    another they print exactly `"\\n".join(lines)`, without ever building that string
+    (tens of megabytes for `cml-py diff` on half a million metrics)."""
+    for start in range(0, len(lines), block):
+        yield "\n".join(lines[start : start + block]) + "\n"

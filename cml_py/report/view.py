@@ -8,7 +8,7 @@ the terminal renderer passes the identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -177,6 +177,51 @@ def gate_table(
 _VERDICT_RANK = {verdict: i for i, verdict in enumerate(VERDICT_ORDER)}
 
 
+def diff_headers(label: str, *, show_file: bool) -> tuple[tuple[str, ...], str]:
+    headers = (label, "main", "this PR", "Change", "")
+    return (("File", *headers), "l" + "lrrrl") if show_file else (headers, "lrrrl")
+
+
+def visible_rows(rows: Sequence[DiffRow], show_all: bool) -> Sequence[DiffRow]:
+    return rows if show_all else [r for r in rows if r.verdict is not Verdict.UNCHANGED]
+
+
+def diff_cells(
+    rows: Iterable[DiffRow], esc: Escape, marks: Marks, *, show_file: bool
+) -> Iterator[tuple[str, ...]]:
+    """The cells of each row: name, main, this PR, change, verdict (file first with
+    `show_file`). A generator, so a renderer of hundreds of thousands of rows never
+    holds them all at once."""
+    verdicts = marks.verdict
+    up, down = f"{marks.up} +", f"{marks.down} -"
+    for row in rows:
+        base, head, delta, rel = row.base, row.head, row.delta, row.rel
+        if type(base) is float and type(head) is float and type(delta) is float and delta:
+            # The common row, formatted inline (it runs once per metric): each number
+            # is one C-level format; anything unusual takes fmt_*.
+            b, h = format(base, ".4g"), format(head, ".4g")
+            if "e" in b or "e" in h or b == h or b[-1] in "nf" or h[-1] in "nf":
+                b, h = fmt_pair(base, head)
+            d = format(abs(delta), ".3g")
+            if "e" in d or d[-1] in "nf":
+                d = fmt_float(abs(delta), 3)
+            change = (up if delta > 0 else down) + d
+            if rel:
+                p = format(abs(rel) * 100.0, ".3g")
+                if "e" in p or p[-1] in "nf":
+                    p = fmt_float(abs(rel) * 100.0, 3)
+                change += f" ({'+' if rel > 0 else '-'}{p}%)"
+            if row.stat is not None:
+                change += f" {interval_text(row.stat)}"
+            cells = (esc(row.name), b, h, change, verdict_text(row, marks))  # numbers: ours
+            if row.stat is None:
+                cells = (*cells[:4], verdicts[row.verdict])
+        else:
+            b, h = _pair(base, head, row.has_base, row.has_head, esc)
+            cells = (esc(row.name), b, h, change_text(row, marks), verdict_text(row, marks))
+        yield (esc(row.path), *cells) if show_file else cells
+
+
 def diff_table(
     rows: Sequence[DiffRow],
     esc: Escape,
@@ -189,49 +234,13 @@ def diff_table(
 ) -> Table:
     """One line per changed row (every row with `show_all`); over `limit` rows, the
     worst news is kept — worse, then better, changed, added, removed — in file order."""
-    visible = rows if show_all else [r for r in rows if r.verdict is not Verdict.UNCHANGED]
+    visible = visible_rows(rows, show_all)
     shown, omitted = fold(visible, limit, lambda r: _VERDICT_RANK[r.verdict])
-    verdicts = marks.verdict
-    up, down = f"{marks.up} +", f"{marks.down} -"
-    out = []
     with paused_gc():
-        for row in shown:
-            base, head, delta, rel = row.base, row.head, row.delta, row.rel
-            if (
-                type(base) is float
-                and type(head) is float
-                and type(delta) is float
-                and row.stat is None
-                and delta
-            ):
-                # The common row, formatted inline (it runs once per metric): each
-                # number is one C-level format; anything unusual takes fmt_*.
-                b, h = format(base, ".4g"), format(head, ".4g")
-                if "e" in b or "e" in h or b == h or b[-1] in "nf" or h[-1] in "nf":
-                    b, h = fmt_pair(base, head)
-                d = format(abs(delta), ".3g")
-                if "e" in d or d[-1] in "nf":
-                    d = fmt_float(abs(delta), 3)
-                change = (up if delta > 0 else down) + d
-                if rel:
-                    p = format(abs(rel) * 100.0, ".3g")
-                    if "e" in p or p[-1] in "nf":
-                        p = fmt_float(abs(rel) * 100.0, 3)
-                    change += f" ({'+' if rel > 0 else '-'}{p}%)"
-                cells = (esc(row.name), b, h, change, verdicts[row.verdict])  # numbers: ours
-            else:
-                b, h = _pair(base, head, row.has_base, row.has_head, esc)
-                cells = (esc(row.name), b, h, change_text(row, marks), verdict_text(row, marks))
-            if show_file:
-                cells = (esc(row.path), *cells)
-            out.append(cells)
-    headers = [label, "main", "this PR", "Change", ""]
-    aligns = "lrrrl"
-    if show_file:
-        headers.insert(0, "File")
-        aligns = "l" + aligns
+        out = tuple(diff_cells(shown, esc, marks, show_file=show_file))
+    headers, aligns = diff_headers(label, show_file=show_file)
     detail = _left_out(visible, shown) if omitted else ""
-    return Table(tuple(headers), aligns, tuple(out), omitted, detail)
+    return Table(headers, aligns, out, omitted, detail)
 
 
 def values_table(
