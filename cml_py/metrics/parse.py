@@ -190,7 +190,9 @@ def _load_toml(text: str, path: str, limits: lim.Limits) -> Any:
 _SCALARS = (str, float, int, bool, type(None))
 
 
-def flatten(tree: dict, path: str, limits: lim.Limits | None = None) -> dict[str, Scalar]:
+def flatten(
+    tree: dict, path: str, limits: lim.Limits | None = None, *, fast: bool = True
+) -> dict[str, Scalar]:
     """Nested mappings and lists → `a.b.c` and `name.0`; a name produced twice is an error.
 
     An explicit stack, not recursion: metrics files come from user code and may be deep.
@@ -210,10 +212,14 @@ def flatten(tree: dict, path: str, limits: lim.Limits | None = None) -> dict[str
             raise CmlError(
                 f"{path}: more than {max_values:,} values ({lim.hint('values', limits)})"
             )
-        if isinstance(node, dict):
-            items: Any = node.items()
-        else:
-            items = enumerate(node)
+        if fast and type(node) is dict and _plain_leaf(node):
+            # The common node — string keys, scalar values — in C: one update.
+            out.update(zip(map(prefix.__add__, node), node.values(), strict=True))
+            count += len(node)
+            if len(out) != count:  # a name made twice: find it the slow way to say which
+                return flatten(tree, path, limits, fast=False)
+            continue
+        items: Any = node.items() if isinstance(node, dict) else enumerate(node)
         nested: list[tuple[str, Any, int]] = []
         for key, value in items:
             name = f"{prefix}{key}"
@@ -227,6 +233,16 @@ def flatten(tree: dict, path: str, limits: lim.Limits | None = None) -> dict[str
                 raise CmlError(f"{path}: the name {name!r} appears twice after flattening")
         stack.extend(reversed(nested))
     return out
+
+
+_LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
+
+
+def _plain_leaf(node: dict) -> bool:
+    """Only string keys and scalar values (floats, ints, strings, booleans, nulls)."""
+    return _LEAF_TYPES.issuperset(map(type, node.values())) and all(
+        type(key) is str for key in node
+    )
 
 
 def _scalar(value: Any) -> Scalar:

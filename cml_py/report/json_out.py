@@ -35,6 +35,27 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
 
 
 def row_dict(row: DiffRow) -> dict[str, Any]:
+    base, head, delta, rel = row.base, row.head, row.delta, row.rel
+    if (
+        type(base) is float
+        and type(head) is float
+        and type(delta) is float
+        and type(rel) is float
+        and row.stat is None
+        and row.direction is not None
+        and delta - delta == 0  # finite (and so are the values)
+        and rel - rel == 0
+    ):  # the common row, built in one go: this runs once per metric
+        return {
+            "file": row.path,
+            "name": row.name,
+            "verdict": _VALUE[row.verdict],
+            "direction": _VALUE[row.direction],
+            "base": base,
+            "head": head,
+            "change": delta,
+            "change_pct": rel * 100.0,
+        }
     out: dict[str, Any] = {"file": row.path, "name": row.name, "verdict": _VALUE[row.verdict]}
     if row.direction is not None:
         out["direction"] = _VALUE[row.direction]

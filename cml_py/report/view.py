@@ -8,8 +8,10 @@ the terminal renderer passes the identity.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TypeVar
 
 from cml_py.bulk import paused_gc
@@ -27,6 +29,7 @@ from cml_py.model import (
 from cml_py.report.format import MISSING, fmt_delta, fmt_float, fmt_number, fmt_pair, fmt_pct
 
 Escape = Callable[[str], str]
+_VERDICT_OF = attrgetter("verdict")
 T = TypeVar("T")
 
 VERDICT_ORDER = (
@@ -61,18 +64,26 @@ class Table:
 
 def fold(items: Sequence[T], limit: int | None, rank: Callable[[T], int]) -> tuple[list[T], int]:
     """At most `limit` items, the lowest `rank` first (worst news), in their original
-    order; and how many were left out. Linear: items are bucketed by rank, not sorted."""
+    order; and how many were left out. Linear, no sort: count the ranks, find the rank
+    where the limit falls, take everything better and the first items of that rank."""
     if limit is None or len(items) <= limit:
         return list(items), 0
-    buckets: dict[int, list[int]] = {}
-    for i, item in enumerate(items):
-        buckets.setdefault(rank(item), []).append(i)
-    chosen: list[int] = []
-    for key in sorted(buckets):
-        chosen += buckets[key][: limit - len(chosen)]
-        if len(chosen) >= limit:
+    ranks = list(map(rank, items))
+    counts = Counter(ranks)
+    taken = 0
+    for cutoff in sorted(counts):
+        if taken + counts[cutoff] >= limit:
             break
-    return [items[i] for i in sorted(chosen)], len(items) - len(chosen)
+        taken += counts[cutoff]
+    room = limit - taken
+    chosen = []
+    for item, item_rank in zip(items, ranks, strict=True):
+        if item_rank < cutoff:
+            chosen.append(item)
+        elif item_rank == cutoff and room:
+            chosen.append(item)
+            room -= 1
+    return chosen, len(items) - len(chosen)
 
 
 def _left_out(rows: Sequence[DiffRow], shown: Sequence[DiffRow]) -> str:
@@ -264,10 +275,8 @@ def values_table(
 
 
 def verdict_counts(rows: Sequence[DiffRow]) -> dict[Verdict, int]:
-    counts = {v: 0 for v in VERDICT_ORDER}
-    for row in rows:
-        counts[row.verdict] += 1
-    return counts
+    found = Counter(map(_VERDICT_OF, rows))
+    return {v: found[v] for v in VERDICT_ORDER}
 
 
 def counts_text(rows: Sequence[DiffRow]) -> str:
@@ -345,6 +354,8 @@ def sparkline(values: Sequence[float]) -> str:
 
 def trend_table(report: Report, esc: Escape) -> Table | None:
     """Each gated metric on main's last records, and where this PR would put it."""
+    if not report.comparison.trends:
+        return None
     rows = []
     by_key = {(r.path, r.name): r for r in report.comparison.metrics}
     for trend in report.comparison.trends:
