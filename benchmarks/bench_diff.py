@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Wall time and peak memory of `cml-py --help` and `cml-py diff`, beside `dvc metrics diff`.
+"""Wall time and peak memory of `cml-py diff`, `gate` and `report`, beside `dvc metrics diff`.
 
-Generates one git repository per size (main holds N metrics, a feature branch changes
-every one of them, so every row is rendered), runs each command several times and
-prints the median wall time, the median peak RSS and the ratio against dvc measured in
-the same run. dvc lives in its own virtual environment (benchmarks/.venv-dvc, created
-on first use); it is never a dependency of cml-py.
+For each size it generates a git repository whose `main` holds N metrics in one
+`metrics.json` nested three levels deep (`stage<k>.group<j>.metric_<i>`), with a
+feature branch that changes every value (so every row is compared and rendered) and a
+cml.yaml with two gate rules (a name and a glob). It then runs the commands in rounds,
+one after the other (A B A B …, so a noisy machine slows every tool alike), and prints
+min / median / max of the wall time, the peak RSS, and the ratios measured in the same
+run. dvc lives in its own virtual environment (benchmarks/.venv-dvc, created on first
+use); it is never a dependency of cml-py.
 
-    python benchmarks/bench_diff.py                      # sizes 5, 5000, 50000
-    python benchmarks/bench_diff.py --sizes 5 --repeat 15 --no-dvc
+    python benchmarks/bench_diff.py                          # 5, 5,000, 50,000, 500,000
+    python benchmarks/bench_diff.py --sizes 5,50000 --repeat 9
+    python benchmarks/bench_diff.py --files 20000            # many small metrics files
+    python benchmarks/bench_diff.py --no-dvc
 """
 
 from __future__ import annotations
@@ -26,6 +31,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DVC_VENV = HERE / ".venv-dvc"
+GATE = (
+    "metrics: [{target}]\n"
+    "gate:\n"
+    "  stage0.group0.metric_0: {{min: 0.1, max_drop: 0.5}}\n"
+    "  '*metric_1': {{max_drop_pct: 50}}\n"
+)
+REPORTS = {
+    "gate": ["gate"],
+    "report md": ["report", "-o", "-"],
+    "report json": ["report", "-o", "-", "--format", "json"],
+    "report text": ["report", "-o", "-", "--format", "text"],
+    "report junit": ["report", "-o", "-", "--format", "junit"],
+}
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -34,28 +52,48 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    err = proc.stderr.read().decode() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()[-500:]}")
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({code}): {err.strip()[-500:]}")
     return elapsed, usage.ru_maxrss / 1024.0
 
 
-def median_of(cmd: list[str], cwd: Path, env: dict[str, str], repeat: int) -> tuple[float, float]:
-    run_measured(cmd, cwd, env)  # warm the page cache and .pyc files
-    samples = [run_measured(cmd, cwd, env) for _ in range(repeat)]
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+def alternate(
+    commands: dict[str, list[str]], cwd: Path, env: dict[str, str], repeat: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Every command once to warm up (page cache, .pyc files), then `repeat` rounds in
+    which each runs once, in turn."""
+    for cmd in commands.values():
+        run_measured(cmd, cwd, env)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            samples[name].append(run_measured(cmd, cwd, env))
+    return samples
+
+
+def spread(samples: list[tuple[float, float]]) -> str:
+    times = [s[0] for s in samples]
+    return f"{min(times):.3f} / {statistics.median(times):.3f} / {max(times):.3f}"
+
+
+def median_time(samples: list[tuple[float, float]]) -> float:
+    return statistics.median(s[0] for s in samples)
+
+
+def peak(samples: list[tuple[float, float]]) -> str:
+    return f"{max(s[1] for s in samples):.0f}"
 
 
 def metrics_tree(n: int, shift: float) -> dict:
-    """N metrics as DVCLive-like nested JSON: groups of 100 under `group<k>`."""
-    tree: dict[str, dict[str, float]] = {}
+    """N metrics nested three levels: 100 per group, 10,000 per stage."""
+    tree: dict[str, dict[str, dict[str, float]]] = {}
     for i in range(n):
-        tree.setdefault(f"group{i // 100}", {})[f"metric_{i}"] = round(
-            0.5 + (i % 97) / 1000 + shift, 6
-        )
+        group = tree.setdefault(f"stage{i // 10_000}", {}).setdefault(f"group{i // 100}", {})
+        group[f"metric_{i}"] = round(0.5 + (i % 97) / 1000 + shift + i * 1e-9, 9)
     return tree
 
 
@@ -63,21 +101,47 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_repo(root: Path, n: int, with_dvc: Path | None) -> Path:
-    repo = root / f"repo-{n}"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "bench@example.invalid")
-    git(repo, "config", "user.name", "bench")
-    git(repo, "config", "commit.gpgsign", "false")
-    if with_dvc:
-        subprocess.run([str(with_dvc), "init", "-q"], cwd=repo, check=True, capture_output=True)
-        subprocess.run([str(with_dvc), "config", "core.analytics", "false"], cwd=repo, check=True)
+def new_repo(path: Path, dvc: Path | None) -> Path:
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "bench@example.invalid")
+    git(path, "config", "user.name", "bench")
+    git(path, "config", "commit.gpgsign", "false")
+    if dvc:
+        subprocess.run([str(dvc), "init", "-q"], cwd=path, check=True, capture_output=True)
+        subprocess.run([str(dvc), "config", "core.analytics", "false"], cwd=path, check=True)
+    return path
+
+
+def make_repo(root: Path, n: int, dvc: Path | None) -> Path:
+    repo = new_repo(root / f"repo-{n}", dvc)
     (repo / "metrics.json").write_text(json.dumps(metrics_tree(n, 0.0)))
+    (repo / "cml.yaml").write_text(GATE.format(target="metrics.json"))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "baseline")
+    git(repo, "gc", "-q")
     git(repo, "checkout", "-q", "-b", "feature")
     (repo / "metrics.json").write_text(json.dumps(metrics_tree(n, 0.01)))
+    return repo
+
+
+def make_files_repo(root: Path, files: int, dvc: Path | None) -> Path:
+    """`files` metrics files of two metrics each in one directory, matched by a glob."""
+    repo = new_repo(root / f"files-{files}", dvc)
+    folder = repo / "metrics"
+    folder.mkdir()
+    for shift, commit in ((0.0, True), (0.01, False)):
+        for i in range(files):
+            values = {"acc": round(0.5 + i % 97 / 1000 + shift, 6), "loss": 0.3 - shift}
+            (folder / f"run{i}.json").write_text(json.dumps(values))
+        if commit:
+            (repo / "cml.yaml").write_text(
+                "metrics: ['metrics/*.json']\ngate:\n  acc: {min: 0.1}\n  '*loss': {max: 1}\n"
+            )
+            git(repo, "add", "-A")
+            git(repo, "commit", "-q", "-m", "baseline")
+            git(repo, "gc", "-q")
+            git(repo, "checkout", "-q", "-b", "feature")
     return repo
 
 
@@ -98,63 +162,102 @@ def cml_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cml_py"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="5,5000,50000")
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--no-dvc", action="store_true", help="Skip the dvc comparison.")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    dvc = None if args.no_dvc else ensure_dvc(install=True)
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1"}
-    # Measure what an installed tool costs: pip writes .pyc files at install time, so the
-    # warm-up run may write them here too (some CI images set PYTHONDONTWRITEBYTECODE).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for key in [k for k in env if k.startswith(("GITHUB_", "CI_", "GITLAB_"))]:
-        env.pop(key)
-    cml = cml_command()
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    root = Path(tempfile.mkdtemp(prefix="cml-py-bench-"))
-    try:
-        help_t, help_m = median_of([*cml, "--help"], root, env, args.repeat)
-        rows.append(("cml-py --help", "-", f"{help_t:.3f}", f"{help_m:.0f}", "-", "-"))
-        for n in sizes:
-            repo = make_repo(root, n, dvc)
-            t, m = median_of(
-                [*cml, "diff", "--metrics", "metrics.json", "--base", "main"],
-                repo,
-                env,
-                args.repeat,
-            )
-            dvc_t = dvc_m = None
-            if dvc:
-                dvc_t, dvc_m = median_of(
-                    [str(dvc), "metrics", "diff", "--targets", "metrics.json", "--", "main"],
-                    repo,
-                    env,
-                    args.repeat,
-                )
-            rows.append(
-                (
-                    "cml-py diff",
-                    f"{n:,}",
-                    f"{t:.3f}",
-                    f"{m:.0f}",
-                    f"{dvc_t:.3f} / {dvc_m:.0f}" if dvc_t is not None else "-",
-                    f"{dvc_t / t:.1f}x" if dvc_t is not None else "-",
-                )
-            )
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    headers = ("command", "metrics", "median s", "peak MiB", "dvc median s / MiB", "dvc ÷ cml-py")
+def dvc_version(dvc: Path) -> str:
+    out = subprocess.run([str(dvc), "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "?"
+
+
+def table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5,5000,50000,500000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--files", type=int, default=0, help="Also: this many metrics files.")
+    parser.add_argument("--no-dvc", action="store_true", help="Skip the dvc comparison.")
+    parser.add_argument(
+        "--no-reports", action="store_true", help="Only diff (and dvc), not gate/report."
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    dvc = None if args.no_dvc else ensure_dvc(install=True)
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1"}
+    # Measure what an installed tool costs: pip writes .pyc files at install time, so the
+    # warm-up run may write them here too (some CI images set PYTHONDONTWRITEBYTECODE).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for key in [k for k in env if k.startswith(("GITHUB_", "CI_", "GITLAB_", "CML_PY_"))]:
+        env.pop(key)
+    cml = cml_command()
+    versus: list[tuple[str, ...]] = []
+    reports: list[tuple[str, ...]] = []
+    root = Path(tempfile.mkdtemp(prefix="cml-py-bench-"))
+    try:
+        helped = alternate({"help": [*cml, "--help"]}, root, env, args.repeat)["help"]
+        versus.append(("cml-py --help", "-", "-", spread(helped), "-", peak(helped)))
+        cases = [(f"{n:,}", make_repo(root, n, dvc), "metrics.json") for n in sizes]
+        if args.files:
+            cases.append(
+                (f"{args.files:,} files", make_files_repo(root, args.files, dvc), "metrics")
+            )
+        for label, repo, target in cases:
+            print(f"measuring {label} ...", file=sys.stderr)
+            commands = {"cml-py diff": [*cml, "diff", "--base", "main"]}
+            if dvc:
+                commands["dvc"] = [str(dvc), "metrics", "diff", "--targets", target, "--", "main"]
+            if not args.no_reports:
+                commands.update(
+                    {name: [*cml, *cmd, "--base", "main"] for name, cmd in REPORTS.items()}
+                )
+            samples = alternate(commands, repo, env, args.repeat)
+            diff = samples["cml-py diff"]
+            if dvc:
+                ratio = median_time(samples["dvc"]) / median_time(diff)
+                versus.append(
+                    (
+                        "cml-py diff",
+                        label,
+                        spread(samples["dvc"]),
+                        spread(diff),
+                        f"{ratio:.1f}x",
+                        f"{peak(diff)} / {peak(samples['dvc'])}",
+                    )
+                )
+            else:
+                versus.append(("cml-py diff", label, "-", spread(diff), "-", peak(diff)))
+            for name in REPORTS if not args.no_reports else ():
+                ratio = median_time(samples[name]) / median_time(diff)
+                reports.append(
+                    (name, label, spread(samples[name]), f"{ratio:.2f}x", peak(samples[name]))
+                )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    table(
+        (
+            "command",
+            "metrics",
+            "dvc metrics diff s (min / median / max)",
+            "cml-py s (min / median / max)",
+            "dvc ÷ cml-py (median)",
+            "peak MiB cml-py / dvc",
+        ),
+        versus,
+    )
+    if reports:
+        print()
+        table(
+            ("command", "metrics", "s (min / median / max)", "÷ cml-py diff (median)", "peak MiB"),
+            reports,
+        )
+    where = f"dvc {dvc_version(dvc)}, " if dvc else ""
     print(
-        f"\n{args.repeat} runs each after one warm-up; python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs",
+        f"\n{args.repeat} alternating rounds after a warm-up; {where}python "
+        f"{sys.version.split()[0]}, {os.cpu_count()} CPUs",
         file=sys.stderr,
     )
 
