@@ -162,8 +162,14 @@ def load_yaml(text: str | bytes, source: str, *, limits: lim.Limits | None = Non
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
         raise CmlError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise CmlError(
+            f"{source}: invalid YAML: character U+{character:04X} at position {exc.position} "
+            "is not allowed (YAML allows only printable text)"
+        ) from None
     except yaml.YAMLError as exc:
-        raise CmlError(f"{source}: invalid YAML: {exc}") from None
+        raise CmlError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise CmlError(
             f"{source}: nested more than {limits.depth:,} levels deep ({lim.hint('depth', limits)})"

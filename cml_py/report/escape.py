@@ -52,9 +52,20 @@ def neutralise_mentions(text: str) -> str:
     return _GH_REFERENCE.sub(lambda m: m.group(1) + ZWSP + m.group(2), text)
 
 
+_BLOCK_START = re.compile(r"^(\s*)(?:([-+#])|(\d{1,9})([.)]))(?=\s|$)")
+
+
+def _literal_start(match: re.Match[str]) -> str:
+    if match.group(2):
+        return f"{match.group(1)}\\{match.group(2)}"
+    return f"{match.group(1)}{match.group(3)}\\{match.group(4)}"
+
+
 def md_cell(text: str) -> str:
-    """Text for a markdown table cell or a markdown paragraph."""
-    return neutralise_mentions(text.translate(_MD_TABLE))
+    """Text for a markdown table cell or a markdown paragraph (or list item): a leading
+    list marker or heading (`- `, `+ `, `# `, `1. `) is escaped too, or a note starting
+    with a PR's file name `- x.json` would become a nested list."""
+    return neutralise_mentions(_BLOCK_START.sub(_literal_start, text.translate(_MD_TABLE), count=1))
 
 
 def html_text(text: str) -> str:
