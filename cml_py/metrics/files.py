@@ -101,7 +101,12 @@ def head_paths(spec: FileSpec, repo_root: Path) -> list[str]:
             path = spec.directory / pattern
             if not path.is_file():
                 if spec.required:
-                    kind = "is a directory, expected a file" if path.is_dir() else "does not exist"
+                    if path.is_dir():
+                        kind = "is a directory, expected a file"
+                    elif path.exists():
+                        kind = "is not a regular file (a pipe, socket or device)"
+                    else:
+                        kind = "does not exist"
                     raise CmlError(f"{spec.origin}: file {pattern!r} {kind}")
                 continue
             found.append(_relative(path, repo_root))

@@ -252,14 +252,31 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
     for key in ("api_url", "server_url"):
         url = values.get(key)
         if url:
+            name = _url_source(key, forge, env, overrides)
             redact.register_url(url)
             if not url.startswith(("http://", "https://")):
-                raise CmlError(f"{key}: expected an http(s):// URL, got {redact.redact_url(url)!r}")
-            check_url(key, url, schemes=("http", "https"))
+                raise CmlError(
+                    f"{name}: expected an http(s):// URL, got {redact.redact_url(url)!r}"
+                )
+            check_url(name, url, schemes=("http", "https"))
     if forge in ("github", "gitlab"):
         check_proxies(env)
     _check_shapes(values)
     return CiContext(**values)
+
+
+def _url_source(
+    key: str, forge: str | None, env: Mapping[str, str], overrides: Mapping[str, Any]
+) -> str:
+    """Which setting a URL came from, to name it in a message."""
+    if key in overrides:
+        return f"--{key.replace('_', '-')}"
+    variable = {"api_url": "CML_PY_API_URL", "server_url": "CML_PY_SERVER_URL"}[key]
+    if env.get(variable):
+        return variable
+    if forge == "gitlab":
+        return {"api_url": "CI_API_V4_URL", "server_url": "CI_SERVER_URL"}[key]
+    return {"api_url": "GITHUB_API_URL", "server_url": "GITHUB_SERVER_URL"}[key]
 
 
 def _check_shapes(values: dict[str, Any]) -> None:

@@ -133,6 +133,8 @@ class GitHubPublisher:
                 interval = float(raw)
             except ValueError:
                 raise CmlError(f"CML_PY_WRITE_INTERVAL: expected seconds, got {raw!r}") from None
+            if not 0 <= interval <= 60:  # also NaN: a sleep of it would crash or hang
+                raise CmlError(f"CML_PY_WRITE_INTERVAL: expected 0 to 60 seconds, got {raw!r}")
         self.ctx = ctx
         self.retrier = retrier
         self.github = Github(
