@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Evaluation with paired confidence intervals, and chart drawing, at growing sizes.
 
-For each scenario it writes main's and this PR's predictions as CSV and measures, as a
-child process (median wall time and peak RSS of several runs):
+For each scenario it writes main's and this PR's predictions as CSV and measures, as
+child processes run in alternation (A B A B …, so a busy machine slows both alike),
+min / median / max wall time and peak RSS of:
 
 * `cml-py evaluate head.csv --base base.csv --json` — read both files, every metric,
   1,000 paired bootstrap resamples, McNemar and DeLong;
@@ -33,7 +34,9 @@ SCENARIOS = {
     "binary-10k": (2, 10_000),
     "binary-1M": (2, 1_000_000),
     "10-class-100k": (10, 100_000),
+    "10000-class-20k": (10_000, 20_000),  # labels only: bounded memory with many classes
 }
+SCORES_UP_TO = 100  # classes; above, the files hold labels only (no proba_ columns)
 
 PEER = """
 import sys
@@ -46,9 +49,10 @@ for path in sys.argv[1:]:
     m.accuracy_score(y, p); m.f1_score(y, p, average="macro")
     if proba.shape[1] == 2:
         m.roc_auc_score(y, proba[:, 1]); m.average_precision_score(y, proba[:, 1])
-    else:
+    elif proba.shape[1] > 2:
         m.roc_auc_score(y, proba, multi_class="ovr")
-    m.log_loss(y, proba)
+    if proba.shape[1]:
+        m.log_loss(y, proba)
 """
 
 
@@ -57,12 +61,22 @@ def write_predictions(directory: Path, k: int, n: int) -> tuple[Path, Path]:
     y = rng.integers(0, k, n)
     paths = []
     for name, boost in (("base", 0.30), ("head", 0.32)):
+        import pandas as pd
+
+        if k > SCORES_UP_TO:
+            right = rng.random(n) < 0.5 + boost
+            pred = np.where(right, y, rng.integers(0, k, n))
+            columns = {"id": np.arange(n), "y_true": [f"c{v}" for v in y]}
+            columns["y_pred"] = [f"c{v}" for v in pred]
+            path = directory / f"{name}.csv"
+            pd.DataFrame(columns).to_csv(path, index=False)
+            paths.append(path)
+            continue
         scores = rng.dirichlet(np.ones(k), n)
         scores[np.arange(n), y] += rng.uniform(0, 2 * boost, n)
         scores /= scores.sum(axis=1, keepdims=True)
         columns = {"id": np.arange(n), "y_true": y, "y_pred": scores.argmax(axis=1)}
         columns.update({f"proba_{c}": np.round(scores[:, c], 6) for c in range(k)})
-        import pandas as pd
 
         path = directory / f"{name}.csv"
         pd.DataFrame(columns).to_csv(path, index=False)
@@ -70,19 +84,41 @@ def write_predictions(directory: Path, k: int, n: int) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {err[-800:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def alternate(commands: list[list[str]], repeat: int) -> list[list[tuple[float, float]]]:
+    """Each command once to warm up, then `repeat` rounds of each in turn."""
     # As installed: .pyc files may be written (pip compiles them at install time).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    samples = []
+    for cmd in commands:
+        run_measured(cmd, env)
+    samples: list[list[tuple[float, float]]] = [[] for _ in commands]
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-800:]}")
-        samples.append((elapsed, usage.ru_maxrss / 1024))
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+        for i, cmd in enumerate(commands):
+            samples[i].append(run_measured(cmd, env))
+    return samples
+
+
+def spread(samples: list[tuple[float, float]]) -> str:
+    times = [s[0] for s in samples]
+    return f"{min(times):.2f} / {statistics.median(times):.2f} / {max(times):.2f}"
+
+
+def median_time(samples: list[tuple[float, float]]) -> float:
+    return statistics.median(s[0] for s in samples)
+
+
+def peak(samples: list[tuple[float, float]]) -> float:
+    return max(s[1] for s in samples)
 
 
 def chart_times(base: Path, head: Path, repeat: int) -> dict[str, float]:
@@ -138,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-charts", action="store_true", help="Skip the chart timings.")
     args = parser.parse_args()
     cml = [sys.executable, "-m", "cml_py"]
     rows = []
@@ -148,42 +185,49 @@ def main() -> None:
             directory = Path(tmp) / name
             directory.mkdir()
             base, head = write_predictions(directory, k, n)
-            t, mem = measure(
-                [*cml, "evaluate", str(head), "--base", str(base), "--json"], args.repeat
-            )
-            peer_t, peer_mem = measure(
-                [sys.executable, "-c", PEER, str(base), str(head)], args.repeat
+            ours, peer = alternate(
+                [
+                    [*cml, "evaluate", str(head), "--base", str(base), "--json"],
+                    [sys.executable, "-c", PEER, str(base), str(head)],
+                ],
+                args.repeat,
             )
             rows.append(
                 (
                     name,
                     f"{n:,}",
-                    f"{t:.2f}",
-                    f"{mem:.0f}",
-                    f"{peer_t:.2f}",
-                    f"{peer_mem:.0f}",
-                    f"{t / peer_t:.2f}x",
+                    f"{k:,}",
+                    spread(ours),
+                    f"{peak(ours):.0f}",
+                    spread(peer),
+                    f"{peak(peer):.0f}",
+                    f"{median_time(ours) / median_time(peer):.2f}x",
                 )
             )
+            if k > SCORES_UP_TO or args.no_charts:
+                continue
             for chart, seconds in chart_times(base, head, 3).items():
                 chart_rows.append((name, chart, f"{seconds:.3f}"))
     _table(
         (
             "scenario",
             "rows",
-            "cml-py evaluate --base s",
-            "MiB",
-            "sklearn point metrics s",
-            "MiB",
-            "cml-py ÷ sklearn",
+            "classes",
+            "cml-py evaluate --base s (min / median / max)",
+            "peak MiB",
+            "sklearn point metrics s (min / median / max)",
+            "peak MiB",
+            "cml-py ÷ sklearn (median)",
         ),
         rows,
     )
-    print()
-    _table(("scenario", "chart", "draw + PNG s"), chart_rows)
+    if chart_rows:
+        print()
+        _table(("scenario", "chart", "draw + PNG s"), chart_rows)
     print(
-        f"\n{args.repeat} runs each (charts: 3); python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs; 1,000 paired bootstrap resamples",
+        f"\n{args.repeat} alternating rounds after a warm-up (charts: median of 3); "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+        "1,000 paired bootstrap resamples",
         file=sys.stderr,
     )
 

@@ -439,6 +439,23 @@ CASES = [
         {"conf/x": "1"},
         error=("conf",),
     ),
+    # templates (given with --template) ----------------------------------------------------
+    *(
+        Case(
+            f"template: {what}",
+            ("report", "--template", "t.j2", "-o", "-"),
+            2,
+            {"t.j2": text},
+            error=("t.j2", message),
+        )
+        for what, text, message in (
+            ("missing include", '{% include "nope.j2" %}', "not found"),
+            ("endless recursion", "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses"),
+            ("division by zero", "{{ 1 / 0 }}", "ZeroDivisionError"),
+            ("reaching for globals", "{{ lipsum.__globals__ }}", "unsafe"),
+            ("syntax", "{% for %}", "syntax"),
+        )
+    ),
     # command-line arguments ---------------------------------------------------------------
     Case(
         "--base that looks like an option",
@@ -793,7 +810,7 @@ def _run_worker(jobs: list[dict]) -> dict:
 
 
 def test_the_corpus_covers_every_class() -> None:
-    assert len(CASES) >= 75
+    assert len(CASES) >= 80
     assert len({case.id for case in CASES}) == len(CASES)
 
 
