@@ -19,12 +19,16 @@ from cml_py.bulk import paused_gc
 from cml_py.metrics.direction import infer_direction, matches
 from cml_py.model import DiffRow, Direction, MetricSet, Scalar, Verdict, is_number
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")
+_RUN_PREFIX = [f"\x01{chr(0x30 + n)}" for n in range(64)]
 
 
 def _digit_run(match: re.Match[str]) -> str:
-    digits = match.group().lstrip("0") or "0"
-    return f"\x01{chr(0x30 + len(digits))}{digits}"
+    digits = match[0]
+    if digits[0] == "0":
+        digits = digits.lstrip("0") or "0"
+    n = len(digits)
+    return (_RUN_PREFIX[n] if n < 64 else f"\x01{chr(0x30 + n)}") + digits
 
 
 def natural_key(text: str) -> str:
@@ -39,12 +43,16 @@ def natural_key(text: str) -> str:
     return _DIGITS.sub(_digit_run, text.casefold()) + "\x00" + text
 
 
+def _BY_NAME(_path: str, name: str) -> Direction:
+    return infer_direction(name)
+
+
 def direction_resolver(
     directions: Sequence[tuple[str, Direction]],
 ) -> Callable[[str, str], Direction]:
     """`(path, name) → Direction`: the first matching `direction:` entry, else the name."""
     if not directions:
-        return lambda _path, name: infer_direction(name)
+        return _BY_NAME
 
     def resolve(path: str, name: str) -> Direction:
         for pattern, direction in directions:
@@ -90,30 +98,35 @@ def _compare_file(
     new: Mapping[str, Scalar],
     resolve: Callable[[str, str], Direction] | None,
 ) -> list[DiffRow]:
-    out = []
+    out: list[DiffRow] = []
+    append = out.append
     missing = object()
+    old_get, new_get = old.get, new.get
+    infer = infer_direction if resolve is _BY_NAME else None
+    higher, lower = Direction.HIGHER, Direction.LOWER
+    better, worse, unchanged = Verdict.BETTER, Verdict.WORSE, Verdict.UNCHANGED
+    finite = math.isfinite
     for name in names:
-        b = old.get(name, missing)
-        h = new.get(name, missing)
-        direction = resolve(path, name) if resolve is not None else None
+        b = old_get(name, missing)
+        h = new_get(name, missing)
+        if infer is not None:
+            direction: Direction | None = infer(name)
+        else:
+            direction = resolve(path, name) if resolve is not None else None
         if type(b) is float and type(h) is float and b == b and h == h:  # the common case
             if b == h:
-                out.append(
-                    DiffRow(path, name, b, h, True, True, 0, 0.0, Verdict.UNCHANGED, direction)
-                )
+                append(DiffRow(path, name, b, h, True, True, 0, 0.0, unchanged, direction))
                 continue
             delta = h - b
-            if delta == delta:
-                rel = delta / abs(b) if b != 0 and math.isfinite(b) else None
-                if direction is None:
-                    verdict = Verdict.CHANGED
-                elif (delta > 0) is (direction is Direction.HIGHER):
-                    verdict = Verdict.BETTER
+            if delta == delta and direction is not None:
+                rel = delta / abs(b) if b != 0 and finite(b) else None
+                if delta > 0:
+                    verdict = better if direction is higher else worse
                 else:
-                    verdict = Verdict.WORSE
-                out.append(DiffRow(path, name, b, h, True, True, delta, rel, verdict, direction))
+                    verdict = better if direction is lower else worse
+                append(DiffRow(path, name, b, h, True, True, delta, rel, verdict, direction))
                 continue
-        out.append(compare_values(path, name, old, new, direction))
+        append(compare_values(path, name, old, new, direction))
     return out
 
 

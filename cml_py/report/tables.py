@@ -7,6 +7,8 @@ Written here rather than with tabulate: tabulate costs 43 ms to import and 0.7 s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import starmap
+from operator import itemgetter
 
 from cml_py.bulk import paused_gc
 from cml_py.report.view import Table
@@ -46,6 +48,10 @@ def text_table(table: Table, indent: str = "  ") -> str:
 _SEP = "\x1f"  # the renderer's escaper removes control characters from every cell
 
 
+_COMPACT_ABOVE = 200_000
+"""Rows above which a text table packs each row until the column widths are known."""
+
+
 def text_table_lines(
     headers: Sequence[str],
     aligns: str,
@@ -56,25 +62,44 @@ def text_table_lines(
 ) -> list[str]:
     """Aligned columns, line by line, from rows given once (a generator is fine).
 
-    Column widths are only known after the last row, so each row is kept packed into
-    one string until then and replaced by its line in place: `cml-py diff` prints every
-    row of reports with hundreds of thousands, and a tuple of cell strings per row
-    would double its memory. One `str.format` per line.
+    Column widths are only known after the last row. Up to 200,000 rows the cells are
+    kept and the lines made in C (`starmap` of one `str.format`); above, each row is
+    packed into one string until the widths are known and replaced by its line in
+    place, because a tuple of cell strings per row would take `cml-py diff` on half a
+    million metrics past its memory budget.
     """
-    widths = [len(h) for h in headers]
-    packed: list[str] = []
     with paused_gc():
+        kept: list[Sequence[str]] = []
+        packed: list[str] = []
+        widths = [len(h) for h in headers]
         for row in rows:
-            widths = list(map(max, widths, map(len, row)))
-            packed.append(_SEP.join(row))
+            if packed:
+                widths = list(map(max, widths, map(len, row)))
+                packed.append(_SEP.join(row))
+                continue
+            kept.append(row)
+            if len(kept) > _COMPACT_ABOVE:
+                for cells in kept:
+                    widths = list(map(max, widths, map(len, cells)))
+                    packed.append(_SEP.join(cells))
+                kept = []
+        if not packed:
+            widths = [
+                max(len(header), max(map(len, map(itemgetter(i), kept)), default=0))
+                for i, header in enumerate(headers)
+            ]
         keep = [i for i, w in enumerate(widths) if w > 0]
         spec = indent + "  ".join(
             f"{{{i}:{'>' if aligns[i] == 'r' else '<'}{widths[i]}}}" for i in keep
         )
         line = spec.format
-        for i, text in enumerate(packed):
-            packed[i] = line(*text.split(_SEP)).rstrip()
-    packed[:0] = [line(*headers).rstrip(), indent + "  ".join("-" * widths[i] for i in keep)]
+        if packed:
+            for i, text in enumerate(packed):
+                packed[i] = line(*text.split(_SEP)).rstrip()
+            lines = packed
+        else:
+            lines = list(map(str.rstrip, starmap(line, kept)))
+    lines[:0] = [line(*headers).rstrip(), indent + "  ".join("-" * widths[i] for i in keep)]
     if note:
-        packed.append(indent + note)
-    return packed
+        lines.append(indent + note)
+    return lines
