@@ -187,11 +187,14 @@ def _load(
     report_id: str | None = None,
     charts_dir: Path | None = None,
     report_dir: Path | None = None,
+    judge: bool = True,
 ):
     """cml.yaml (with flags on top) and the comparison of head with base; with
-    `charts_dir`, the charts too (linked relative to `report_dir`)."""
+    `charts_dir`, the charts too (linked relative to `report_dir`). `judge=False`: no
+    gate (`diff` never shows it, and at half a million metrics it is not free)."""
     from cml_py import pipeline
     from cml_py.config import check_report_id
+    from cml_py.model import GateResult
 
     cwd = Path.cwd()
     selection = pipeline.Selection(
@@ -213,7 +216,7 @@ def _load(
     if charts_dir is not None:
         charts = pipeline.draw_charts(compared, charts_dir, relative_to=report_dir or cwd)
     comparison = compared.comparison
-    gate_result = pipeline.gate(compared)
+    gate_result = pipeline.gate(compared) if judge else GateResult()
     report = pipeline.build_report(
         config,
         comparison,
@@ -251,7 +254,7 @@ def diff(
     """
     if as_md and as_json:
         raise click.UsageError("--md and --json cannot be used together")
-    _, report = _load(common, show_all)
+    _, report = _load(common, show_all, judge=False)
     if as_json:
         from cml_py.report.json_out import iter_json
 

@@ -402,7 +402,7 @@ def test_an_api_url_without_scheme_is_bad_input(github_fake, tmp_path, monkeypat
     result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
     assert (
         result.code == 2
-        and "api_url: expected an http(s):// URL, got 'api.github.com'" in result.err
+        and "GITHUB_API_URL: expected an http(s):// URL, got 'api.github.com'" in result.err
     )
 
 

@@ -43,6 +43,7 @@ def test_packed_text_tables_equal_kept_ones(monkeypatch) -> None:
     report = big_report(300)
     kept = render(report, "text")
     monkeypatch.setattr(tb, "_COMPACT_ABOVE", 10)
+    monkeypatch.setattr(tb, "_CHUNK", 7)
     assert render(report, "text") == kept
     assert "".join(render_chunks(report, "text")) == kept
 
@@ -137,3 +138,10 @@ def test_reading_many_files_from_git_by_tree_listing(tmp_path, monkeypatch, many
 def test_unchanged_rows_keep_their_verdict_at_scale() -> None:
     report = big_report(50)
     assert {r.verdict for r in report.comparison.metrics} == {Verdict.BETTER, Verdict.WORSE}
+
+
+@given(st.lists(st.text(alphabet="aB.0129é_", max_size=10), max_size=30))
+def test_natural_sorted_equals_sorting_by_natural_key(names) -> None:
+    from cml_py.metrics.diff import natural_sorted
+
+    assert natural_sorted(names) == sorted(names, key=natural_key)

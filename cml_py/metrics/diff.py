@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cml_py.bulk import paused_gc
-from cml_py.metrics.direction import infer_direction, matches
+from cml_py.metrics.direction import infer_direction, matches, may_name_a_cost
 from cml_py.model import DiffRow, Direction, MetricSet, Scalar, Verdict, is_number
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -41,6 +41,23 @@ def natural_key(text: str) -> str:
     tuples, which matters when sorting half a million names.
     """
     return _DIGITS.sub(_digit_run, text.casefold()) + "\x00" + text
+
+
+def natural_sorted(names: Iterable[str]) -> list[str]:
+    """`sorted(names, key=natural_key)`, faster for dotted names: the key of everything
+    before the last dot is computed once per distinct prefix (`stage0.group12.` is shared
+    by a hundred metrics), since a digit run never spans a dot."""
+    cache: dict[str, str] = {}
+    sub = _DIGITS.sub
+
+    def key(name: str) -> str:
+        head, dot, leaf = name.casefold().rpartition(".")
+        prefix = cache.get(head)
+        if prefix is None:
+            prefix = cache[head] = sub(_digit_run, head)
+        return prefix + dot + sub(_digit_run, leaf) + "\x00" + name
+
+    return sorted(names, key=key)
 
 
 def _BY_NAME(_path: str, name: str) -> Direction:
@@ -86,7 +103,7 @@ def diff_sets(
         for path in paths:
             old = base_files.get(path, empty)
             new = head_files.get(path, empty)
-            names = sorted(old.keys() | new.keys(), key=natural_key)
+            names = natural_sorted(old.keys() | new.keys())
             rows.extend(_compare_file(path, names, old, new, resolve))
     return tuple(rows)
 
@@ -106,11 +123,20 @@ def _compare_file(
     higher, lower = Direction.HIGHER, Direction.LOWER
     better, worse, unchanged = Verdict.BETTER, Verdict.WORSE, Verdict.UNCHANGED
     finite = math.isfinite
+    prefix_cost: dict[str, object] = {}  # does the part before the last dot hold a cost word?
     for name in names:
         b = old_get(name, missing)
         h = new_get(name, missing)
         if infer is not None:
-            direction: Direction | None = infer(name)
+            # A cost word is a whole segment, so it lies before or after the last dot:
+            # the prefix (shared by many names) is checked once.
+            head, _, leaf = name.rpartition(".")
+            cost = prefix_cost.get(head)
+            if cost is None:
+                cost = prefix_cost[head] = may_name_a_cost(head.lower()) or False
+            direction: Direction | None = (
+                infer(name) if cost or may_name_a_cost(leaf.lower()) else higher
+            )
         else:
             direction = resolve(path, name) if resolve is not None else None
         if type(b) is float and type(h) is float and b == b and h == h:  # the common case

@@ -47,7 +47,7 @@ def name_segments(name: str) -> list[str]:
 # Every cost word contains one of these (`rmse` contains `mse`, `errors` contains `err`):
 # one small alternation on the lowercased name rules out most names in a fraction of a
 # microsecond. (re.IGNORECASE instead of lower() is ten times slower here.)
-_ANY_COST_WORD = re.compile(
+may_name_a_cost = _ANY_COST_WORD = re.compile(
     "|".join(sorted(w for w in COST_WORDS if not any(o != w and o in w for o in COST_WORDS)))
 ).search
 

@@ -22,6 +22,8 @@ def _plain(text: str) -> str:
     """No markdown escaping for terminals, but one row stays on one line, and untrusted
     text can neither drive the terminal (escape sequences), reorder itself (bidi
     controls) nor issue a CI workflow command (`::error::…`) from a CI log."""
+    if text.isprintable() and "::" not in text:  # C-level, and true for almost every name
+        return text
     text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     return _CONTROL.sub("\ufffd", text).replace("::", ":\u200b:")
 
