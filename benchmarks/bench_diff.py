@@ -88,13 +88,26 @@ def peak(samples: list[tuple[float, float]]) -> str:
     return f"{max(s[1] for s in samples):.0f}"
 
 
-def metrics_tree(n: int, shift: float) -> dict:
-    """N metrics nested three levels: 100 per group, 10,000 per stage."""
-    tree: dict[str, dict[str, dict[str, float]]] = {}
-    for i in range(n):
-        group = tree.setdefault(f"stage{i // 10_000}", {}).setdefault(f"group{i // 100}", {})
-        group[f"metric_{i}"] = round(0.5 + (i % 97) / 1000 + shift + i * 1e-9, 9)
-    return tree
+def write_metrics(path: Path, n: int, shift: float) -> None:
+    """N metrics nested three levels (100 per group, 10,000 per stage), written as it is
+    generated: the benchmark process must stay small, or every child it forks would
+    report the parent's memory as its own peak."""
+    with path.open("w") as out:
+        out.write("{")
+        for i in range(n):
+            stage, group, first_in_stage, first_in_group = (
+                i // 10_000,
+                i // 100,
+                i % 10_000 == 0,
+                i % 100 == 0,
+            )
+            if first_in_stage:
+                out.write(("}}, " if i else "") + f'"stage{stage}": {{')
+            if first_in_group:
+                out.write(("}, " if not first_in_stage else "") + f'"group{group}": {{')
+            value = round(0.5 + (i % 97) / 1000 + shift + i * 1e-9, 9)
+            out.write(("" if first_in_group else ", ") + f'"metric_{i}": {value!r}')
+        out.write("}}}" if n else "}")
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -115,13 +128,13 @@ def new_repo(path: Path, dvc: Path | None) -> Path:
 
 def make_repo(root: Path, n: int, dvc: Path | None) -> Path:
     repo = new_repo(root / f"repo-{n}", dvc)
-    (repo / "metrics.json").write_text(json.dumps(metrics_tree(n, 0.0)))
+    write_metrics(repo / "metrics.json", n, 0.0)
     (repo / "cml.yaml").write_text(GATE.format(target="metrics.json"))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "baseline")
     git(repo, "gc", "-q")
     git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "metrics.json").write_text(json.dumps(metrics_tree(n, 0.01)))
+    write_metrics(repo / "metrics.json", n, 0.01)
     return repo
 
 

@@ -217,20 +217,20 @@ def _arrow_column(column: Any) -> np.ndarray:
 
 
 def _primitive(column: Any, dtype: np.dtype) -> np.ndarray:
-    """The values of a fixed-width column; null slots (floats only) become NaN."""
-    parts = []
+    """The values of a fixed-width column, copied once into one array; null slots
+    (floats only) become NaN."""
+    out = np.empty(len(column), dtype=dtype)
+    pos = 0
     for chunk in column.chunks:
+        n = len(chunk)
         validity, data = chunk.buffers()[:2]
-        values = np.frombuffer(
-            data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize
-        ).copy()
+        part = out[pos : pos + n]
+        part[:] = np.frombuffer(data, dtype=dtype, count=n, offset=chunk.offset * dtype.itemsize)
         if chunk.null_count:
             bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            values[~bits[chunk.offset : chunk.offset + len(chunk)].astype(bool)] = np.nan
-        parts.append(values)
-    if not parts:
-        return np.empty(0, dtype=dtype)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            part[~bits[chunk.offset : chunk.offset + n].astype(bool)] = np.nan
+        pos += n
+    return out
 
 
 def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
