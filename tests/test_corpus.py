@@ -369,6 +369,20 @@ CASES = [
         error=("zero.json", "not a regular file"),
     ),
     Case(
+        "metrics file outside the repository",
+        ("diff", "--metrics", "../outside.json"),
+        2,
+        {"../outside.json": '{"acc": 1}'},
+        error=("outside.json", "outside the repository"),
+    ),
+    Case(
+        "metrics file is a symlink",
+        ("diff", "--metrics", "link.json"),
+        2,
+        {"link.json": symlink("metrics.json")},
+        error=("link.json", "symlink"),
+    ),
+    Case(
         "main's metrics file does not parse",
         ("report", "-o", "-", "--format", "text", "--base", "broken"),
         0,
@@ -471,6 +485,9 @@ CASES = [
         error=("/proc/cml-py/report.md", "cannot write"),
     ),
     Case("report id with a space", ("report", "--id", "bad id", "-o", "-"), 2, error=("bad id",)),
+    Case(
+        "report id of 100 characters", ("report", "--id", "a" * 100, "-o", "-"), 2, error=("--id",)
+    ),
     Case(
         "evaluate a missing file",
         ("evaluate", "nope.csv"),
