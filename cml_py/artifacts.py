@@ -117,15 +117,25 @@ def _read_curves(
     notes: list[str],
     side: str,
 ) -> dict:
+    from cml_py.limits import active
+
+    limits = active()
+    csv.field_size_limit(limits.csv_field_bytes)  # process-wide: set to the limit each time
     files = {}
     wanted = [p for p in paths if p.lower().endswith((".csv", ".tsv"))]
     for path, data in read(wanted).items():
         if data is None:
             continue
+        if len(data) > limits.data_bytes:
+            notes.append(f"{side}'s curves file {path} is too large; skipped.")
+            continue
         try:
             parsed = parse_curves(data, path)
         except UnicodeDecodeError:
             notes.append(f"{side}'s curves file {path} is not UTF-8 text; skipped.")
+            continue
+        except csv.Error as exc:  # e.g. a field over the CSV field limit
+            notes.append(f"{side}'s curves file {path} is not a readable table ({exc}); skipped.")
             continue
         if parsed:
             files[path] = parsed
@@ -165,6 +175,9 @@ def load_artifacts(
                 except CmlError as exc:
                     notes.append(f"{base_name}'s predictions could not be read ({exc}).")
             fields.update(_seed_predictions(repo_root, out_dir, source, base_name, head, notes))
+        from cml_py.limits import active
+
+        csv.field_size_limit(active().csv_field_bytes)
         for side, data in (
             ("head", _read_local(repo_root, importance_path)),
             ("base", base_files.get(importance_path)),
@@ -172,7 +185,7 @@ def load_artifacts(
             if data is not None:
                 try:
                     fields[f"{side}_importance"] = parse_importance(data, importance_path)
-                except (CmlError, UnicodeDecodeError) as exc:
+                except (CmlError, UnicodeDecodeError, csv.Error) as exc:
                     notes.append(f"{importance_path} could not be read ({exc}).")
     patterns = curve_patterns(config, repo_root)
     if patterns:

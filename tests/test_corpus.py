@@ -348,6 +348,16 @@ CASES = [
         error=("m.tsv",),
     ),
     Case(
+        "training curves with a field over the CSV limit",
+        ("report", "-o", "-", "--format", "text", "--trust-pr-config"),
+        0,
+        {
+            "cml.yaml": "metrics: [metrics.json]\ncurves: [log.csv]\n",
+            "log.csv": "step,loss\n1," + "x" * (2 * 1024 * 1024) + "\n",
+        },
+        stdout=("log.csv is not a readable table",),
+    ),
+    Case(
         "metrics path is a directory",
         ("diff", "--trust-pr-config"),
         2,
