@@ -21,9 +21,13 @@ from cml_py.report.json_out import iter_json
 from tests.conftest import Repo
 
 
-def big_report(n: int, *, worse_every: int = 7) -> Report:
+def big_report(n: int, *, worse_every: int = 7, same: int = 0) -> Report:
+    """n metrics: every `worse_every`-th worse, the last `same` unchanged, the rest better."""
     base = {f"group{i // 100}.m{i}": 0.5 for i in range(n)}
-    head = {name: (0.4 if i % worse_every == 0 else 0.6) for i, name in enumerate(base)}
+    head = {
+        name: 0.5 if i >= n - same else (0.4 if i % worse_every == 0 else 0.6)
+        for i, name in enumerate(base)
+    }
     rows = diff_sets(
         MetricSet((MetricFile("m.json", base),)), MetricSet((MetricFile("m.json", head),))
     )
@@ -49,13 +53,13 @@ def test_packed_text_tables_equal_kept_ones(monkeypatch) -> None:
 
 
 def test_markdown_folds_the_best_news_first(monkeypatch) -> None:
-    report = big_report(1500, worse_every=3)  # 500 worse, 1000 better
+    report = big_report(1503, worse_every=3, same=3)  # 500 worse, 1000 better, 3 same
     md = render(report, "md")
     changed = md.split("#### Metrics", 1)[1].split("\n\n")[1].split("\n")
     assert len(changed) == 2 + v.MD_ROWS
     assert sum("worse" in line for line in changed) == 500  # every worse row is shown
     assert "… and 500 more rows (500 better) not shown here; report.json has every row." in md
-    assert "… and 500 more rows not shown here" in md  # the collapsed all-metrics table
+    assert "… and 503 more rows not shown here" in md  # the collapsed all-metrics table
     names = [line.split(" | ")[0].lstrip("| ") for line in changed[2:]]
     assert names == sorted(names, key=natural_key)  # still in file order
 
