@@ -28,7 +28,9 @@ def test_demo_as_the_readme_runs_it(tmp_path: Path) -> None:
         assert (out / "charts" / f"{chart}.png").read_bytes().startswith(b"\x89PNG")
     html = (out / "report.html").read_text()
     assert "<table>" in html and '<img src="charts/metric_changes.png"' in html
-    assert "<details><summary>All metrics" in html and "&lt;!-- cml-py" not in html
+    assert "<details><summary>More charts" in html and "&lt;!-- cml-py" not in html
+    # every metric changed and is in the table, so no collapsed copy of it
+    assert "<details><summary>All metrics" not in html
     assert json.loads((out / "report.json").read_text())["verdict"] == "pass"
     assert "✅ gate passed in" in proc.stderr and "cml-demo/report.html" in proc.stderr
 
