@@ -52,7 +52,7 @@ def test_markdown_escapes_untrusted_names() -> None:
 
 def test_real_change_never_prints_as_equal() -> None:
     text = render(mixed_report(), "md")
-    assert "| tiny | 1.234e-05 | 1.24e-05 | ▲ +5.4e-08 (+0.437%) | 🟢 better |" in text
+    assert "| tiny | 1.234e-05 | 1.24e-05 | ▲ +5.4e-08 (+0.4%) | 🟢 better |" in text
 
 
 def test_unchanged_rows_hidden_unless_all() -> None:
@@ -137,11 +137,11 @@ def test_markdown_golden_with_statistics_and_charts() -> None:
     text = render(stats_report(), "md")
     assert_golden("report_stats.md", text)
     assert (
-        "| accuracy | 0.9301 | 0.9371 | ▲ +0.007 (+0.753%) [-0.00668, +0.0211] | ⚪ better · within noise |"
+        "| accuracy | 0.9301 | 0.9371 | ▲ +0.007 (+0.75%) [-0.00668, +0.0211] | ⚪ better · within noise |"
         in text
     )
     assert (
-        "| log\\_loss | 0.1505 | 0.1856 | ▲ +0.0351 (+23.3%) [+0.01, +0.0602] | 🔴 worse · significant |"
+        "| log\\_loss | 0.1505 | 0.1856 | ▲ +0.0351 (+23.30%) [+0.01, +0.0602] | 🔴 worse · significant |"
         in text
     )
     assert (

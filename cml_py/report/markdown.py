@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cml_py.errors import CmlError
 from cml_py.model import Report, Status, Verdict
 from cml_py.report import view as v
+from cml_py.report.columns import uniform
 from cml_py.report.escape import html_text, md_cell, md_code
 from cml_py.report.tables import md_table
 
@@ -72,6 +73,21 @@ def build_context(report: Report) -> dict[str, Any]:
     params_changed = [r for r in comparison.params if r.verdict is not Verdict.UNCHANGED]
     base = comparison.base
     passed = report.gate.verdict is Status.PASS
+    context = _context(report, show_file, changed, params_changed, base, passed)
+    for key in ("gate", "metrics", "params", "all_metrics"):  # one format per column
+        context[key] = uniform(context[key], ("main", "this PR"), ("Change",))
+    return context
+
+
+def _context(
+    report: Report,
+    show_file: bool,
+    changed: list[Any],
+    params_changed: list[Any],
+    base: Any,
+    passed: bool,
+) -> dict[str, Any]:
+    comparison = report.comparison
     return {
         "marker": marker(report.id),
         "report_id": report.id,

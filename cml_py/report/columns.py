@@ -1,0 +1,89 @@
+"""One number format per column of a comment's table (pure).
+
+Each value is formatted on its own with enough significant digits to be honest (see
+format.py), which leaves a column reading `0.9357`, `0.972`, `1.5`. A reviewer compares
+down a column, so the column gets one look: decimals padded with zeros to the column's
+significant digits (`0.9720`, `1.500`) — digits are only ever added, never changed — and
+the percentages of a change column share their decimals.
+
+Only the comment's tables are normalised: they hold at most a thousand rows, while the
+terminal and JSON outputs stream any number of rows and keep per-value formats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cml_py.report.view import Table
+
+MAX_SIG = 6  # beyond this, padding would make every cell long for one precise value
+_DECIMAL = re.compile(r"^(-?)(\d+)\.(\d+)$")
+_PERCENT = re.compile(r"\(([+-])(\d+(?:\.\d+)?)%\)")
+
+
+def significant_digits(text: str) -> int | None:
+    """Significant digits of a plain decimal (`0.0120` → 3), None for anything else."""
+    match = _DECIMAL.match(text)
+    if not match:
+        return None
+    whole, fraction = match.group(2), match.group(3)
+    digits = (whole + fraction).lstrip("0") if whole == "0" else whole + fraction
+    return len(digits) or 1
+
+
+def pad_numbers(cells: Sequence[str]) -> list[str]:
+    """Decimals padded with trailing zeros to the column's most significant digits."""
+    counts = [significant_digits(cell) for cell in cells]
+    known = [c for c in counts if c is not None]
+    if not known:
+        return list(cells)
+    target = min(max(known), MAX_SIG)
+    out = []
+    for cell, count in zip(cells, counts, strict=True):
+        if count is not None and count < target:
+            cell += "0" * (target - count)
+        out.append(cell)
+    return out
+
+
+def same_percent_decimals(cells: Sequence[str]) -> list[str]:
+    """The `(+1.88%)` parts of a change column, all with the same decimals — one when
+    the typical (median) change is a percent or more, two below, three below 0.1 % —
+    never rounding a change to zero."""
+    found = [float(m.group(2)) for cell in cells for m in _PERCENT.finditer(cell)]
+    found = [f for f in found if f > 0]
+    if len(found) < 2:
+        return list(cells)
+    typical = sorted(found)[len(found) // 2]
+    decimals = 1 if typical >= 1 else 2 if typical >= 0.1 else 3
+
+    def rewrite(match: re.Match[str]) -> str:
+        value = float(match.group(2))
+        text = f"{value:.{decimals}f}"
+        if float(text) == 0:  # too small for the column's decimals: keep its own digits
+            return match.group(0)
+        return f"({match.group(1)}{text}%)"
+
+    return [_PERCENT.sub(rewrite, cell) for cell in cells]
+
+
+def uniform(
+    table: Table | None, numbers: Sequence[str], changes: Sequence[str] = ()
+) -> Table | None:
+    """`table` with the named columns normalised."""
+    if not table:
+        return table
+    columns = list(zip(*table.rows, strict=True)) if table.rows else []
+    for index, header in enumerate(table.headers):
+        if not columns:
+            break
+        if header in numbers:
+            columns[index] = tuple(pad_numbers(columns[index]))
+        elif header in changes:
+            columns[index] = tuple(same_percent_decimals(columns[index]))
+    rows = tuple(zip(*columns, strict=True)) if columns else table.rows
+    return replace(table, rows=rows)
