@@ -45,7 +45,7 @@ def test_only_the_named_columns_change() -> None:
         (("a.5", "0.5", "0.75", "▲ +0.25 (+50%)"), ("b", "0.125", "0.1", "▼ -0.025 (-20%)")),
     )
     out = uniform(table, ("main", "this PR"), ("Change",))
-    assert out.rows == (
-        ("a.5", "0.500", "0.75", "▲ +0.25 (+50.0%)"),
-        ("b", "0.125", "0.10", "▼ -0.025 (-20.0%)"),
+    assert out.rows == (  # main and this PR share one format: three significant digits
+        ("a.5", "0.500", "0.750", "▲ +0.25 (+50.0%)"),
+        ("b", "0.125", "0.100", "▼ -0.025 (-20.0%)"),
     )

@@ -82,7 +82,7 @@ def test_run_in_gitlab_merge_request_pipeline(
     result = run_cli(capsys, "run")
     assert result.code == 0, result.err
     (note,) = gitlab_fake.notes_on("merge_requests", "7")
-    assert "| acc | 0.9 | 0.92 |" in note["body"] and "/uploads/" in note["body"]
+    assert "| acc | 0.90 | 0.92 |" in note["body"] and "/uploads/" in note["body"]
     (status,) = gitlab_fake.statuses
     assert status["state"] == "success" and status["name"] == "cml-py"
     junit = (in_repo.path / "cml-py-report" / "gate.xml").read_text()

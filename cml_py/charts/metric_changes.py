@@ -29,9 +29,11 @@ def axis_limit(values: list[float]) -> float | None:
     return 1.3 * sizes[outliers]
 
 
-def _percent(value: float) -> str:
-    text = f"{value:+.3g}"
-    return (text if "e" not in text else f"{value:+.0f}") + "%"
+def _percent(value: float, decimals: int) -> str:
+    """As the report's table prints it (columns.percent_decimals), so the chart and the
+    table beside it show the same number."""
+    text = f"{value:+.{decimals}f}"
+    return (text if float(text) != 0 else f"{value:+.2g}") + "%"
 
 
 @style.styled
@@ -80,6 +82,9 @@ def metric_changes(data: ChartData) -> Chart:
         if value != clipped:
             bar.set_hatch("////")
             bar.set_edgecolor("white")
+    from cml_py.report.columns import percent_decimals
+
+    decimals = percent_decimals(values)
     span = limit if limit else max(abs(v) for v in values) or 1.0
     for i, (value, clipped) in enumerate(zip(values, shown, strict=True)):
         inside = value != clipped  # a clipped bar's label sits inside its end, in white
@@ -93,7 +98,7 @@ def metric_changes(data: ChartData) -> Chart:
         ax.text(
             x,
             positions[i],
-            _percent(value),
+            _percent(value, decimals),
             va="center",
             ha=align,
             fontsize=7,

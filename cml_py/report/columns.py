@@ -55,11 +55,9 @@ def same_percent_decimals(cells: Sequence[str]) -> list[str]:
     the typical (median) change is a percent or more, two below, three below 0.1 % —
     never rounding a change to zero."""
     found = [float(m.group(2)) for cell in cells for m in _PERCENT.finditer(cell)]
-    found = [f for f in found if f > 0]
-    if len(found) < 2:
+    if len([f for f in found if f > 0]) < 2:
         return list(cells)
-    typical = sorted(found)[len(found) // 2]
-    decimals = 1 if typical >= 1 else 2 if typical >= 0.1 else 3
+    decimals = percent_decimals(found)
 
     def rewrite(match: re.Match[str]) -> str:
         value = float(match.group(2))
@@ -71,6 +69,15 @@ def same_percent_decimals(cells: Sequence[str]) -> list[str]:
     return [_PERCENT.sub(rewrite, cell) for cell in cells]
 
 
+def percent_decimals(percents: Sequence[float]) -> int:
+    """Decimals for a set of percentages shown together (the table, the chart)."""
+    sizes = sorted(abs(p) for p in percents if p)
+    if not sizes:
+        return 1
+    typical = sizes[len(sizes) // 2]
+    return 1 if typical >= 1 else 2 if typical >= 0.1 else 3
+
+
 def uniform(
     table: Table | None, numbers: Sequence[str], changes: Sequence[str] = ()
 ) -> Table | None:
@@ -78,12 +85,14 @@ def uniform(
     if not table:
         return table
     columns = list(zip(*table.rows, strict=True)) if table.rows else []
+    value_columns = [i for i, h in enumerate(table.headers) if h in numbers and columns]
+    if value_columns:  # main and this PR side by side: one format for both
+        padded = pad_numbers([cell for i in value_columns for cell in columns[i]])
+        size = len(columns[value_columns[0]])
+        for n, i in enumerate(value_columns):
+            columns[i] = tuple(padded[n * size : (n + 1) * size])
     for index, header in enumerate(table.headers):
-        if not columns:
-            break
-        if header in numbers:
-            columns[index] = tuple(pad_numbers(columns[index]))
-        elif header in changes:
+        if header in changes and columns:
             columns[index] = tuple(same_percent_decimals(columns[index]))
     rows = tuple(zip(*columns, strict=True)) if columns else table.rows
     return replace(table, rows=rows)

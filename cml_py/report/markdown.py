@@ -144,8 +144,12 @@ def _context(
             for c in report.charts
             if c.path is not None
         ],
+        # a chart with nothing to draw ("no training curves") is not news in a comment;
+        # one that could not be drawn for another reason is (report.json keeps both)
         "skipped_charts": [
-            md_cell(f"{c.title}: {c.note}") for c in report.charts if c.path is None
+            md_cell(f"{c.title}: {c.note}")
+            for c in report.charts
+            if c.path is None and not c.note.startswith("no ")
         ],
         "version": html_text(report.version),
     }

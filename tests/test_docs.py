@@ -1,0 +1,113 @@
+"""The README and docs/ tell the truth: the five-step tutorial runs as written, every
+cml.yaml key is documented, and every link leads somewhere."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cml_py.config import parse_config
+from cml_py.errors import CmlError
+from tests.ci_files import ROOT
+
+README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def test_readme_stays_short_and_keeps_its_two_commands() -> None:
+    lines = README.read_text().splitlines()
+    assert len(lines) <= 160
+    assert lines[3].startswith("python3 -m pip install . && cml-py demo")
+    assert lines[4].startswith('npm ci --no-audit --no-fund && python3 -m pip install -e ".[test]"')
+    assert "(docs/comment.png)" in README.read_text()
+    assert (ROOT / "docs" / "comment.png").read_bytes().startswith(b"\x89PNG")
+
+
+def tutorial() -> str:
+    text = README.read_text()
+    section = text[text.index("## Add cml-py to your project") : text.index("## In CI")]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
+def test_the_five_step_tutorial_runs_as_written(tmp_path: Path) -> None:
+    """Every shell block of the README's tutorial, in order, in an empty directory."""
+    script = tutorial()
+    assert script.count("cat >") == 2 and "cml-py run --dry-run" in script
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    project = tmp_path / "my-model"
+    assert (project / ".github" / "workflows" / "cml-py-publish.yml").is_file()
+    report = (project / "cml-py-report" / "report.md").read_text()
+    assert report.startswith("<!-- cml-py report id=default -->\n### ")
+    assert "| accuracy |" in report and "re-trained at" in report
+    assert "cml-py: gate" in proc.stdout  # step 5 prints the report
+
+
+def allowed_keys(data: dict) -> list[str]:
+    """The keys cml-py accepts at one place, read from its own unknown-key error."""
+    with pytest.raises(CmlError) as error:
+        parse_config(data, source="cml.yaml", root=ROOT)
+    return error.value.args[0].split("expected one of: ", 1)[1].split(", ")
+
+
+SECTIONS = [
+    ("", {"zzz": 1}),
+    ("report.", {"report": {"zzz": 1}}),
+    ("train.", {"train": {"zzz": 1}}),
+    ("train.sklearn.", {"train": {"sklearn": {"zzz": 1}}}),
+    ("train.outputs.", {"train": {"command": "x", "outputs": {"zzz": 1}}}),
+    ("baseline.", {"baseline": {"zzz": 1}}),
+    ("evaluate.", {"evaluate": {"zzz": 1}}),
+    ("publish.", {"publish": {"zzz": 1}}),
+    ("gate rule ", {"gate": {"acc": {"zzz": 1}}}),
+]
+
+
+@pytest.mark.parametrize(("prefix", "data"), SECTIONS, ids=[p or "top" for p, _ in SECTIONS])
+def test_every_cml_yaml_key_is_in_the_reference(prefix: str, data: dict) -> None:
+    reference = (ROOT / "docs" / "config.md").read_text()
+    documented = set(re.findall(r"^\| `([^`]+)`", reference, re.M))
+    for key in allowed_keys(data):
+        name = key if prefix in ("", "gate rule ") else prefix + key
+        if any(d.startswith(f"{name}.") for d in documented):
+            continue  # a section documented key by key
+        assert name in documented, f"docs/config.md does not document `{name}`"
+
+
+def test_section_pages_document_their_keys() -> None:
+    top = allowed_keys({"zzz": 1})
+    for section, page in (("mlflow", "mlflow.md"), ("data", "data.md")):
+        if section not in top:  # a section this version does not have
+            continue
+        keys = allowed_keys({section: {"zzz": 1}})
+        text = (ROOT / "docs" / page).read_text()
+        for key in keys:
+            assert f"`{key}`" in text, f"docs/{page} does not document `{section}.{key}`"
+
+
+def test_every_relative_link_resolves() -> None:
+    broken = []
+    for page in [README, *DOCS]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if re.match(r"^[a-z]+:", target) or not re.search(r"[./]", target):
+                continue  # a URL, or a placeholder such as `![alt](path)` in prose
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
