@@ -360,7 +360,9 @@ def report(
     verdict, the gate table, the metrics and params that changed (with confidence
     intervals when both sides have predictions), the charts (with --charts), all
     metrics in a collapsed section, and the base and head commits. Files are written
-    atomically. The exit code is 0 whatever the gate says; `cml-py gate` fails the job.
+    atomically; beside a markdown file goes its .html preview (the comment rendered the
+    way GitHub renders it). The exit code is 0 whatever the gate says; `cml-py gate`
+    fails the job.
 
     \b
     Examples:
@@ -416,6 +418,12 @@ def report(
 
         write_atomic(Path(target), pieces)
         click.echo(f"cml-py: wrote {target} ({_verdict_word(result)})", err=True)
+        if fmt == "md":  # the comment as a reviewer will see it, to open locally
+            from cml_py.report.html import render_html
+
+            preview = Path(target).with_suffix(".html")
+            write_atomic(preview, render_html(Path(target).read_text(encoding="utf-8")))
+            click.echo(f"cml-py: wrote {preview} (open it in a browser)", err=True)
     return EXIT_OK
 
 

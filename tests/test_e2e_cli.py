@@ -77,7 +77,8 @@ def test_report_writes_markdown_atomically_and_other_formats(in_repo: Repo, caps
     assert "wrote out/report.md (gate failed)" in result.err
     text = (in_repo.path / "out" / "report.md").read_text()
     assert text.startswith("<!-- cml-py report id=default -->\n### ❌ cml-py: gate failed")
-    assert not [p for p in (in_repo.path / "out").iterdir() if p.name != "report.md"]
+    written = sorted(p.name for p in (in_repo.path / "out").iterdir())
+    assert written == ["report.html", "report.md"]  # and no temporary file left behind
     head = in_repo.git("rev-parse", "--short=7", "HEAD")
     assert f"this PR `{head}`" in text
     stdout = run_cli(capsys, "report", "--format", "json", "-o", "-")
@@ -380,3 +381,14 @@ def test_python_dash_m_and_no_traceback(in_repo: Repo) -> None:
         bad.err
         == "cml-py: error: metrics.json:1:2: invalid JSON: Expecting property name enclosed in double quotes\n"
     )
+
+
+def test_report_writes_an_html_preview_beside_the_markdown(in_repo: Repo, capsys) -> None:
+    feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1})
+    result = run_cli(capsys, "report", "-o", "out/report.md")
+    assert result.code == 0 and "out/report.html" in result.err
+    html = (in_repo.path / "out" / "report.html").read_text()
+    assert "<table>" in html and "eval.acc" in html and "&lt;!-- cml-py" not in html
+    assert not (in_repo.path / "report.html").exists()
+    assert run_cli(capsys, "report", "--format", "json", "-o", "out/r.json").code == 0
+    assert not (in_repo.path / "out" / "r.html").exists()
