@@ -13,8 +13,9 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cml_py import limits as lim
 from cml_py.errors import CmlError
@@ -35,6 +36,8 @@ from cml_py.model import (
     is_number,
 )
 
+E = TypeVar("E", bound=Enum)
+
 
 class _Shape:
     """Type checks for one leg's report.json whose errors name the file and the key path
@@ -50,7 +53,16 @@ class _Shape:
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         return CmlError(f"{self.source}: {where}: expected {expected}, got {shown}")
 
-    def get(self, data: dict[str, Any], key: str, path: tuple, kind: str, *, required=False):
+    def get(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: tuple[str | int, ...],
+        kind: str,
+        *,
+        required: bool = False,
+    ) -> Any:
+        """`data[key]` when it is of `kind` (None when absent and not required)."""
         if key not in data or data[key] is None:
             if required:
                 raise self.fail((*path, key), kind, None)
@@ -69,7 +81,9 @@ class _Shape:
             raise self.fail((*path, key), kind, value)
         return value
 
-    def choice(self, data: dict[str, Any], key: str, path: tuple, enum: type) -> Any:
+    def choice(
+        self, data: dict[str, Any], key: str, path: tuple[str | int, ...], enum: type[E]
+    ) -> E:
         raw = self.get(data, key, path, "a string", required=True)
         try:
             return enum(raw)
@@ -77,7 +91,7 @@ class _Shape:
             allowed = ", ".join(e.value for e in enum)
             raise self.fail((*path, key), f"one of {allowed}", raw) from None
 
-    def value(self, data: dict[str, Any], key: str, path: tuple) -> Any:
+    def value(self, data: dict[str, Any], key: str, path: tuple[str | int, ...]) -> Any:
         """A value as report.json writes it: null plus `<key>_nonfinite` for NaN/±inf."""
         flag = data.get(f"{key}_nonfinite")
         if flag is not None:
@@ -86,13 +100,21 @@ class _Shape:
             return _NONFINITE[flag]
         return self.get(data, key, path, "a value")
 
-    def number(self, data: dict[str, Any], key: str, path: tuple) -> float | None:
+    def number(self, data: dict[str, Any], key: str, path: tuple[str | int, ...]) -> float | None:
         value = self.value(data, key, path)
         if value is not None and (isinstance(value, (bool, str))):
             raise self.fail((*path, key), "a number", value)
+        return None if value is None else float(value)
+
+    def required_number(self, data: dict[str, Any], key: str, path: tuple[str | int, ...]) -> float:
+        value = self.number(data, key, path)
+        if value is None:
+            raise self.fail((*path, key), "a number", None)
         return value
 
-    def items(self, data: dict[str, Any], key: str, *, required: bool = False) -> list[dict]:
+    def items(
+        self, data: dict[str, Any], key: str, *, required: bool = False
+    ) -> list[dict[str, Any]]:
         entries = self.get(data, key, (), "a list", required=required) or []
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict):
@@ -104,7 +126,7 @@ _NONFINITE = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def row_from_dict(
-    data: dict[str, Any], prefix: str, shape: _Shape | None = None, path: tuple = ()
+    data: dict[str, Any], prefix: str, shape: _Shape | None = None, path: tuple[str | int, ...] = ()
 ) -> DiffRow:
     shape = shape or _Shape(f"{prefix}/report.json")
     stat = None
@@ -115,9 +137,9 @@ def row_from_dict(
         counts = shape.get(test, "counts", (*path, "test"), "an object")
         df = shape.get(test, "df", (*path, "test"), "a number")
         stat = PairedStat(
-            delta=shape.number(data, "change", path),
-            ci_low=shape.number(interval, "low", where),
-            ci_high=shape.number(interval, "high", where),
+            delta=shape.required_number(data, "change", path),
+            ci_low=shape.required_number(interval, "low", where),
+            ci_high=shape.required_number(interval, "high", where),
             confidence=shape.get(interval, "confidence", where, "a number", required=True),
             significant=bool(shape.get(data, "significant", path, "true or false")),
             resamples=shape.get(interval, "resamples", where, "an integer", required=True),
@@ -152,7 +174,7 @@ def row_from_dict(
 
 
 def check_from_dict(
-    data: dict[str, Any], prefix: str, shape: _Shape | None = None, path: tuple = ()
+    data: dict[str, Any], prefix: str, shape: _Shape | None = None, path: tuple[str | int, ...] = ()
 ) -> GateCheck:
     shape = shape or _Shape(f"{prefix}/report.json")
     file = shape.get(data, "file", path, "a string")

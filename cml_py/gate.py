@@ -24,6 +24,7 @@ from cml_py.model import (
     GateResult,
     Scalar,
     Status,
+    as_number,
     is_number,
 )
 
@@ -110,9 +111,10 @@ def _finish(rule: GateRule, check: GateCheck) -> GateCheck:
 def _check(rule: GateRule, kind: str, row: DiffRow) -> GateCheck:
     limit: float = getattr(rule, kind)
     base_value: Scalar = row.base if row.has_base else None
-    common = dict(
+    common = GateCheck(  # each outcome below is this check with its status and note
         pattern=rule.pattern,
         rule=kind,
+        status=Status.PASS,
         path=row.path,
         metric=row.name,
         value=row.head if row.has_head else None,
@@ -121,59 +123,57 @@ def _check(rule: GateRule, kind: str, row: DiffRow) -> GateCheck:
         limit=limit,
     )
     if not row.has_head:
-        return GateCheck(status=_missing_status(rule, at_head=True), note=MISSING_AT_HEAD, **common)
-    value = row.head
-    if not is_number(value):
-        return GateCheck(status=Status.FAIL, note="value is not a number", **common)
-    if not math.isfinite(value):  # type: ignore[arg-type]
+        return replace(common, status=_missing_status(rule, at_head=True), note=MISSING_AT_HEAD)
+    value = as_number(row.head)
+    if value is None:
+        return replace(common, status=Status.FAIL, note="value is not a number")
+    if not math.isfinite(value):
         # NaN passes no comparison and inf passes some (min, max_drop of a cost): a
         # value that overflowed (`1e400`) or diverged must not slip through.
         status = {"fail": Status.FAIL, "warn": Status.WARN, "ignore": Status.PASS}[
             rule.on_nonfinite
         ]
-        word = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")  # type: ignore[operator]
-        return GateCheck(status=status, note=f"not a finite number ({word})", **common)
+        word = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return replace(common, status=status, note=f"not a finite number ({word})")
     if kind == "min":
-        ok = _at_most(limit, value)  # type: ignore[arg-type]
-        return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
+        ok = _at_most(limit, value)
+        return replace(common, status=Status.PASS if ok else Status.FAIL)
     if kind == "max":
-        ok = _at_most(value, limit)  # type: ignore[arg-type]
-        return GateCheck(status=Status.PASS if ok else Status.FAIL, **common)
-    return _check_drop(rule, kind, row, limit, common)
+        ok = _at_most(value, limit)
+        return replace(common, status=Status.PASS if ok else Status.FAIL)
+    return _check_drop(rule, kind, row, value, limit, common)
 
 
-def _check_drop(rule: GateRule, kind: str, row: DiffRow, limit: float, common: dict) -> GateCheck:
+def _check_drop(
+    rule: GateRule, kind: str, row: DiffRow, head: float, limit: float, common: GateCheck
+) -> GateCheck:
+    """`head` is the PR's value, already known to be a finite number."""
     if not row.has_base:
-        return GateCheck(
-            status=_missing_status(rule, at_head=False),
-            note="no value on main to compare",
-            **common,
+        return replace(
+            common, status=_missing_status(rule, at_head=False), note="no value on main to compare"
         )
     base = row.base
-    if not is_number(base) or math.isnan(base):  # type: ignore[arg-type]
-        return GateCheck(
-            status=_missing_status(rule, at_head=False),
-            note="main's value is not a number",
-            **common,
+    if not is_number(base) or math.isnan(base):
+        return replace(
+            common, status=_missing_status(rule, at_head=False), note="main's value is not a number"
         )
-    head: float = row.head  # type: ignore[assignment]
     gain_required = limit < 0  # a negative drop: MLflow's min_absolute/relative_change
     if head == base and not rule.significant and not gain_required:
-        return GateCheck(status=Status.PASS, **common)
-    worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)  # type: ignore[operator]
+        return replace(common, status=Status.PASS)
+    worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)
     if kind == "max_drop":
         return _drop_verdict(rule, row, _at_most(worse_by, limit), "", common, limit)
     if worse_by <= 0 and not rule.significant and not gain_required:
-        return GateCheck(status=Status.PASS, **common)
+        return replace(common, status=Status.PASS)
     if base == 0 and gain_required:  # as MLflow: from 0, any gain is enough
         return _drop_verdict(rule, row, worse_by < 0, "main's value is 0: any gain", common, 0.0)
-    if base == 0 or not math.isfinite(base):  # type: ignore[arg-type]
+    if base == 0 or not math.isfinite(base):
         if worse_by <= 0:
             return _drop_verdict(rule, row, True, "", common, 0.0)
         note = f"main's value is {base}: a relative drop is unbounded"
         return _drop_verdict(rule, row, False, note, common, 0.0)
-    ok = _at_most(worse_by / abs(base) * 100.0, limit)  # type: ignore[arg-type]
-    return _drop_verdict(rule, row, ok, "", common, limit / 100.0 * abs(base))  # type: ignore[arg-type]
+    ok = _at_most(worse_by / abs(base) * 100.0, limit)
+    return _drop_verdict(rule, row, ok, "", common, limit / 100.0 * abs(base))
 
 
 WORSE_THAN_ALLOWED = "worse than allowed, and not noise"
@@ -182,7 +182,7 @@ NO_STATISTICS = "no paired statistics (only metrics computed from predictions ha
 
 
 def _drop_verdict(
-    rule: GateRule, row: DiffRow, ok: bool, note: str, common: dict, tolerance: float
+    rule: GateRule, row: DiffRow, ok: bool, note: str, common: GateCheck, tolerance: float
 ) -> GateCheck:
     """A `max_drop`/`max_drop_pct` outcome; `ok` says whether the values themselves are
     within the limit, `tolerance` is the limit as an absolute change.
@@ -195,18 +195,18 @@ def _drop_verdict(
     seen every such check (Holm).
     """
     if not rule.significant:
-        return GateCheck(status=Status.PASS if ok else Status.FAIL, note=note, **common)
+        return replace(common, status=Status.PASS if ok else Status.FAIL, note=note)
     stat = row.stat
     if stat is None:
         reason = row.untestable or NO_STATISTICS
         if ok:
             tested = f"not tested: {reason}"
-            return GateCheck(status=Status.PASS, note=_join(note, tested), **common)
+            return replace(common, status=Status.PASS, note=_join(note, tested))
         if rule.on_untestable == "warn":
             outcome = "cannot test: {}; the drop is beyond the limit (on_untestable: warn)"
-            return GateCheck(status=Status.WARN, note=_join(note, outcome.format(reason)), **common)
+            return replace(common, status=Status.WARN, note=_join(note, outcome.format(reason)))
         outcome = "cannot test: {}; judged as a plain drop (on_untestable: fail)"
-        return GateCheck(status=Status.FAIL, note=_join(note, outcome.format(reason)), **common)
+        return replace(common, status=Status.FAIL, note=_join(note, outcome.format(reason)))
     lower_is_better = row.direction is Direction.LOWER
     margin = tolerance if lower_is_better else -tolerance
     p_value = (
@@ -229,7 +229,7 @@ def _drop_verdict(
         stat=stat,
     )
     status = Status.PASS if ok else Status.WARN
-    return GateCheck(status=status, note=note, evidence=evidence, **common)
+    return replace(common, status=status, note=note, evidence=evidence)
 
 
 def judge_significance(checks: Sequence[GateCheck]) -> tuple[GateCheck, ...]:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TypeGuard
 
 Scalar = float | int | bool | str | None
 """A metric or param value after flattening: numbers, and non-numeric values kept as is."""
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """True for ints and floats (NaN and ±inf included) but not for bools.
 
     Python treats True as 1; a metric that is a flag must never be compared as a number.
@@ -25,8 +26,14 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def is_finite_number(value: object) -> bool:
-    return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+def as_number(value: object) -> int | float | None:
+    """The value when it is a number (see is_number), else None: one call that both
+    checks and narrows, for code that goes on with the number."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def is_finite_number(value: object) -> TypeGuard[int | float]:
+    return is_number(value) and math.isfinite(value)
 
 
 class HugeInt(float):
@@ -63,7 +70,7 @@ class HugeInt(float):
     def __str__(self) -> str:
         return self.text
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[HugeInt], tuple[str, int, bool]]:
         mantissa, exponent = self.text.lstrip("-").split("e+")
         return (HugeInt, (mantissa.replace(".", ""), int(exponent), self.text.startswith("-")))
 

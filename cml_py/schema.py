@@ -80,7 +80,7 @@ class Checker:
         return value
 
     def choice(self, value: Any, choices: tuple[str, ...], path: tuple[str, ...]) -> str:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise self.fail(path, f"expected one of {', '.join(choices)}, got {_describe(value)}")
         return value
 

@@ -289,7 +289,7 @@ def test_annotations_are_escaped_and_capped() -> None:
         for i in range(12)
     ]
     checks.append(GateCheck("x", "max", Status.WARN, metric="a:b,c", value=2, limit=1))
-    lines = actions.annotations(checks)
+    lines = actions.gate_annotations(checks)
     errors = [ln for ln in lines if ln.startswith("::error")]
     assert len(errors) == 11 and errors[-1].endswith("2 more failed checks in the report")
     assert (

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -17,7 +20,7 @@ SIDES = (("main", MAIN), ("this PR", HEAD))
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
 MAX_POINTS = 4000
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from cml_py import limits as lim
@@ -149,10 +150,10 @@ _TOML_HUGE_INT = re.compile(r"([=\[,{]\s*)([-+]?)([0-9][0-9_]{4000,})(?![\w.])")
 
 
 def _load_toml(text: str, path: str, limits: lim.Limits) -> Any:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -191,7 +192,7 @@ _SCALARS = (str, float, int, bool, type(None))
 
 
 def flatten(
-    tree: dict, path: str, limits: lim.Limits | None = None, *, fast: bool = True
+    tree: dict[str, Any], path: str, limits: lim.Limits | None = None, *, fast: bool = True
 ) -> dict[str, Scalar]:
     """Nested mappings and lists → `a.b.c` and `name.0`; a name produced twice is an error.
 
@@ -238,7 +239,7 @@ def flatten(
 _LEAF_TYPES = frozenset({str, float, int, bool, type(None)})
 
 
-def _plain_leaf(node: dict) -> bool:
+def _plain_leaf(node: dict[Any, Any]) -> bool:
     """Only string keys and scalar values (floats, ints, strings, booleans, nulls)."""
     return _LEAF_TYPES.issuperset(map(type, node.values())) and all(
         type(key) is str for key in node

@@ -171,7 +171,7 @@ class Client:
             request = urllib.request.Request(self.url + path, data, headers, method=method)
             try:
                 with self._opener.open(request, timeout=self.timeout) as response:
-                    body = response.read(limit + 1)
+                    body: bytes = response.read(limit + 1)
                 if len(body) > limit:
                     raise _TooLarge(endpoint)
                 return body

@@ -65,15 +65,17 @@ def metric_value(value: Any) -> float:
         value = float(value)  # "NaN", "Infinity", "-Infinity"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {value!r}")
-    value = float(value)
-    if abs(value) == _CLAMPED:
-        return math.copysign(math.inf, value)
-    return value
+    number = float(value)
+    if abs(number) == _CLAMPED:
+        return math.copysign(math.inf, number)
+    return number
 
 
 def parse_run(data: Any, where: str) -> Run:
     """`{"run": {"info": …, "data": …}}` (or the run itself, as in search results)."""
     run = data.get("run", data) if isinstance(data, dict) else None
+    if not isinstance(run, dict):
+        raise ServiceError(f"{where}: not an MLflow run (no run object)")
     try:
         info = run["info"]
         body = run.get("data") or {}

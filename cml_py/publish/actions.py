@@ -60,7 +60,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(checks: Sequence[GateCheck]) -> list[str]:
+def gate_annotations(checks: Sequence[GateCheck]) -> list[str]:
     """`::error`/`::warning` lines for failed and warned gate checks, at most 10 each."""
     lines = []
     for status, level in ((Status.FAIL, "error"), (Status.WARN, "warning")):

@@ -205,7 +205,7 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             output_file=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
             github_actions=env.get("GITHUB_ACTIONS") == "true",
         )
-        token_names = ("CML_PY_TOKEN", "GITHUB_TOKEN")
+        token_names: tuple[str, ...] = ("CML_PY_TOKEN", "GITHUB_TOKEN")
     elif forge == "gitlab":
         iid = env.get("CI_MERGE_REQUEST_IID")
         values.update(

@@ -262,7 +262,7 @@ def publish_verdict(
         pending=pending,
     )
     if ctx.github_actions:
-        for line in actions.annotations(report.gate.checks):
+        for line in actions.gate_annotations(report.gate.checks):
             emit(line)
         if ctx.output_file is not None:
             try:

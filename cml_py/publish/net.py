@@ -161,8 +161,8 @@ def message_of(data: Any, fallback: str) -> str:
             message = str(message)
         errors = data.get("errors")
         if isinstance(errors, list) and errors:
-            details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
-            details = [str(d) for d in details if d]
+            found = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
+            details = [str(d) for d in found if d]
             if details:
                 message = f"{message} ({'; '.join(details)})"
         return str(message)

@@ -131,10 +131,10 @@ def post_sticky(
     )
     if author is None and created.author:
         # Learned from the comment this token just created: its older reports can go.
-        old = [c for c in ours(listed, created.author) if c.id != created.id]
-        if old and mode != "new":
-            for comment in old:
-                _delete(thread, comment, retrier, classify, f"deleting the previous {what}")
+        earlier = [c for c in ours(listed, created.author) if c.id != created.id]
+        if earlier and mode != "new":
+            for previous in earlier:
+                _delete(thread, previous, retrier, classify, f"deleting the previous {what}")
             warn(
                 f"this token cannot tell who it is, so the {what} was posted anew and the "
                 f"previous one removed; set CML_PY_COMMENT_AUTHOR={created.author} to edit "

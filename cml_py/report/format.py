@@ -51,7 +51,7 @@ def fmt_scalar(value: Scalar, sig: int = 4) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_number(value):
-        return fmt_number(value, sig)  # type: ignore[arg-type]
+        return fmt_number(value, sig)
     return str(value)
 
 
@@ -60,10 +60,10 @@ def fmt_pair(base: Scalar, head: Scalar, sig: int = 4) -> tuple[str, str]:
     if not (is_number(base) and is_number(head)) or base == head:
         return fmt_scalar(base, sig), fmt_scalar(head, sig)
     for digits in range(sig, 18):
-        a, b = fmt_number(base, digits), fmt_number(head, digits)  # type: ignore[arg-type]
+        a, b = fmt_number(base, digits), fmt_number(head, digits)
         if a != b:
             return a, b
-    return fmt_number(base, 17), fmt_number(head, 17)  # type: ignore[arg-type]
+    return fmt_number(base, 17), fmt_number(head, 17)
 
 
 def fmt_delta(delta: float | int | None, sig: int = 3) -> str:
