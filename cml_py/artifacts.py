@@ -84,7 +84,9 @@ def parse_curves(data: bytes, name: str) -> dict[str, tuple[list[float], list[fl
     return series
 
 
-def _curve_names(files: dict[str, dict[str, tuple[list[float], list[float]]]]) -> dict:
+def _curve_names(
+    files: dict[str, dict[str, tuple[list[float], list[float]]]],
+) -> dict[str, tuple[Any, Any]]:
     """Name each series by its file path (without the shared directory) and column."""
     import numpy as np
 
@@ -116,7 +118,7 @@ def _read_curves(
     read: Callable[[list[str]], dict[str, bytes | None]],
     notes: list[str],
     side: str,
-) -> dict:
+) -> dict[str, tuple[Any, Any]]:
     from cml_py.limits import active
 
     limits = active()

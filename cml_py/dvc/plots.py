@@ -173,7 +173,9 @@ def load_plots(state: Any, ws: Any, source: Any, notes: list[str]) -> tuple[Plot
     return tuple(out)
 
 
-def series(records: Records, plot: PlotDef, path: str, field: str | None) -> tuple[list, list]:
+def series(
+    records: Records, plot: PlotDef, path: str, field: str | None
+) -> tuple[list[Any], list[Any]]:
     """(x, y) of one file's field; x is the plot's (or this file's) x field, else the
     row number, as DVC's `step`."""
     x_field = dict(plot.x_files).get(path, plot.x)

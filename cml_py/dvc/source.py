@@ -10,6 +10,11 @@ base commit's .dvc/config names. Every object is checked against main's hash.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cml_py.trust import Settings
+
 import json
 import posixpath
 from collections.abc import Iterable
@@ -198,7 +203,7 @@ def _untracked_local_config(git: Git, repo_root: Path) -> str | None:
         return None
 
 
-def base_source(settings) -> DvcBase:
+def base_source(settings: Settings) -> DvcBase:
     """Main's files for this run: main's dvc.lock, main's .dvc/config (plus the runner's
     config and an untracked config.local for credentials), the local cache."""
     ws, state = settings.ws, settings.dvc

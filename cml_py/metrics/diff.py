@@ -172,7 +172,7 @@ def compare_values(
     elif not has_head:
         verdict = Verdict.REMOVED
     elif is_number(b) and is_number(h):
-        verdict, delta, rel = _compare_numbers(b, h, direction)  # type: ignore[arg-type]
+        verdict, delta, rel = _compare_numbers(b, h, direction)
     elif type(b) is type(h) and b == h:
         verdict = Verdict.UNCHANGED
     else:

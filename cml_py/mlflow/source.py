@@ -259,9 +259,9 @@ def head_run(
     named = _named_run_id(config, ws.root, env)
     if named is not None:
         run_id, origin = named
-        run = r.get_run(tracking.client, run_id, origin)
-        r.check_head_run(run, experiments=experiments, head_sha=head_sha, origin=origin)
-        return run, f"named by {origin}"
+        named_run = r.get_run(tracking.client, run_id, origin)
+        r.check_head_run(named_run, experiments=experiments, head_sha=head_sha, origin=origin)
+        return named_run, f"named by {origin}"
     run = r.newest_run(tracking.client, list(experiments), head_sha)
     names = " or ".join(experiments.values())
     if run is None:

@@ -9,12 +9,13 @@ run, or a commit status when the token cannot create check runs.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cml_py.errors import CmlError, ServiceError
 from cml_py.publish.context import CiContext
@@ -32,6 +33,7 @@ from cml_py.publish.sticky import Comment
 ACTIONS_BOT = "github-actions[bot]"
 ASSETS_AUTHOR = ("cml-py", "cml-py@users.noreply.invalid")
 ASSETS_MESSAGE = "cml-py images for "
+T = TypeVar("T")
 DEFAULT_TIMEOUT = 30
 
 
@@ -150,8 +152,17 @@ class GitHubPublisher:
         self.repo = self.github.get_repo(ctx.repository)
         self.learned_author: str | None = None  # from a check run this token created
 
-    def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:
-        return self.retrier.run(what, operation, classify_error, **kwargs)
+    def run(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        return self.retrier.run(
+            what, operation, classify_error, idempotent=idempotent, recover=recover
+        )
 
     def classify(self, exc: BaseException) -> Failure | None:
         return classify_error(exc)
@@ -240,7 +251,7 @@ class GitHubPublisher:
             content = base64.b64encode(path.read_bytes()).decode("ascii")
             blobs[src] = self.run(
                 f"uploading {path.name} to the {branch} branch",
-                lambda content=content: self.repo.create_git_blob(content, "base64"),
+                functools.partial(self.repo.create_git_blob, content, "base64"),
             )
         tree = self.run(
             "creating the image tree",
@@ -254,6 +265,10 @@ class GitHubPublisher:
         commit_sha = self._commit_to_branch(branch, tree, f"{ASSETS_MESSAGE}{folder}")
         base = f"{self.ctx.server_url or 'https://github.com'}/{self.ctx.repository}"
         return {src: f"{base}/blob/{commit_sha}/{folder}/{names[src]}?raw=true" for src in files}
+
+    def _commit_of(self, ref: Any) -> Any:
+        """The commit a branch ref points at, loaded (so its author and message are read)."""
+        return _loaded(self.repo.get_git_commit(ref.object.sha))
 
     def _commit_to_branch(self, branch: str, tree: Any, message: str) -> str:
         from github import InputGitAuthor
@@ -276,7 +291,7 @@ class GitHubPublisher:
                 else [
                     self.run(
                         "reading the branch head",
-                        lambda ref=ref: _loaded(self.repo.get_git_commit(ref.object.sha)),
+                        functools.partial(self._commit_of, ref),
                     )
                 ]
             )
@@ -288,22 +303,22 @@ class GitHubPublisher:
                 )
             commit = self.run(
                 "committing the images",
-                lambda parents=parents: self.repo.create_git_commit(
-                    message, tree, parents, author=author
+                functools.partial(
+                    self.repo.create_git_commit, message, tree, parents, author=author
                 ),
             )
             try:
                 if ref is None:
                     self.run(
                         f"creating the {branch} branch",
-                        lambda sha=commit.sha: self.repo.create_git_ref(
-                            f"refs/heads/{branch}", sha
+                        functools.partial(
+                            self.repo.create_git_ref, f"refs/heads/{branch}", commit.sha
                         ),
                     )
                 else:
                     self.run(
                         f"moving the {branch} branch",
-                        lambda ref=ref, sha=commit.sha: ref.edit(sha, force=False),
+                        functools.partial(ref.edit, commit.sha, force=False),
                     )
                 return commit.sha
             except ApiError as exc:

@@ -8,10 +8,11 @@ across GitLab versions and sub-path installs; the status is a commit status.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cml_py.errors import CmlError
 from cml_py.publish.context import CiContext
@@ -19,10 +20,11 @@ from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, r
 from cml_py.publish.shrink import GITLAB_NOTE_LIMIT
 from cml_py.publish.sticky import Comment
 
+T = TypeVar("T")
 DEFAULT_TIMEOUT = 30
 # python-gitlab's own retries are off: cml-py's Retrier decides, knowing which writes
 # are safe to repeat.
-NO_LIBRARY_RETRY = {"obey_rate_limit": False, "max_retries": 0}
+NO_LIBRARY_RETRY: dict[str, Any] = {"obey_rate_limit": False, "max_retries": 0}
 JOB_TOKEN_HELP = (
     "CI_JOB_TOKEN cannot post merge request notes, uploads or commit statuses; create a "
     "project access token with the `api` scope (role Reporter or higher) and add it as "
@@ -53,17 +55,14 @@ class GitLabPublisher:
         self.ctx = ctx
         self.retrier = retrier
         self.last_headers: dict[str, str] = {}
-        auth = (
-            {"job_token": ctx.token}
-            if ctx.token_source == "CI_JOB_TOKEN"
-            else {"private_token": ctx.token}
-        )
+        job = ctx.token_source == "CI_JOB_TOKEN"
         self.gitlab = gitlab.Gitlab(
             api_base(ctx),
+            private_token=None if job else ctx.token,
+            job_token=ctx.token if job else None,
             timeout=DEFAULT_TIMEOUT,
             retry_transient_errors=False,
             per_page=100,
-            **auth,
         )
         self.gitlab.session.hooks["response"].append(self._remember_headers)
         self.project = self.gitlab.projects.get(project, lazy=True)
@@ -109,17 +108,27 @@ class GitLabPublisher:
             return Failure("client", None, f"{type(exc).__name__}: {exc}")
         return None
 
-    def run(self, what: str, operation: Callable[[], Any], **kwargs: Any) -> Any:
+    def run(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
         if self.ctx.token_source == "CI_JOB_TOKEN":
             raise PermissionDenied(
                 f"{what} failed: {JOB_TOKEN_HELP}", failure=Failure("denied", None, JOB_TOKEN_HELP)
             )
-        return self.retrier.run(what, operation, self.classify, **kwargs)
+        return self.retrier.run(
+            what, operation, self.classify, idempotent=idempotent, recover=recover
+        )
 
     def author(self) -> str | None:
         def who() -> str | None:
             user = self.gitlab.http_get("/user", **NO_LIBRARY_RETRY)
-            return user.get("username") if isinstance(user, dict) else None
+            name = user.get("username") if isinstance(user, dict) else None
+            return name if isinstance(name, str) else None
 
         return self.run("reading the token's user", who)
 
@@ -144,12 +153,10 @@ class GitLabPublisher:
         urls = {}
         for src, path in files.items():
             data = path.read_bytes()
-            result = self.run(
-                f"uploading {path.name}",
-                lambda path=path, data=data: self.project.upload(
-                    path.name, filedata=data, **NO_LIBRARY_RETRY
-                ),
+            upload = functools.partial(
+                self.project.upload, path.name, filedata=data, **NO_LIBRARY_RETRY
             )
+            result = self.run(f"uploading {path.name}", upload)
             urls[src] = result["url"]  # project-relative: /uploads/<secret>/<name>
         return urls
 

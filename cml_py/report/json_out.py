@@ -252,10 +252,10 @@ def iter_json(
         yield "\n}\n"
 
 
-class _Rows(list):
+class _Rows(list[Any]):
     """Rows still to encode (a list of DiffRow/GateCheck and the function to use)."""
 
-    def __init__(self, items: list, encode: Any) -> None:
+    def __init__(self, items: list[Any], encode: Any) -> None:
         super().__init__(items)
         self.encode = encode
 

@@ -96,8 +96,8 @@ def text_table_lines(
             del kept
             split = methodcaller("split", _SEP)
             for start in range(0, len(packed), _CHUNK):  # replaced in place, a chunk at a time
-                chunk = packed[start : start + _CHUNK]
-                packed[start : start + _CHUNK] = map(str.rstrip, starmap(line, map(split, chunk)))
+                block = packed[start : start + _CHUNK]
+                packed[start : start + _CHUNK] = map(str.rstrip, starmap(line, map(split, block)))
             lines = packed
         else:
             lines = list(map(str.rstrip, starmap(line, kept)))

@@ -22,6 +22,7 @@ from cml_py.model import (
     GateCheck,
     PairedStat,
     Report,
+    Scalar,
     Status,
     Verdict,
     is_finite_number,
@@ -116,7 +117,9 @@ def limit_text(check: GateCheck) -> str:
     }.get(check.rule, limit)
 
 
-def _pair(row_base, row_head, has_base: bool, has_head: bool, esc: Escape) -> tuple[str, str]:
+def _pair(
+    row_base: Scalar, row_head: Scalar, has_base: bool, has_head: bool, esc: Escape
+) -> tuple[str, str]:
     base, head = fmt_pair(row_base, row_head)
     return (esc(base) if has_base else MISSING, esc(head) if has_head else MISSING)
 

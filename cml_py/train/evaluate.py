@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,9 @@ def confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.float64)
 
 
-def class_counts(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+def class_counts(
+    y: np.ndarray, pred: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(true positives, support, predicted) per class — everything the count metrics
     need, in O(n + k) memory rather than a k × k confusion matrix (10,000 classes would
     be 800 MB, and a thousand resamples of it 745 GiB)."""
@@ -151,7 +154,8 @@ def log_loss_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     exactly (a CSV rounds them)."""
     totals = scores.sum(axis=1)
     p = _safe_div(scores[np.arange(len(y)), y], totals)
-    return -np.log(np.clip(p, EPS, 1 - EPS))
+    losses: np.ndarray = -np.log(np.clip(p, EPS, 1 - EPS))
+    return losses
 
 
 def classification_metrics(
@@ -226,9 +230,9 @@ def mean_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
     return {name: math.fsum(m[name] for m in per_seed) / len(per_seed) for name in names}
 
 
-def nest(flat: dict[str, float]) -> dict:
+def nest(flat: dict[str, float]) -> dict[str, Any]:
     """`per_class.1.f1` → {"per_class": {"1": {"f1": …}}} for a readable metrics.json."""
-    tree: dict = {}
+    tree: dict[str, Any] = {}
     for name, value in flat.items():
         node = tree
         parts = name.split(".")

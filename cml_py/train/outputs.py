@@ -27,6 +27,19 @@ from cml_py.train.layout import (
 )
 
 LAYOUT = frozenset({METRICS, PARAMS, PREDICTIONS, FEATURE_IMPORTANCE, MODEL, CURVES, REPLICATES})
+__all__ = [  # the layout's names are re-exported for the trainers
+    "CURVES",
+    "FEATURE_IMPORTANCE",
+    "LAYOUT",
+    "METRICS",
+    "MODEL",
+    "PARAMS",
+    "PREDICTIONS",
+    "REPLICATES",
+    "json_safe",
+    "staged_directory",
+    "write_json",
+]
 
 
 @contextlib.contextmanager

@@ -78,8 +78,11 @@ def _distinct(values: np.ndarray) -> np.ndarray:
         low, high = int(values.min()), int(values.max())
         if high - low < max(1 << 16, 4 * len(values)):
             present = np.bincount((values - low).astype(np.intp), minlength=high - low + 1)
-            return np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
-    return np.unique(values)
+            codes: np.ndarray = np.flatnonzero(present).astype(values.dtype)
+            shifted: np.ndarray = codes + values.dtype.type(low)
+            return shifted
+    distinct: np.ndarray = np.unique(values)
+    return distinct
 
 
 def _has_duplicates(values: np.ndarray) -> bool:
@@ -263,7 +266,8 @@ def _first_line(exc: BaseException) -> str:
 def _missing(values: np.ndarray) -> np.ndarray:
     """Empty cells as read: NaN in numeric columns, None/NaN in text columns."""
     if values.dtype.kind == "f":
-        return np.isnan(values)
+        empty: np.ndarray = np.isnan(values)
+        return empty
     if values.dtype.kind == "O":
         return np.fromiter(
             (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
@@ -271,7 +275,8 @@ def _missing(values: np.ndarray) -> np.ndarray:
             count=len(values),
         )
     if values.dtype.kind in "mM":
-        return np.isnat(values)
+        not_a_time: np.ndarray = np.isnat(values)
+        return not_a_time
     return np.zeros(len(values), dtype=bool)
 
 

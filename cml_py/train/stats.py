@@ -120,6 +120,7 @@ def paired_statistics(
         if name in special:
             stats[name] = special[name]
             continue
+        cov: np.ndarray | None
         if name in covariances:
             cov, test = covariances[name], TEST_DELONG
         elif name in draws:
@@ -152,8 +153,13 @@ def _align(bases: list[Predictions], heads: list[Predictions]) -> list[Predictio
     if not bases or not heads:
         raise NotPaired("one side has no predictions")
     models = [*bases, *heads]
-    if all(p.ids is not None for p in models):  # match by id: one order for all
-        models = [_take(p, np.argsort(p.ids, kind="stable")) for p in models]
+    ids = [p.ids for p in models]
+    if all(i is not None for i in ids):  # match by id: one order for all
+        models = [
+            _take(p, np.argsort(i, kind="stable"))
+            for p, i in zip(models, ids, strict=True)
+            if i is not None
+        ]
     first = models[0]
     nb = len(bases)
     pair(first, models[nb])  # main against this PR: the message as it is
