@@ -17,9 +17,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cml_py.errors import EXIT_GATE_FAILED, EXIT_OK, CmlError
-from cml_py.model import DiffRow
+from cml_py.model import ChartRef, DiffRow, Report
+
+if TYPE_CHECKING:
+    from cml_py.config import Config
+    from cml_py.publish.context import CiContext
 
 Echo = Callable[[str], None]
 
@@ -147,7 +152,7 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
             mlflow_run = compared.mlflow_run
         with stages.stage("gate"):
             gate_result = pipeline.gate(compared)
-        charts = ()
+        charts: tuple[ChartRef, ...] = ()
         if options.charts:
             with stages.stage("charts"):
                 charts = pipeline.draw_charts(compared, out / "charts", relative_to=out)
@@ -191,9 +196,9 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
 
 
 def _publish(
-    report,
+    report: Report,
     report_path: Path,
-    config,
+    config: Config,
     options: JobOptions,
     env: Mapping[str, str],
     echo: Echo,
@@ -247,7 +252,7 @@ def _publish(
     flows.finish(outcome, strict=strict, echo=echo)
 
 
-def _describe_target(target: str, ctx) -> str:
+def _describe_target(target: str, ctx: CiContext) -> str:
     from cml_py.publish.flows import parse_target
 
     try:

@@ -53,10 +53,14 @@ def _reported(data: ChartData, name: str) -> tuple[float | None, float | None]:
 
     for row in data.rows:
         if row.name == name:
-            base = float(row.base) if row.has_base and is_finite_number(row.base) else None  # type: ignore[arg-type]
-            head = float(row.head) if row.has_head and is_finite_number(row.head) else None  # type: ignore[arg-type]
+            base = float(row.base) if row.has_base and is_finite_number(row.base) else None
+            head = float(row.head) if row.has_head and is_finite_number(row.head) else None
             return base, head
     return None, None
+
+
+def _or(reported: float | None, drawn: float) -> float:
+    return drawn if reported is None else reported
 
 
 def _areas(
@@ -76,8 +80,8 @@ def roc_pr(data: ChartData) -> Chart:
         for (label, colour), side in zip(style.SIDES, (data.base, data.head), strict=True)
         if side is not None
     ]
-    views = [(label, colour, _binary_view(data, side)) for label, colour, side in sides]
-    views = [(label, colour, view) for label, colour, view in views if view is not None]
+    candidates = [(label, colour, _binary_view(data, side)) for label, colour, side in sides]
+    views = [(label, colour, view) for label, colour, view in candidates if view is not None]
     if not views:
         return Chart(name, title, note="no predicted probabilities (proba_<class> columns)")
     fig, axes = style.figure(1, 2)
@@ -90,8 +94,8 @@ def roc_pr(data: ChartData) -> Chart:
         fpr, tpr, recall, precision = _curve_points(positive, score)
         auc, ap = _areas(fpr, tpr, recall, precision)
         if binary:  # the report's own numbers: one value per metric in the whole comment
-            auc = auc_rows[reported[label]] if auc_rows[reported[label]] is not None else auc
-            ap = ap_rows[reported[label]] if ap_rows[reported[label]] is not None else ap
+            auc = _or(auc_rows[reported[label]], auc)
+            ap = _or(ap_rows[reported[label]], ap)
         kind = "" if binary else "micro "
         step = style.thin(len(fpr))
         roc.plot(fpr[step], tpr[step], color=colour, label=f"{label} ({kind}AUC {auc:.3f})", lw=1.6)

@@ -59,7 +59,7 @@ def draw_plots(plots: tuple[PlotData, ...]) -> list[Chart]:
     return charts
 
 
-def _sides(data: PlotData):
+def _sides(data: PlotData) -> tuple[tuple[str, str, Any], tuple[str, str, Any]]:
     return ((data.base_name, style.MAIN, data.base), ("this PR", style.HEAD, data.head))
 
 
@@ -196,7 +196,7 @@ def confusion(data: PlotData, name: str, title: str) -> Chart:
     return Chart(name, title, fig)
 
 
-def _natural(text: str) -> tuple:
+def _natural(text: str) -> tuple[Any, ...]:
     try:
         return (0, float(text), text)
     except ValueError:

@@ -65,7 +65,7 @@ def metric_changes(data: ChartData) -> Chart:
                 low.append(0.0)
                 high.append(0.0)
             else:
-                scale = 100.0 / abs(float(r.base))  # type: ignore[arg-type]
+                scale = 100.0 / abs(float(r.base))
                 low.append(max(0.0, v - r.stat.ci_low * scale))
                 high.append(max(0.0, r.stat.ci_high * scale - v))
         errors = [low, high]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from cml_py.charts import style
-from cml_py.charts.data import Chart, ChartData
+from cml_py.charts.data import Chart, ChartData, Side
 
 
-def _sides(data: ChartData):
+def _sides(data: ChartData) -> list[tuple[str, str, Side]]:
     return [
         (label, colour, side)
         for (label, colour), side in zip(style.SIDES, (data.base, data.head), strict=True)

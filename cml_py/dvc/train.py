@@ -10,6 +10,11 @@ are kept outside the checkout, keyed by the base commit and main's dvc.yaml.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cml_py.trust import Settings
+
 import hashlib
 import importlib.util
 import os
@@ -69,7 +74,7 @@ def _shared_cache(repo_root: Path) -> Path:
     return base_cache_dir(repo_root)
 
 
-def rerun_dvc(settings, *, echo: Echo) -> tuple[Path, list[str]]:
+def rerun_dvc(settings: Settings, *, echo: Echo) -> tuple[Path, list[str]]:
     """`dvc repro` at the base commit in a temporary worktree; returns a directory laid
     out like the repository holding main's judged files, and report notes."""
     from cml_py.baseline.rerun import COMPLETE, cache_root, sigterm_as_interrupt
@@ -117,7 +122,7 @@ def rerun_dvc(settings, *, echo: Echo) -> tuple[Path, list[str]]:
     return target, [f"main's numbers were {how}."]
 
 
-def _judged_files(settings) -> tuple[str, ...]:
+def _judged_files(settings: Settings) -> tuple[str, ...]:
     """Main's files to keep: what dvc.yaml declares, and literal paths in cml.yaml."""
     import os
 

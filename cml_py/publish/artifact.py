@@ -110,17 +110,25 @@ def _scalar(data: Mapping[str, Any], key: str, where: str) -> Any:
     return _text(value, f"{where}.{key}")
 
 
+def _finite(value: Any, message: str) -> float:
+    if not is_finite_number(value):
+        raise ValueError(message)
+    return float(value)
+
+
 def _stat(data: Mapping[str, Any], where: str) -> PairedStat | None:
     interval = data.get("interval")
     if interval is None:
         return None
     if not isinstance(interval, dict):
         raise ValueError(f"{where}.interval: expected an object")
-    low, high = _scalar(interval, "low", where), _scalar(interval, "high", where)
-    confidence, resamples = interval.get("confidence"), interval.get("resamples")
-    numbers = (low, high, confidence)
-    if not all(is_finite_number(v) for v in numbers) or not isinstance(resamples, int):
-        raise ValueError(f"{where}.interval: expected finite low, high, confidence, resamples")
+    expected = f"{where}.interval: expected finite low, high, confidence, resamples"
+    low = _finite(_scalar(interval, "low", where), expected)
+    high = _finite(_scalar(interval, "high", where), expected)
+    confidence = _finite(interval.get("confidence"), expected)
+    resamples = interval.get("resamples")
+    if not isinstance(resamples, int) or isinstance(resamples, bool):
+        raise ValueError(expected)
     test = data.get("test") or {}
     if not isinstance(test, dict):
         raise ValueError(f"{where}.test: expected an object")
@@ -273,7 +281,9 @@ def stage_report(report: Report, charts: Sequence[tuple[str, Path]], template: A
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         refs.append(ChartRef(name=f"chart-{n + 1}", title=title, path=Path(target.name)))
-    report = replace(report, charts=tuple(replace(r, path=Path("charts") / r.path) for r in refs))
+    report = replace(
+        report, charts=tuple(replace(r, path=Path("charts") / r.path.name) for r in refs if r.path)
+    )
     path = stage / "report.md"
     write_atomic(path, render(report, "md", template=template))
     return path
