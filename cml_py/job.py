@@ -1,9 +1,15 @@
-"""`cml-py run`: the whole CI job — train, compare, gate, charts, report, publish — with
-one line of progress per stage on stderr and the gate's verdict as the exit code.
+"""The job, stage by stage: config → train → compare (main's numbers) → gate → charts →
+report → publish, in one place.
 
-Every output lands in one directory (default `cml-py-report/`): report.md, report.json
-(all rows, which `--merge` reads back), gate.xml (JUnit), metrics.txt (OpenMetrics for
-GitLab's metrics report) and charts/. A failure names the stage it happened in.
+`cml-py run` (and the demo) runs every stage, announcing and timing each on stderr and
+naming the stage a failure happened in; `diff`, `gate`, `report` and `status` run the
+stages they need through `compare_report`, the same sequence without training,
+writing or publishing. The stages themselves live in pipeline.py, the trainers,
+report/ and publish/; this module only orders them.
+
+Every output of `run` lands in one directory (default `cml-py-report/`): report.md and
+its report.html preview, report.json (all rows, which `--merge` reads back), gate.xml
+(JUnit), metrics.txt (OpenMetrics for GitLab's metrics report) and charts/.
 """
 
 from __future__ import annotations
@@ -20,24 +26,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cml_py.errors import EXIT_GATE_FAILED, EXIT_OK, CmlError
-from cml_py.model import ChartRef, DiffRow, Report
+from cml_py.model import ChartRef, DiffRow, GateResult, Report
 
 if TYPE_CHECKING:
     from cml_py.config import Config
+    from cml_py.pipeline import Compared, Selection
     from cml_py.publish.context import CiContext
+    from cml_py.trust import Settings
 
 Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class JobOptions:
+class CompareOptions:
+    """What the command line asks for on top of cml.yaml (None/empty: not given)."""
+
     config_path: Path | None = None
     base: str | None = None
     metrics: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
     trust_pr_config: bool = False
-    out: Path = Path("cml-py-report")
     report_id: str | None = None
+    show_all: bool = False
+
+    def selection(self) -> Selection:
+        from cml_py.pipeline import Selection
+
+        return Selection(
+            base=self.base,
+            metrics=self.metrics,
+            params=self.params,
+            trust_pr_config=self.trust_pr_config,
+        )
+
+
+@dataclass(frozen=True)
+class JobOptions(CompareOptions):
+    """`cml-py run`: the comparing options, and what to do with the report."""
+
+    out: Path = Path("cml-py-report")
     skip_train: bool = False
     charts: bool = True
     publish: bool = True
@@ -46,8 +73,94 @@ class JobOptions:
     target: str | None = None
     mode: str | None = None
     images: str | None = None
-    show_all: bool = False
     merge: tuple[Path, ...] = ()
+
+
+def load_settings(
+    options: CompareOptions, env: Mapping[str, str], *, require_base: bool = True
+) -> Settings:
+    """Stage `config`: main's policy with this PR's data, and the flags on top."""
+    from cml_py import pipeline
+    from cml_py.config import check_report_id
+
+    settings = pipeline.load_settings(
+        options.config_path,
+        options.selection(),
+        cwd=Path.cwd(),
+        env=env,
+        require_base=require_base,
+    )
+    if options.report_id:
+        config = settings.config.with_overrides(report_id=check_report_id(options.report_id))
+        settings = replace(settings, config=config)
+    return settings
+
+
+def judge(
+    settings: Settings,
+    options: CompareOptions,
+    *,
+    echo: Echo,
+    charts_dir: Path | None = None,
+    charts_relative_to: Path | None = None,
+    gate: bool = True,
+    stages: Stages | None = None,
+) -> tuple[Report, Compared]:
+    """Stages `compare`, `gate` and `charts` (with `charts_dir`): the report of this PR
+    against main. `gate=False` skips judging (`diff` never shows it)."""
+    from cml_py import pipeline
+
+    def stage(name: str) -> contextlib.AbstractContextManager[None]:
+        """A named, timed stage within `run`; a single command has no stages."""
+        return stages.stage(name) if stages is not None else contextlib.nullcontext()
+
+    with stage("compare"):
+        compared = pipeline.compare_all(
+            settings,
+            options.selection(),
+            cwd=Path.cwd(),
+            echo=echo,
+            plots=charts_dir is not None,
+        )
+    with stage("gate"):
+        gate_result = pipeline.gate(compared) if gate else GateResult()
+    charts: tuple[ChartRef, ...] = ()
+    if charts_dir is not None:
+        with stage("charts"):
+            relative_to = charts_relative_to or Path.cwd()
+            charts = pipeline.draw_charts(compared, charts_dir, relative_to=relative_to)
+    report = pipeline.build_report(
+        settings.config,
+        compared.comparison,
+        gate_result,
+        report_id=settings.config.report_id,
+        show_all=options.show_all,
+        charts=charts,
+    )
+    return report, compared
+
+
+def compare_report(
+    options: CompareOptions,
+    env: Mapping[str, str],
+    echo: Echo,
+    *,
+    charts_dir: Path | None = None,
+    report_dir: Path | None = None,
+    gate: bool = True,
+) -> tuple[Settings, Report]:
+    """The stages `diff`, `gate`, `report` and `status` need: config, compare, gate and
+    (with `charts_dir`) charts linked relative to `report_dir`."""
+    settings = load_settings(options, env)
+    report, _ = judge(
+        settings,
+        options,
+        echo=echo,
+        charts_dir=charts_dir,
+        charts_relative_to=report_dir,
+        gate=gate,
+    )
+    return settings, report
 
 
 @dataclass
@@ -103,31 +216,12 @@ def openmetrics(rows: Sequence[DiffRow]) -> str:
 
 
 def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResult:
-    from cml_py import pipeline
-    from cml_py.config import check_report_id
-    from cml_py.fsio import write_atomic
+    """Every stage, in order; the result carries the gate's exit code."""
     from cml_py.paths import output_directory, replace_output_directory
-    from cml_py.report import render
-    from cml_py.report.json_out import iter_json
-    from cml_py.trust import template_for
 
     stages = Stages(echo)
-    cwd = Path.cwd()
-    selection = pipeline.Selection(
-        base=options.base,
-        metrics=options.metrics,
-        params=options.params,
-        trust_pr_config=options.trust_pr_config,
-    )
     with stages.stage("config"):
-        settings = pipeline.load_settings(
-            options.config_path, selection, cwd=cwd, env=env, require_base=not options.merge
-        )
-        if options.report_id:
-            settings = replace(
-                settings,
-                config=settings.config.with_overrides(report_id=check_report_id(options.report_id)),
-            )
+        settings = load_settings(options, env, require_base=not options.merge)
         config = settings.config
         out = output_directory(options.out, settings, what="--out")
         if any(leg.resolve() == out or out in leg.resolve().parents for leg in options.merge):
@@ -145,35 +239,16 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
                 from cml_py.train.runner import train
 
                 train(config, echo=echo)
-        with stages.stage("compare"):
-            compared = pipeline.compare_all(
-                settings, selection, cwd=cwd, echo=echo, plots=options.charts
-            )
-            mlflow_run = compared.mlflow_run
-        with stages.stage("gate"):
-            gate_result = pipeline.gate(compared)
-        charts: tuple[ChartRef, ...] = ()
-        if options.charts:
-            with stages.stage("charts"):
-                charts = pipeline.draw_charts(compared, out / "charts", relative_to=out)
-        report = pipeline.build_report(
-            config,
-            compared.comparison,
-            gate_result,
-            report_id=config.report_id,
-            show_all=options.show_all,
-            charts=charts,
+        report, compared = judge(
+            settings,
+            options,
+            echo=echo,
+            charts_dir=out / "charts" if options.charts else None,
+            charts_relative_to=out,
+            stages=stages,
         )
-    with stages.stage("report"):
-        report_path = out / "report.md"
-        markdown = render(report, "md", template=template_for(settings))
-        write_atomic(report_path, markdown)
-        write_atomic(out / "report.json", iter_json(report, include_unchanged=True))
-        write_atomic(out / "gate.xml", render(report, "junit"))
-        write_atomic(out / "metrics.txt", openmetrics(report.comparison.metrics))
-        from cml_py.report.html import render_html
-
-        write_atomic(out / "report.html", render_html(markdown))
+        mlflow_run = compared.mlflow_run
+    report_path = write_outputs(report, settings, out, stages)
     result = JobResult(
         EXIT_OK if report.gate.passed else EXIT_GATE_FAILED, report.gate.verdict.value, report_path
     )
@@ -193,6 +268,25 @@ def run_job(options: JobOptions, env: Mapping[str, str], echo: Echo) -> JobResul
                 env=env,
             )
     return result
+
+
+def write_outputs(report: Report, settings: Settings, out: Path, stages: Stages) -> Path:
+    """Stage `report`: every file of the report directory, each written atomically."""
+    from cml_py.fsio import write_atomic
+    from cml_py.report import render
+    from cml_py.report.html import render_html
+    from cml_py.report.json_out import iter_json
+    from cml_py.trust import template_for
+
+    with stages.stage("report"):
+        report_path = out / "report.md"
+        markdown = render(report, "md", template=template_for(settings))
+        write_atomic(report_path, markdown)
+        write_atomic(out / "report.html", render_html(markdown))
+        write_atomic(out / "report.json", iter_json(report, include_unchanged=True))
+        write_atomic(out / "gate.xml", render(report, "junit"))
+        write_atomic(out / "metrics.txt", openmetrics(report.comparison.metrics))
+    return report_path
 
 
 def _publish(
