@@ -9,6 +9,7 @@ import click
 
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
+    config_option,
     stderr,
     strict_option,
 )
@@ -34,12 +35,7 @@ def baseline() -> None:
 
 
 @baseline.command("save", context_settings=CONTEXT)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="cml.yaml to use (default: the nearest one up to the repo root).",
-)
+@config_option()
 @click.option(
     "--remote",
     default=None,

@@ -9,6 +9,7 @@ import click
 
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
+    config_option,
     stderr,
     strict_option,
     token_env_option,
@@ -59,12 +60,7 @@ from cml_py.errors import EXIT_OK
     help="Without CI: where the report and its images go (default cml-py-report).",
 )
 @strict_option
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="cml.yaml to read publish: settings from.",
-)
+@config_option("cml.yaml to read publish: settings from.")
 def comment(
     report_file: Path,
     target: str | None,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cml_py.cli.app import CONTEXT, cli
-from cml_py.errors import EXIT_OK, CmlError
+from cml_py.errors import EXIT_OK
 
 
 @cli.command(context_settings=CONTEXT)
@@ -78,59 +78,16 @@ def evaluate(
       cml-py evaluate predictions.csv --base main-predictions.csv
       cml-py evaluate out/predictions.csv --json | jq .metrics.accuracy
     """
-    from cml_py.report import evaluation as out
-    from cml_py.train.evaluate import evaluate as compute
-    from cml_py.train.predictions import NotPaired, read_predictions
+    from cml_py.train.evaluation import evaluate_files
 
-    head = read_predictions(predictions, task=task)
-    if base_predictions is None:
-        values = compute(head)
-        if as_json:
-            click.echo(
-                out.to_json(
-                    {"source": str(predictions), "task": head.task, "n": head.n, "metrics": values}
-                ),
-                nl=False,
-            )
-        else:
-            click.echo(
-                out.metrics_text(values, n=head.n, task=head.task, source=str(predictions)),
-                nl=False,
-            )
-        return EXIT_OK
-    from cml_py.train.stats import paired_statistics
-
-    base = read_predictions(base_predictions, task=head.task)
-    try:
-        result = paired_statistics(
-            base, head, resamples=resamples, confidence=confidence, seed=seed
-        )
-    except NotPaired as exc:
-        raise CmlError(f"{base_predictions} and {predictions} cannot be paired: {exc}") from None
-    if as_json:
-        click.echo(
-            out.to_json(
-                {
-                    "task": head.task,
-                    "n": result.n,
-                    "base": result.base,
-                    "head": result.head,
-                    "stats": {name: out.stat_dict(stat) for name, stat in result.stats.items()},
-                }
-            ),
-            nl=False,
-        )
-    else:
-        click.echo(
-            out.paired_text(
-                result.base,
-                result.head,
-                result.stats,
-                n=result.n,
-                task=head.task,
-                confidence=confidence,
-                resamples=resamples,
-            ),
-            nl=False,
-        )
+    text = evaluate_files(
+        predictions,
+        base_predictions,
+        task=task,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        as_json=as_json,
+    )
+    click.echo(text, nl=False)
     return EXIT_OK

@@ -13,15 +13,19 @@ if TYPE_CHECKING:
 import click
 
 
+def config_option(
+    help: str = "cml.yaml to use (default: the nearest one up to the repo root).",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--config PATH`, which every command that reads cml.yaml takes."""
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help=help
+    )
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every comparing command shares; they override cml.yaml."""
     decorators = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="cml.yaml to use (default: the nearest one up to the repo root).",
-        ),
+        config_option(),
         click.option(
             "--base",
             metavar="REV",

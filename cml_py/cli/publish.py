@@ -9,6 +9,7 @@ import click
 
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
+    config_option,
     stderr,
     strict_option,
     token_env_option,
@@ -26,12 +27,7 @@ from cml_py.cli.options import (
     help="Report id of the sticky comment and check. Default: cml.yaml report.id.",
 )
 @strict_option
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="cml.yaml of this checkout (default: the nearest one up to the repo root).",
-)
+@config_option("cml.yaml of this checkout (default: the nearest one up to the repo root).")
 def publish(
     directory: Path, report_id: str | None, strict: bool | None, config_path: Path | None
 ) -> int:

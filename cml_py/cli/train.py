@@ -9,18 +9,14 @@ import click
 
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
+    config_option,
     stderr,
 )
 from cml_py.errors import EXIT_OK
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="cml.yaml to use (default: the nearest one up to the repo root).",
-)
+@config_option()
 @click.option(
     "--repeats",
     type=click.IntRange(1, 100),
