@@ -16,6 +16,7 @@ from typing import Any
 from cml_py.errors import CmlError, ServiceError
 from cml_py.publish import images as img
 from cml_py.publish import shrink, sticky
+from cml_py.publish.base import Publisher
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import PermissionDenied, Retrier
 from cml_py.redact import redact
@@ -86,7 +87,7 @@ def permission_hint(ctx: CiContext, what: str) -> str:
     return hint
 
 
-def make_publisher(ctx: CiContext, echo: Echo) -> Any:
+def make_publisher(ctx: CiContext, echo: Echo) -> Publisher:
     retrier = Retrier(echo=lambda s: echo(redact(s)))
     if ctx.forge == "github":
         from cml_py.publish.github import GitHubPublisher
@@ -289,7 +290,7 @@ def publish_report(
     fails, so the PR's check never waits on a report that could not be posted."""
     publisher = publisher or make_publisher(ctx, echo)
     pending = None
-    if ctx.head_sha and hasattr(publisher, "start_check"):
+    if ctx.head_sha:
         pending = publisher.start_check(status_name(report.id), ctx.head_sha)
     outcome = Outcome()
     try:

@@ -13,11 +13,12 @@ import functools
 import http.client
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError, ServiceError
+from cml_py.publish.base import Publisher
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import (
     ApiError,
@@ -113,7 +114,7 @@ class _Thread:
         self.objects[comment.id].delete()
 
 
-class GitHubPublisher:
+class GitHubPublisher(Publisher):
     comment_limit = GITHUB_COMMENT_LIMIT
 
     def __init__(
@@ -151,18 +152,6 @@ class GitHubPublisher:
         )
         self.repo = self.github.get_repo(ctx.repository)
         self.learned_author: str | None = None  # from a check run this token created
-
-    def run(
-        self,
-        what: str,
-        operation: Callable[[], T],
-        *,
-        idempotent: bool = True,
-        recover: Callable[[], T | None] | None = None,
-    ) -> T:
-        return self.retrier.run(
-            what, operation, classify_error, idempotent=idempotent, recover=recover
-        )
 
     def classify(self, exc: BaseException) -> Failure | None:
         return classify_error(exc)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError
+from cml_py.publish.base import Publisher
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, rate_limit_wait
 from cml_py.publish.shrink import GITLAB_NOTE_LIMIT
@@ -41,7 +42,7 @@ def api_base(ctx: CiContext) -> str:
     raise CmlError("CI_API_V4_URL is not set; set CML_PY_API_URL=https://gitlab.example.com/api/v4")
 
 
-class GitLabPublisher:
+class GitLabPublisher(Publisher):
     comment_limit = GITLAB_NOTE_LIMIT
 
     def __init__(self, ctx: CiContext, retrier: Retrier) -> None:
@@ -120,9 +121,7 @@ class GitLabPublisher:
             raise PermissionDenied(
                 f"{what} failed: {JOB_TOKEN_HELP}", failure=Failure("denied", None, JOB_TOKEN_HELP)
             )
-        return self.retrier.run(
-            what, operation, self.classify, idempotent=idempotent, recover=recover
-        )
+        return super().run(what, operation, idempotent=idempotent, recover=recover)
 
     def author(self) -> str | None:
         def who() -> str | None:
@@ -169,6 +168,7 @@ class GitLabPublisher:
         summary: str,
         details_url: str | None,
         sha: str,
+        pending: Any = None,  # GitLab has no pending check to complete
     ) -> str:
         data = {
             "state": "success" if passed else "failed",

@@ -1,0 +1,74 @@
+"""What every forge's publisher offers, and what they do the same way.
+
+flows.py drives a publisher through this interface only, so the GitHub and GitLab
+publishers differ exactly where the forges do (identity, comment threads, images,
+checks) and share the rest: every API call runs under the one retry policy (net.py),
+classified by the forge's own errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cml_py.publish.net import Failure, Retrier
+from cml_py.publish.sticky import Comment, Thread
+
+T = TypeVar("T")
+
+
+class Publisher:
+    comment_limit: int
+    retrier: Retrier
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        """How to treat an exception of this forge's client (None: not the forge's)."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        """One API operation under the retry policy (see net.Retrier)."""
+        return self.retrier.run(
+            what, operation, self.classify, idempotent=idempotent, recover=recover
+        )
+
+    def author(self) -> str | None:
+        """The exact login this token writes comments as, None when it cannot be known."""
+        raise NotImplementedError
+
+    def thread(self, kind: str, ref: str) -> Thread:
+        raise NotImplementedError
+
+    def comment_url(self, kind: str, ref: str, comment: Comment) -> str:
+        raise NotImplementedError
+
+    def upload_images(
+        self, files: Mapping[str, Path], *, branch: str, folder: str
+    ) -> dict[str, str]:
+        """Publish local images; returns each one's URL for the comment."""
+        raise NotImplementedError
+
+    def start_check(self, name: str, sha: str) -> Any:
+        """A pending check to complete by `set_status`, where the forge has one."""
+        return None
+
+    def set_status(
+        self,
+        *,
+        passed: bool,
+        name: str,
+        title: str,
+        summary: str,
+        details_url: str | None,
+        sha: str,
+        pending: Any = None,
+    ) -> str:
+        """The gate's verdict on the commit; returns what was set ("check run", …)."""
+        raise NotImplementedError
