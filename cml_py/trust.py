@@ -6,7 +6,8 @@ never how it is judged, where cml-py writes or what it reads from outside the PR
 
   policy  gate rules, directions, which metrics/params files are judged, the base,
           the report template and id, train.output_dir and train.outputs, the baseline
-          strategy, evaluation settings and everything under publish: and mlflow:
+          strategy, evaluation settings, everything under publish: and mlflow:, and
+          which datasets are compared and how (data:)
   data    train.sklearn / train.command / shell / timeout, curves
 
 Policy is read from the cml.yaml at the base commit (a regular file, read with git, the
@@ -51,6 +52,7 @@ POLICY_FIELDS = (
     ("publish", "publish"),
     ("dvc", "dvc"),
     ("mlflow", "mlflow"),
+    ("data", "data"),
 )
 TRAIN_POLICY_FIELDS = (("output_dir", "train.output_dir"), ("outputs", "train.outputs"))
 

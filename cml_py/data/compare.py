@@ -1,0 +1,586 @@
+"""Two frames of one dataset (main's, the PR's) → flat metric values for each side.
+
+Every measure becomes an ordinary metric, `data.<dataset>.<measure>` or
+`data.<dataset>.<column>.<measure>`, so the gate, the report, JSON, JUnit and
+OpenMetrics treat them like any other number. A measure of the difference between the
+two sides (PSI, distances, p-values, out-of-range share, new categories) has main's
+value against itself on main's side — 0 drift, p = 1 — so "unchanged" means no drift.
+
+Cost is bounded: quality measures (missing, duplicates, out of range, categories) use
+every row; the numeric drift statistics use a deterministic sample of `sample_rows`
+rows per side above that size (seeded, so a rerun gives the same numbers, and a column
+identical on both sides is recognised first and reported as exactly 0). Categories
+beyond the top `categories` (by the larger share of the two sides) are pooled as
+"other". A string column with more than MAX_DISTINCT distinct values that are mostly
+unique is taken for an identifier or free text, and gets no drift measures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cml_py.data import measures as m
+from cml_py.data.config import DatasetSpec
+
+Scalar = float | int | str
+MAX_DISTINCT = 1000  # above this, and mostly unique: an identifier, not a category
+TARGET_CLASSES = 50  # a numeric target with at most this many integer values: classes
+SAMPLE_SEED = 0
+CHART_COLUMNS = 6
+HIST_BINS = 30
+
+# measure → value on main's side (the PR compared with main: main against itself)
+IDENTITY = {
+    "psi": 0.0,
+    "wasserstein": 0.0,
+    "js": 0.0,
+    "p_value": 1.0,
+    "out_of_range": 0.0,
+    "new_categories": 0,
+    "vanished_categories": 0,
+}
+NUMBER_MEASURES = ("psi", "wasserstein", "p_value", "out_of_range")
+CATEGORY_MEASURES = ("psi", "js", "p_value", "new_categories", "vanished_categories")
+
+
+@dataclass(frozen=True)
+class DriftSeries:
+    """What the drift chart draws for one column: histogram counts on shared bins
+    (numbers; `edges` has one more entry than the counts) or shares per category."""
+
+    dataset: str
+    column: str
+    kind: str  # "number" or "category"
+    psi: float
+    labels: tuple[str, ...] = ()
+    edges: tuple[float, ...] = ()
+    base: tuple[float, ...] = ()
+    head: tuple[float, ...] = ()
+
+
+@dataclass
+class DatasetResult:
+    """Flat values for each side (None: the side has no such dataset), notes, chart data."""
+
+    name: str
+    base: dict[str, Scalar] | None
+    head: dict[str, Scalar] | None
+    notes: list[str] = field(default_factory=list)
+    drift: list[DriftSeries] = field(default_factory=list)
+
+
+@dataclass
+class Column:
+    """One side's column, prepared once: its kind, missing count, values and hashes."""
+
+    name: str
+    kind: str  # number | datetime | boolean | string
+    rows: int
+    missing: int
+    hashes: np.ndarray  # one 64-bit hash per row (see column_hash)
+    numbers: np.ndarray | None = None  # number/datetime: float64, NaN where missing
+    low: float = math.nan
+    high: float = math.nan
+    counts: dict[str, int] | None = None  # boolean/string: value → rows (no missing)
+    distinct: int = 0
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind in ("boolean", "string")
+
+    def identifier_like(self) -> bool:
+        present = self.rows - self.missing
+        return (
+            self.kind == "string" and self.distinct > MAX_DISTINCT and self.distinct > present / 2
+        )
+
+    def constant(self) -> bool:
+        if self.categorical:
+            return self.distinct <= 1
+        return not self.high > self.low
+
+
+def kind_of(series: Any) -> str:
+    import pandas as pd
+
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    return "string"
+
+
+def _floats(series: Any, kind: str) -> np.ndarray:
+    """float64 values with NaN for missing (and for ±inf, which no bin or distance
+    can hold); timestamps as seconds since the epoch."""
+    if kind == "datetime":
+        missing = series.isna().to_numpy()
+        values = series.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float) / 1e9
+        values[missing] = np.nan
+        return values
+    if kind == "boolean":
+        return series.to_numpy(dtype=float, na_value=np.nan)
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = np.where(finite, values, np.nan)
+    return values
+
+
+def prepare(series: Any, name: str) -> Column:
+    """A pandas Series → Column (every row)."""
+    import pandas as pd
+
+    kind = kind_of(series)
+    rows = len(series)
+    if kind in ("number", "datetime"):
+        values = _floats(series, kind)
+        missing = int(np.count_nonzero(np.isnan(values)))
+        low = high = math.nan
+        if missing < rows:
+            low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        return Column(
+            name, kind, rows, missing, _value_hashes(values), numbers=values, low=low, high=high
+        )
+    if kind == "boolean":
+        hashes = _value_hashes(_floats(series, kind))
+    else:
+        hashes = pd.util.hash_pandas_object(series, index=False, categorize=True).to_numpy()
+    counted = series.value_counts(dropna=True, sort=False)
+    counts: dict[str, int] = {}
+    for key, count in zip(counted.index, counted.to_numpy(), strict=True):
+        label = str(key)
+        counts[label] = counts.get(label, 0) + int(count)
+    missing = rows - sum(counts.values())
+    return Column(name, kind, rows, missing, hashes, counts=counts, distinct=len(counts))
+
+
+def sample_positions(rows: int, limit: int) -> np.ndarray | None:
+    """Which rows the numeric drift statistics use: all (None) up to `limit`, else a
+    seeded uniform sample of `limit` rows, in file order."""
+    if rows <= limit:
+        return None
+    rng = np.random.default_rng(SAMPLE_SEED)
+    return np.sort(rng.choice(rows, size=limit, replace=False))
+
+
+def _sampled(values: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
+    chosen = values if positions is None else values[positions]
+    chosen = chosen[~np.isnan(chosen)]
+    chosen.sort()
+    return chosen
+
+
+def _type_name(column: Column) -> str:
+    return column.kind
+
+
+def _top_categories(base: Mapping[str, int], head: Mapping[str, int], k: int) -> list[str]:
+    """The k categories with the largest share on either side; ties by name."""
+    base_total = sum(base.values()) or 1
+    head_total = sum(head.values()) or 1
+    keys = set(base) | set(head)
+    ranked = sorted(
+        keys,
+        key=lambda c: (-max(base.get(c, 0) / base_total, head.get(c, 0) / head_total), c),
+    )
+    return ranked[:k]
+
+
+def _category_counts(counts: Mapping[str, int], top: list[str], with_other: bool) -> np.ndarray:
+    chosen = [counts.get(c, 0) for c in top]
+    if with_other:
+        chosen.append(sum(counts.values()) - sum(chosen))
+    return np.asarray(chosen, dtype=float)
+
+
+def compare_categories(
+    base: Column, head: Column, k: int, dataset: str
+) -> tuple[dict[str, Scalar], DriftSeries]:
+    assert base.counts is not None and head.counts is not None
+    top = _top_categories(base.counts, head.counts, k)
+    other = len(set(base.counts) | set(head.counts)) > len(top)
+    b = _category_counts(base.counts, top, other)
+    h = _category_counts(head.counts, top, other)
+    _, p_value = m.chi2_test(b, h)
+    values: dict[str, Scalar] = {
+        "psi": m.psi(b, h),
+        "js": m.js_distance(b, h),
+        "p_value": p_value,
+        "new_categories": sum(1 for c in head.counts if c not in base.counts),
+        "vanished_categories": sum(1 for c in base.counts if c not in head.counts),
+    }
+    labels = (*top, "other") if other else tuple(top)
+    series = DriftSeries(
+        dataset,
+        head.name,
+        "category",
+        float(values["psi"]),
+        labels=tuple(labels),
+        base=tuple(m.shares(b).tolist()),
+        head=tuple(m.shares(h).tolist()),
+    )
+    return values, series
+
+
+def compare_numbers(
+    base: Column,
+    head: Column,
+    dataset: str,
+    base_positions: np.ndarray | None,
+    head_positions: np.ndarray | None,
+) -> tuple[dict[str, Scalar], DriftSeries]:
+    assert base.numbers is not None and head.numbers is not None
+    out_of_range = 0.0
+    if base.rows > base.missing and head.rows:
+        with np.errstate(invalid="ignore"):
+            outside = (head.numbers < base.low) | (head.numbers > base.high)
+        out_of_range = float(np.count_nonzero(outside)) / head.rows
+    a = _sampled(base.numbers, base_positions)
+    b = _sampled(head.numbers, head_positions)
+    edges = m.quantile_edges(a)
+    cdf = m.compare_sorted(a, b)
+    values: dict[str, Scalar] = {
+        "psi": m.psi(m.bin_counts(a, edges), m.bin_counts(b, edges)),
+        "wasserstein": m.normalised_wasserstein(cdf.wasserstein, a, b),
+        "p_value": cdf.ks_p,
+        "out_of_range": out_of_range,
+    }
+    return values, _histogram(dataset, head.name, float(values["psi"]), a, b)
+
+
+def _histogram(dataset: str, column: str, psi: float, a: np.ndarray, b: np.ndarray) -> DriftSeries:
+    both = np.concatenate([a, b])
+    if both.size == 0:
+        return DriftSeries(dataset, column, "number", psi)
+    low, high = np.quantile(both, [0.005, 0.995])
+    if not high > low:
+        low, high = float(both.min()), float(both.max())
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, HIST_BINS + 1)
+    counts = [np.histogram(np.clip(x, low, high), bins=edges)[0] for x in (a, b)]
+    return DriftSeries(
+        dataset,
+        column,
+        "number",
+        psi,
+        edges=tuple(edges.tolist()),
+        base=tuple(m.shares(counts[0]).tolist()),
+        head=tuple(m.shares(counts[1]).tolist()),
+    )
+
+
+def identical_columns(base: Column, head: Column) -> bool:
+    if base.kind != head.kind or base.rows != head.rows:
+        return False
+    if base.categorical:
+        return False  # counts equal is not rows equal; compared, exactly 0 when equal
+    return bool(np.array_equal(base.numbers, head.numbers, equal_nan=True))
+
+
+def _metric(dataset: str, column: str | None, measure: str) -> str:
+    return f"data.{dataset}.{measure}" if column is None else f"data.{dataset}.{column}.{measure}"
+
+
+# -- row hashes: duplicates and leakage ---------------------------------------------------
+
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_PRIME = np.uint64(0x100000001B3)
+_S33 = np.uint64(33)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, in place: every input bit moves every output bit."""
+    scratch = np.empty_like(x)
+    for factor in (_M1, _M2):
+        np.right_shift(x, _S33, out=scratch)
+        np.bitwise_xor(x, scratch, out=x)
+        np.multiply(x, factor, out=x)
+    np.right_shift(x, _S33, out=scratch)
+    np.bitwise_xor(x, scratch, out=x)
+    return x
+
+
+def _value_hashes(values: np.ndarray) -> np.ndarray:
+    """Numbers hash by their float64 value: an int and a float of one value alike,
+    -0.0 as 0.0, every missing value alike."""
+    values = values + 0.0
+    values[np.isnan(values)] = np.nan  # one NaN bit pattern
+    return _mix(values.view(np.uint64))
+
+
+def column_hash(series: Any) -> np.ndarray:
+    """A 64-bit hash per value that depends on the value, not on how the file typed
+    it (numbers by value, text by its characters)."""
+    return prepare(series, str(series.name)).hashes
+
+
+def row_hashes(columns: list[Column]) -> np.ndarray:
+    """One 64-bit hash per row over `columns` (in the given order)."""
+    h = np.zeros(columns[0].rows if columns else 0, dtype=np.uint64)
+    for column in columns:
+        np.bitwise_xor(h, column.hashes, out=h)
+        np.multiply(h, _PRIME, out=h)
+    return _mix(h)
+
+
+def duplicate_share(hashes: np.ndarray) -> float:
+    """Share of rows that repeat an earlier row."""
+    import pandas as pd
+
+    if hashes.size == 0:
+        return 0.0
+    return float(pd.Series(hashes).duplicated().sum()) / hashes.size
+
+
+def leaked_share(rows: np.ndarray, other: np.ndarray) -> float:
+    """Share of `rows` (ids or row hashes) that also occur in `other`."""
+    import pandas as pd
+
+    if rows.size == 0:
+        return 0.0
+    return float(pd.Series(rows).isin(other).sum()) / rows.size
+
+
+# -- a dataset -------------------------------------------------------------------------
+
+
+def selected_columns(frame: Any, spec: DatasetSpec) -> list[str]:
+    names = [str(c) for c in frame.columns]
+    if spec.columns is not None:
+        names = [c for c in names if c in spec.columns]
+    excluded = {*spec.exclude, *([spec.id] if spec.id else [])}
+    return [c for c in names if c not in excluded]
+
+
+def side_values(
+    frame: Any, spec: DatasetSpec, columns: Mapping[str, Column], hashes: np.ndarray
+) -> dict[str, Scalar]:
+    """The measures one side has on its own (rows, duplicates, missing, type…)."""
+    out: dict[str, Scalar] = {
+        "rows": len(frame),
+        "columns": len(columns),
+        "duplicates": duplicate_share(hashes),
+        "constant_columns": sum(1 for c in columns.values() if c.constant()),
+    }
+    for name, column in columns.items():
+        out[f"{name}.type"] = _type_name(column)
+        out[f"{name}.missing"] = column.missing / column.rows if column.rows else 0.0
+    return {(f"data.{spec.name}.{k}"): v for k, v in out.items()}
+
+
+def _as_categorical_target(column: Column, spec: DatasetSpec) -> Column:
+    """A numeric target with few integer values is a label: compare its classes."""
+    if spec.target != column.name or column.kind != "number" or column.numbers is None:
+        return column
+    present = column.numbers[~np.isnan(column.numbers)]
+    classes = np.unique(present)
+    if classes.size > TARGET_CLASSES or not np.all(classes == np.round(classes)):
+        return column
+    labels, counts = classes, np.array([np.count_nonzero(present == c) for c in classes])
+    return Column(
+        column.name,
+        column.kind,
+        column.rows,
+        column.missing,
+        column.hashes,
+        counts={f"{v:g}": int(n) for v, n in zip(labels, counts, strict=True)},
+        distinct=int(classes.size),
+    )
+
+
+@dataclass
+class Side:
+    """One side of a dataset, prepared: its frame, columns and row hashes."""
+
+    frame: Any
+    columns: dict[str, Column]
+    hashes: np.ndarray
+
+    @classmethod
+    def of(cls, frame: Any, spec: DatasetSpec) -> Side:
+        names = selected_columns(frame, spec)
+        columns = {name: prepare(frame[name], name) for name in names}
+        return cls(frame, columns, row_hashes([columns[c] for c in sorted(names)]))
+
+
+def compare_dataset(
+    spec: DatasetSpec, base: Side | None, head: Side | None, *, identical: bool = False
+) -> DatasetResult:
+    """Every measure of one dataset. `identical`: main's file is byte for byte the PR's,
+    so the drift measures are 0 without being computed."""
+    result = DatasetResult(spec.name, None, None)
+    if base is not None:
+        result.base = side_values(base.frame, spec, base.columns, base.hashes)
+    if head is not None:
+        result.head = side_values(head.frame, spec, head.columns, head.hashes)
+    if base is None or head is None:
+        return result
+    assert result.base is not None and result.head is not None
+    added = [c for c in head.columns if c not in base.columns]
+    removed = [c for c in base.columns if c not in head.columns]
+    retyped = [
+        c
+        for c in head.columns
+        if c in base.columns and base.columns[c].kind != head.columns[c].kind
+    ]
+    schema = {
+        "columns_added": len(added),
+        "columns_removed": len(removed),
+        "columns_retyped": len(retyped),
+        "schema_changes": len(added) + len(removed) + len(retyped),
+    }
+    for key, value in schema.items():
+        result.base[_metric(spec.name, None, key)] = 0
+        result.head[_metric(spec.name, None, key)] = value
+    base_positions = sample_positions(len(base.frame), spec.sample_rows)
+    head_positions = sample_positions(len(head.frame), spec.sample_rows)
+    if base_positions is not None or head_positions is not None:
+        result.notes.append(
+            f"data.{spec.name}: numeric drift statistics use a seeded sample of "
+            f"{spec.sample_rows:,} rows per side (main {len(base.frame):,}, this PR "
+            f"{len(head.frame):,} rows); every other measure uses all rows."
+        )
+    drifted = compared = 0
+    series: list[DriftSeries] = []
+    skipped: list[str] = []
+    for name, head_column in head.columns.items():
+        base_column = base.columns.get(name)
+        if base_column is None or name in retyped:
+            continue
+        base_column = _as_categorical_target(base_column, spec)
+        head_column = _as_categorical_target(head_column, spec)
+        if base_column.categorical != head_column.categorical:
+            continue
+        if base_column.identifier_like() or head_column.identifier_like():
+            skipped.append(name)
+            continue
+        if identical or identical_columns(base_column, head_column):
+            measures = CATEGORY_MEASURES if base_column.categorical else NUMBER_MEASURES
+            values: dict[str, Scalar] = {k: IDENTITY[k] for k in measures}
+            drift = None
+        elif base_column.categorical:
+            values, drift = compare_categories(base_column, head_column, spec.categories, spec.name)
+        else:
+            values, drift = compare_numbers(
+                base_column, head_column, spec.name, base_positions, head_positions
+            )
+        compared += 1
+        psi_value = float(values["psi"])
+        if psi_value >= spec.psi_threshold:
+            drifted += 1
+        if drift is not None and psi_value > 0:
+            series.append(drift)
+        for key, value in values.items():
+            result.base[_metric(spec.name, name, key)] = IDENTITY[key]
+            result.head[_metric(spec.name, name, key)] = value
+    result.base[_metric(spec.name, None, "drifted_columns")] = 0
+    result.head[_metric(spec.name, None, "drifted_columns")] = drifted
+    result.base[_metric(spec.name, None, "drift_share")] = 0.0
+    result.head[_metric(spec.name, None, "drift_share")] = drifted / compared if compared else 0.0
+    series.sort(key=lambda s: (-s.psi, s.column))
+    result.drift = series[:CHART_COLUMNS]
+    result.notes += _schema_notes(spec, base, head, added, removed, retyped, skipped)
+    result.notes += _noise_note(spec, base, head)
+    return result
+
+
+def _names(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(c) for c in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _schema_notes(
+    spec: DatasetSpec,
+    base: Side,
+    head: Side,
+    added: list[str],
+    removed: list[str],
+    retyped: list[str],
+    skipped: list[str],
+) -> list[str]:
+    notes = []
+    prefix = f"data.{spec.name}:"
+    if added:
+        notes.append(f"{prefix} columns added: {_names(added)}.")
+    if removed:
+        notes.append(f"{prefix} columns removed: {_names(removed)}.")
+    for old, new in _renamed(base, head, added, removed):
+        notes.append(f"{prefix} {new!r} looks like {old!r} renamed (same type and values).")
+    if retyped:
+        changes = [f"{c!r} {base.columns[c].kind} → {head.columns[c].kind}" for c in retyped[:5]]
+        more = f" and {len(retyped) - 5} more" if len(retyped) > 5 else ""
+        notes.append(f"{prefix} type changed: {', '.join(changes)}{more} (no drift measures).")
+    if skipped:
+        notes.append(
+            f"{prefix} {_names(skipped)} look like identifiers or free text (over "
+            f"{MAX_DISTINCT:,} distinct values, most of them unique): no drift measures."
+        )
+    new_categories = _category_examples(base, head)
+    notes += [f"{prefix} {text}" for text in new_categories]
+    return notes
+
+
+def _renamed(base: Side, head: Side, added: list[str], removed: list[str]) -> list[tuple[str, str]]:
+    """(old, new) pairs whose values are the same row for row: a rename, most likely."""
+    pairs = []
+    if len(base.frame) != len(head.frame):
+        return pairs
+    for new in added[:20]:
+        for old in removed[:20]:
+            if base.columns[old].kind != head.columns[new].kind:
+                continue
+            if np.array_equal(base.columns[old].hashes, head.columns[new].hashes):
+                pairs.append((old, new))
+                break
+    return pairs
+
+
+def _category_examples(base: Side, head: Side) -> list[str]:
+    """Which categories are new or gone, a few per column (names are data: escaped by
+    the report like any other text)."""
+    out = []
+    for name, column in head.columns.items():
+        other = base.columns.get(name)
+        if (
+            other is None
+            or column.counts is None
+            or other.counts is None
+            or column.identifier_like()
+            or other.identifier_like()
+        ):
+            continue
+        new = sorted(c for c in column.counts if c not in other.counts)
+        gone = sorted(c for c in other.counts if c not in column.counts)
+        parts = []
+        if new:
+            parts.append(f"new categories {_names(new, 3)}")
+        if gone:
+            parts.append(f"vanished {_names(gone, 3)}")
+        if parts:
+            out.append(f"{name!r}: {'; '.join(parts)}.")
+    return out[:10]
+
+
+def _noise_note(spec: DatasetSpec, base: Side, head: Side) -> list[str]:
+    """Below ~1,000 rows a side PSI is noisy: say how much drift sampling alone shows."""
+    n = min(len(base.frame), spec.sample_rows)
+    k = min(len(head.frame), spec.sample_rows)
+    noise = m.psi_noise(m.BINS, n, k)
+    if not math.isfinite(noise) or noise < 0.02:
+        return []
+    return [
+        f"data.{spec.name}: with {len(base.frame):,} rows on main and {len(head.frame):,} in "
+        f"this PR, two samples of one distribution show a PSI of about {noise:.2g} over "
+        f"{m.BINS} bins; read smaller values as noise (p_value helps)."
+    ]
