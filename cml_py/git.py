@@ -188,3 +188,22 @@ class Git:
             else:  # "<object> missing" or "<object> ambiguous"
                 result[path] = None
         return result
+
+    def write_blob(self, oid: str, dest: Path) -> None:
+        """Stream the blob `oid` into the file `dest` without holding it in memory (data
+        files can be large); `dest` is cml-py's own temporary file."""
+        with dest.open("wb") as out:
+            try:
+                proc = subprocess.run(
+                    ["git", "cat-file", "blob", oid],
+                    cwd=self.cwd,
+                    stdout=out,
+                    stderr=subprocess.PIPE,
+                    env=self._env,
+                    check=False,
+                )
+            except FileNotFoundError:
+                raise CmlError("git is not installed or not on PATH; cml-py needs it") from None
+        if proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise GitError(f"git cat-file failed: {detail[-1] if detail else proc.returncode}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cml_py.config import Config, GateRule
+from cml_py.data import run as data_stage
 from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
@@ -329,6 +330,7 @@ class Compared:
     policy_change: PolicyChange | None = None
     plots: tuple[Any, ...] = ()  # DVC plots, both sides' data (cml_py.dvc.plots.PlotData)
     mlflow_run: str | None = None  # this PR's verified MLflow run (for write-back)
+    data: Any = None  # cml_py.data.run.DataComparison: its rows are in the metrics already
 
 
 def compare_all(
@@ -387,6 +389,13 @@ def compare_all(
         artifacts = tracked.artifacts(artifacts)
     if artifacts is not None:
         metrics, statistics = _with_statistics(config, ws, artifacts, metrics, notes)
+    data = None
+    if data_stage.wanted(config):
+        from cml_py.data.run import compare_data
+
+        data = compare_data(settings, artifacts, echo=echo)
+        metrics = (*metrics, *data.rows)
+        notes += data.notes
     comparison = Comparison(
         metrics=metrics,
         params=diff_sets(base_params, head_params, judge=False),
@@ -406,7 +415,9 @@ def compare_all(
         plot_data = load_plots(settings.dvc, ws, source, notes)
         comparison = replace(comparison, notes=tuple(notes))
     mlflow_run = tracked.head.run_id if tracked is not None else None
-    return Compared(comparison, artifacts, rules, settings.policy_change, plot_data, mlflow_run)
+    return Compared(
+        comparison, artifacts, rules, settings.policy_change, plot_data, mlflow_run, data
+    )
 
 
 def _one_row_per_metric(
@@ -544,8 +555,11 @@ def chart_data(compared: Compared):
             fields["head"] = made[-1]
         if artifacts.base_predictions is not None:
             fields["base"] = made[0]
+    rows = compared.comparison.metrics
+    if compared.data is not None:  # the data stage's rows have their own chart
+        rows = tuple(r for r in rows if not data_stage.is_data_row(r.path, r.name))
     return ChartData(
-        rows=compared.comparison.metrics,
+        rows=rows,
         base_importance=artifacts.base_importance,
         head_importance=artifacts.head_importance,
         base_curves=artifacts.base_curves,
@@ -564,6 +578,10 @@ def draw_charts(compared: Compared, directory: Path, *, relative_to: Path) -> tu
         from cml_py.charts.dvc_plots import draw_plots
 
         charts += draw_plots(compared.plots)
+    if compared.data is not None and compared.data.drift:
+        from cml_py.charts.data_drift import data_drift
+
+        charts.append(data_drift(compared.data.drift, compared.data.thresholds))
     refs = save_charts(charts, directory)
     return tuple(
         replace(ref, path=Path(_relative(ref.path, relative_to))) if ref.path else ref

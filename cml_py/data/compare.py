@@ -91,7 +91,8 @@ class Column:
 
     @property
     def categorical(self) -> bool:
-        return self.kind in ("boolean", "string")
+        """Compared by category (strings, booleans, a numeric target's classes)."""
+        return self.counts is not None
 
     def identifier_like(self) -> bool:
         present = self.rows - self.missing
@@ -364,15 +365,19 @@ def selected_columns(frame: Any, spec: DatasetSpec) -> list[str]:
 
 
 def side_values(
-    frame: Any, spec: DatasetSpec, columns: Mapping[str, Column], hashes: np.ndarray
+    frame: Any,
+    spec: DatasetSpec,
+    columns: Mapping[str, Column],
+    hashes: np.ndarray,
+    *,
+    quality: bool = True,
 ) -> dict[str, Scalar]:
     """The measures one side has on its own (rows, duplicates, missing, type…)."""
-    out: dict[str, Scalar] = {
-        "rows": len(frame),
-        "columns": len(columns),
-        "duplicates": duplicate_share(hashes),
-        "constant_columns": sum(1 for c in columns.values() if c.constant()),
-    }
+    out: dict[str, Scalar] = {"rows": len(frame)}
+    if quality:
+        out["columns"] = len(columns)
+        out["duplicates"] = duplicate_share(hashes)
+        out["constant_columns"] = sum(1 for c in columns.values() if c.constant())
     for name, column in columns.items():
         out[f"{name}.type"] = _type_name(column)
         out[f"{name}.missing"] = column.missing / column.rows if column.rows else 0.0
@@ -415,15 +420,21 @@ class Side:
 
 
 def compare_dataset(
-    spec: DatasetSpec, base: Side | None, head: Side | None, *, identical: bool = False
+    spec: DatasetSpec,
+    base: Side | None,
+    head: Side | None,
+    *,
+    identical: bool = False,
+    quality: bool = True,
 ) -> DatasetResult:
-    """Every measure of one dataset. `identical`: main's file is byte for byte the PR's,
-    so the drift measures are 0 without being computed."""
+    """Every measure of one dataset. `identical`: main's rows are the PR's, so the drift
+    measures are 0 without being computed. `quality=False` (a train/test split of a
+    dataset measured on its own): rows and the columns' measures only."""
     result = DatasetResult(spec.name, None, None)
     if base is not None:
-        result.base = side_values(base.frame, spec, base.columns, base.hashes)
+        result.base = side_values(base.frame, spec, base.columns, base.hashes, quality=quality)
     if head is not None:
-        result.head = side_values(head.frame, spec, head.columns, head.hashes)
+        result.head = side_values(head.frame, spec, head.columns, head.hashes, quality=quality)
     if base is None or head is None:
         return result
     assert result.base is not None and result.head is not None
@@ -440,12 +451,13 @@ def compare_dataset(
         "columns_retyped": len(retyped),
         "schema_changes": len(added) + len(removed) + len(retyped),
     }
-    for key, value in schema.items():
-        result.base[_metric(spec.name, None, key)] = 0
-        result.head[_metric(spec.name, None, key)] = value
+    if quality:
+        for key, value in schema.items():
+            result.base[_metric(spec.name, None, key)] = 0
+            result.head[_metric(spec.name, None, key)] = value
     base_positions = sample_positions(len(base.frame), spec.sample_rows)
     head_positions = sample_positions(len(head.frame), spec.sample_rows)
-    if base_positions is not None or head_positions is not None:
+    if quality and (base_positions is not None or head_positions is not None):
         result.notes.append(
             f"data.{spec.name}: numeric drift statistics use a seeded sample of "
             f"{spec.sample_rows:,} rows per side (main {len(base.frame):,}, this PR "
@@ -484,14 +496,17 @@ def compare_dataset(
         for key, value in values.items():
             result.base[_metric(spec.name, name, key)] = IDENTITY[key]
             result.head[_metric(spec.name, name, key)] = value
+    series.sort(key=lambda s: (-s.psi, s.column))
+    result.drift = series[:CHART_COLUMNS]
+    if not quality:
+        return result
     result.base[_metric(spec.name, None, "drifted_columns")] = 0
     result.head[_metric(spec.name, None, "drifted_columns")] = drifted
     result.base[_metric(spec.name, None, "drift_share")] = 0.0
     result.head[_metric(spec.name, None, "drift_share")] = drifted / compared if compared else 0.0
-    series.sort(key=lambda s: (-s.psi, s.column))
-    result.drift = series[:CHART_COLUMNS]
     result.notes += _schema_notes(spec, base, head, added, removed, retyped, skipped)
-    result.notes += _noise_note(spec, base, head)
+    if not identical and compared:
+        result.notes += _noise_note(spec, base, head)
     return result
 
 

@@ -52,7 +52,34 @@ may_name_a_cost = _ANY_COST_WORD = re.compile(
 ).search
 
 
+# The data stage's measures (cml_py/data) that are better lower: drift, missing values,
+# duplicates, leaked rows, schema changes. Only under `data.`, so a metric of the user's
+# own named `missing` keeps its usual direction.
+DATA_COSTS = frozenset(
+    {
+        "psi",
+        "wasserstein",
+        "js",
+        "missing",
+        "duplicates",
+        "out_of_range",
+        "new_categories",
+        "vanished_categories",
+        "constant_columns",
+        "columns_added",
+        "columns_removed",
+        "columns_retyped",
+        "schema_changes",
+        "drifted_columns",
+        "drift_share",
+        "leaked",
+    }
+)
+
+
 def infer_direction(name: str) -> Direction:
+    if name.startswith("data.") and name.rpartition(".")[2] in DATA_COSTS:
+        return Direction.LOWER
     if not _ANY_COST_WORD(name.lower()):  # the common case, without splitting
         return Direction.HIGHER
     if any(segment in COST_WORDS for segment in name_segments(name)):

@@ -67,20 +67,43 @@ def _link(url: str) -> str:
 
 def build_context(report: Report) -> dict[str, Any]:
     """The template's variables: escaped strings and prebuilt tables."""
+    from cml_py.data.view import split_rows
+
     comparison = report.comparison
-    show_file = v.several_files(comparison.metrics)
-    changed = [r for r in comparison.metrics if r.verdict is not Verdict.UNCHANGED]
+    # The data stage's rows (data:<dataset>) have a section of their own.
+    metric_rows, data_rows = split_rows(comparison.metrics)
+    show_file = v.several_files(metric_rows)
+    changed = [r for r in metric_rows if r.verdict is not Verdict.UNCHANGED]
     params_changed = [r for r in comparison.params if r.verdict is not Verdict.UNCHANGED]
     base = comparison.base
     passed = report.gate.verdict is Status.PASS
-    context = _context(report, show_file, changed, params_changed, base, passed)
+    context = _context(report, metric_rows, show_file, changed, params_changed, base, passed)
     for key in ("gate", "metrics", "params", "all_metrics"):  # one format per column
         context[key] = uniform(context[key], ("main", "this PR"), ("Change",))
+    context["data"] = _data_context(data_rows)
     return context
+
+
+def _data_context(rows: list[Any]) -> dict[str, Any] | None:
+    """The Data section: one line when nothing changed, else what changed (see
+    cml_py/data/view.py); None without data rows."""
+    from cml_py.data.view import NUMBER_COLUMNS, build
+
+    view = build(rows, md_cell)
+    if view is None:
+        return None
+    return {
+        "unchanged": md_cell(view.unchanged),
+        "datasets": uniform(view.datasets, ("main", "this PR"), ("Change",)),
+        "columns": uniform(view.columns, NUMBER_COLUMNS),
+        "more_columns": view.more_columns,
+        "total": len(rows),
+    }
 
 
 def _context(
     report: Report,
+    metric_rows: list[Any],
     show_file: bool,
     changed: list[Any],
     params_changed: list[Any],
@@ -98,7 +121,7 @@ def _context(
         "base_sha": md_code(short(base.sha)) if base else None,
         "base_how": md_cell(base.how) if base else None,
         "head_sha": md_code(short(comparison.head_sha)),
-        "metric_counts": v.counts_text(comparison.metrics),
+        "metric_counts": v.counts_text(metric_rows),
         "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file, limit=v.MD_ROWS),
         "unpaired": md_cell(v.unpaired_warning(report)),
         "significance": v.significance_table(report, md_cell),
@@ -109,7 +132,7 @@ def _context(
         "trend": v.trend_table(report, md_cell),
         "policy_change_text": md_cell(v.policy_change_text(report)),
         "metrics": v.diff_table(
-            comparison.metrics,
+            metric_rows,
             md_cell,
             MARKS,
             label="Metric",
@@ -117,9 +140,9 @@ def _context(
             show_file=show_file,
             limit=v.MD_ROWS,
         ),
-        "metrics_total": len(comparison.metrics),
+        "metrics_total": len(metric_rows),
         "metrics_changed": len(changed),
-        "hidden_unchanged": 0 if report.show_all else len(comparison.metrics) - len(changed),
+        "hidden_unchanged": 0 if report.show_all else len(metric_rows) - len(changed),
         "params": v.diff_table(
             comparison.params,
             md_cell,
@@ -132,10 +155,8 @@ def _context(
         "params_total": len(comparison.params),
         "params_changed": len(params_changed),
         # the collapsed list of every value, unless the table above already shows them all
-        "all_metrics": v.values_table(
-            comparison.metrics, md_cell, show_file=show_file, limit=v.MD_ROWS
-        )
-        if len(changed) < len(comparison.metrics) and not report.show_all
+        "all_metrics": v.values_table(metric_rows, md_cell, show_file=show_file, limit=v.MD_ROWS)
+        if len(changed) < len(metric_rows) and not report.show_all
         else None,
         "notes": [md_cell(n) for n in comparison.notes],
         "links": [f"[{md_cell(label)}]({_link(url)})" for label, url in comparison.links],

@@ -1,0 +1,68 @@
+"""The columns that drift most: main's distribution beside this PR's, one panel each.
+
+Numbers as histograms on shared bins (the middle 99% of both sides, the tails counted in
+the edge bins), categories as bars of shares (top categories, the rest as "other").
+main grey, this PR blue, as in every chart; each title carries the column's PSI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from cml_py.charts import style
+from cml_py.charts.data import Chart
+
+NAME, TITLE = "data_drift", "Data drift: the columns that moved most"
+COLUMNS = 3
+
+
+@style.styled
+def data_drift(series: Sequence[Any], thresholds: Mapping[str, float] | None = None) -> Chart:
+    """`series`: cml_py.data.compare.DriftSeries, worst first (at most 6 are drawn)."""
+    shown = [s for s in series if s.base and s.head][:6]
+    if not shown:
+        return Chart(NAME, TITLE, note="no column drifted")
+    rows = -(-len(shown) // COLUMNS)
+    cols = min(COLUMNS, len(shown))
+    fig, axes = style.figure(rows, cols, height=2.6 * rows + 0.4)
+    several = len({s.dataset for s in shown}) > 1
+    for ax, item in zip(axes.flat, shown, strict=False):
+        if item.kind == "number":
+            edges = np.asarray(item.edges)
+            widths = np.diff(edges)
+            for (label, colour), values, alpha in (
+                (style.SIDES[0], item.base, 0.55),
+                (style.SIDES[1], item.head, 0.55),
+            ):
+                ax.bar(
+                    edges[:-1],
+                    values,
+                    width=widths,
+                    align="edge",
+                    color=colour,
+                    alpha=alpha,
+                    label=label,
+                )
+            ax.set_ylabel("share of rows")
+        else:
+            positions = np.arange(len(item.labels))
+            width = 0.4
+            ax.bar(positions - width / 2, item.base, width, color=style.MAIN, label="main")
+            ax.bar(positions + width / 2, item.head, width, color=style.HEAD, label="this PR")
+            ax.set_xticks(
+                positions, [style.shorten(label, 12) for label in item.labels], rotation=45
+            )
+            ax.set_ylabel("share of rows")
+        name = f"{item.dataset}.{item.column}" if several else item.column
+        threshold = (thresholds or {}).get(item.dataset)
+        flag = " ▲" if threshold is not None and item.psi >= threshold else ""
+        ax.set_title(f"{style.shorten(name, 28)} · PSI {item.psi:.3g}{flag}")
+        ax.grid(axis="x", visible=False)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(loc="best")
+    fig.suptitle(TITLE)
+    return Chart(NAME, TITLE, fig)
