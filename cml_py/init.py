@@ -138,6 +138,74 @@ def _suggested_rules(root: Path, metric_files: list[str]) -> list[str]:
     return lines
 
 
+DATA_DIRS = ("data", "datasets", "data/processed", "data/prepared")
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet")
+MAX_SUGGESTED_DATASETS = 3
+
+
+def _data_files(root: Path) -> list[str]:
+    """Dataset files in the usual places — present, or DVC-tracked (`x.csv.dvc`)."""
+    found: list[str] = []
+    for directory in DATA_DIRS:
+        folder = root / directory
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in sorted(folder.iterdir()):
+            name = path.name.removesuffix(".dvc")
+            if name.lower().endswith(DATA_SUFFIXES) and not path.is_symlink():
+                found.append(f"{directory}/{name}")
+    return list(dict.fromkeys(found))[:MAX_SUGGESTED_DATASETS]
+
+
+def _data_lines(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """(the `data:` section, its suggested gate rules, what was found) for the dataset
+    files in this repository; empty when there are none. See docs/data.md."""
+    import re
+
+    files = _data_files(root)
+    if not files:
+        return [], [], []
+    names: dict[str, str] = {}
+    for path in files:
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", Path(path).name.split(".")[0]) or "data"
+        name = stem if stem[0].isalpha() else f"d_{stem}"
+        while name in names:
+            name += "_"
+        names[name] = path
+    section = [
+        "",
+        "# Data: main's datasets beside this PR's — schema, quality, drift (docs/data.md)",
+        "data:",
+    ]
+    leak = "train" in names and "test" in names
+    for name, path in names.items():
+        extra = ", leakage: train" if leak and name == "test" else ""
+        section.append(f"  {name}: {{path: {path}{extra}}}")
+    rules = [
+        '  "data.*.psi": {max: 0.25, on_missing: ignore}           # no column shifts a lot',
+        '  "data.*.missing": {max_drop: 0.05, on_missing: ignore}  # at most 5 points more missing',
+        '  "data.*.columns_removed": {max: 0, on_missing: ignore}  # a column is gone',
+        '  "data.*.columns_retyped": {max: 0, on_missing: ignore}  # a column changed type',
+        '  "data.*.columns_added": {max: 0, informational: true, on_missing: ignore}',
+    ]
+    if leak:
+        rules.append('  "data.test.leaked": {max: 0, on_missing: ignore}  # test rows in training')
+    return section, rules, [f"datasets: {', '.join(files)} (compared under data:)"]
+
+
+def _with_data(config: str, root: Path) -> tuple[str, list[str]]:
+    """`config` with a data: section and its rules, when dataset files are found."""
+    section, rules, reasons = _data_lines(root)
+    if not section:
+        return config, []
+    lines = config.rstrip("\n").split("\n")
+    if "gate:" in lines:
+        lines += rules
+    else:
+        lines += ["gate:", *rules]
+    return "\n".join(lines + section) + "\n", reasons
+
+
 def _yaml_key(name: str) -> str:
     import json
 
@@ -173,10 +241,11 @@ def detect_project(root: Path, train_command: str | None = None, ask=None) -> De
                 "no metrics in the working tree to suggest gate rules from (run `dvc repro` "
                 "and `cml-py init --force-config` to get suggestions)"
             )
+        config, data_reasons = _with_data(dvc_config(rules, bool(project.outs)), root)
         return Detection(
             "dvc",
-            tuple(reasons),
-            dvc_config(rules, bool(project.outs)),
+            (*reasons, *data_reasons),
+            config,
             needs_dvc=True,
             metrics=tuple(project.metrics),
         )
@@ -200,10 +269,11 @@ def detect_project(root: Path, train_command: str | None = None, ask=None) -> De
                 "no metrics file yet: list what your script writes under train.outputs.metrics"
             )
         rules = _suggested_rules(root, metrics)
+        config, data_reasons = _with_data(script_config(command, metrics, params, rules), root)
         return Detection(
             "script",
-            tuple(reasons),
-            script_config(command, metrics, params, rules),
+            (*reasons, *data_reasons),
+            config,
             metrics=tuple(metrics),
         )
     return Detection(

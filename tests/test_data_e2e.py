@@ -264,3 +264,23 @@ def test_publish_rebuilds_the_same_data_section_from_report_json(
     section = direct[direct.index("#### Data") : direct.index("#### Metrics")]
     assert section == rebuilt[rebuilt.index("#### Data") : rebuilt.index("#### Metrics")]
     assert claimed == "fail" and not report.gate.passed
+
+
+def test_init_suggests_datasets_and_data_rules(in_repo: Repo, capsys) -> None:
+    in_repo.write("train.py", "print('training')\n")
+    in_repo.write("metrics.json", {"acc": 0.8})
+    in_repo.write("data/train.csv", "a,b\n1,2\n")
+    in_repo.write(
+        "data/test.csv.dvc", "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: test.csv\n"
+    )
+    result = run_cli(capsys, "init", "--github", "--train-command", "python train.py")
+    assert result.code == 0, result.err
+    assert "datasets: data/test.csv, data/train.csv (compared under data:)" in result.err
+    text = (in_repo.path / "cml.yaml").read_text()
+    assert "  test: {path: data/test.csv, leakage: train}" in text
+    assert '"data.test.leaked": {max: 0, on_missing: ignore}' in text
+    from cml_py.config import load_config
+
+    config = load_config(in_repo.path / "cml.yaml", cwd=in_repo.path)
+    assert [d.name for d in config.data.datasets] == ["test", "train"]
+    assert {r.pattern for r in config.gate} >= {"acc", "data.*.psi", "data.*.columns_added"}
