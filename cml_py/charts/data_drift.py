@@ -59,7 +59,7 @@ def data_drift(series: Sequence[Any], thresholds: Mapping[str, float] | None = N
         name = f"{item.dataset}.{item.column}" if several else item.column
         threshold = (thresholds or {}).get(item.dataset)
         flag = " ▲" if threshold is not None and item.psi >= threshold else ""
-        ax.set_title(f"{style.shorten(name, 28)} · PSI {item.psi:.3g}{flag}")
+        ax.set_title(f"{style.shorten(name, 28)} · PSI {item.psi:.4g}{flag}")
         ax.grid(axis="x", visible=False)
     for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)

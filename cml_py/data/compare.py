@@ -76,23 +76,36 @@ class DatasetResult:
 
 @dataclass
 class Column:
-    """One side's column, prepared once: its kind, missing count, values and hashes."""
+    """One side's column, summarised once (every row). The values themselves are not
+    copied: `numbers()` and `hashes()` derive them from the frame's series when a
+    comparison needs them, so a side costs its frame and little more."""
 
     name: str
     kind: str  # number | datetime | boolean | string
     rows: int
     missing: int
-    hashes: np.ndarray  # one 64-bit hash per row (see column_hash)
-    numbers: np.ndarray | None = None  # number/datetime: float64, NaN where missing
+    series: Any = field(repr=False, default=None)
     low: float = math.nan
     high: float = math.nan
-    counts: dict[str, int] | None = None  # boolean/string: value → rows (no missing)
+    counts: dict[str, int] | None = None  # compared by category: value → rows
     distinct: int = 0
 
     @property
     def categorical(self) -> bool:
         """Compared by category (strings, booleans, a numeric target's classes)."""
         return self.counts is not None
+
+    def numbers(self) -> np.ndarray:
+        """float64 values, NaN where missing (numbers and timestamps only)."""
+        return _floats(self.series, self.kind)
+
+    def hashes(self) -> np.ndarray:
+        """One 64-bit hash per row, by value (see column_hash)."""
+        if self.kind == "string":
+            import pandas as pd
+
+            return pd.util.hash_pandas_object(self.series, index=False, categorize=True).to_numpy()
+        return _value_hashes(_floats(self.series, self.kind))
 
     def identifier_like(self) -> bool:
         present = self.rows - self.missing
@@ -138,8 +151,6 @@ def _floats(series: Any, kind: str) -> np.ndarray:
 
 def prepare(series: Any, name: str) -> Column:
     """A pandas Series → Column (every row)."""
-    import pandas as pd
-
     kind = kind_of(series)
     rows = len(series)
     if kind in ("number", "datetime"):
@@ -148,20 +159,14 @@ def prepare(series: Any, name: str) -> Column:
         low = high = math.nan
         if missing < rows:
             low, high = float(np.nanmin(values)), float(np.nanmax(values))
-        return Column(
-            name, kind, rows, missing, _value_hashes(values), numbers=values, low=low, high=high
-        )
-    if kind == "boolean":
-        hashes = _value_hashes(_floats(series, kind))
-    else:
-        hashes = pd.util.hash_pandas_object(series, index=False, categorize=True).to_numpy()
+        return Column(name, kind, rows, missing, series, low=low, high=high)
     counted = series.value_counts(dropna=True, sort=False)
     counts: dict[str, int] = {}
     for key, count in zip(counted.index, counted.to_numpy(), strict=True):
         label = str(key)
         counts[label] = counts.get(label, 0) + int(count)
     missing = rows - sum(counts.values())
-    return Column(name, kind, rows, missing, hashes, counts=counts, distinct=len(counts))
+    return Column(name, kind, rows, missing, series, counts=counts, distinct=len(counts))
 
 
 def sample_positions(rows: int, limit: int) -> np.ndarray | None:
@@ -235,18 +240,20 @@ def compare_categories(
 def compare_numbers(
     base: Column,
     head: Column,
+    values: tuple[np.ndarray, np.ndarray],
     dataset: str,
     base_positions: np.ndarray | None,
     head_positions: np.ndarray | None,
 ) -> tuple[dict[str, Scalar], DriftSeries]:
-    assert base.numbers is not None and head.numbers is not None
+    """`values`: both sides' numbers (Column.numbers()), computed once by the caller."""
+    base_numbers, head_numbers = values
     out_of_range = 0.0
     if base.rows > base.missing and head.rows:
         with np.errstate(invalid="ignore"):
-            outside = (head.numbers < base.low) | (head.numbers > base.high)
+            outside = (head_numbers < base.low) | (head_numbers > base.high)
         out_of_range = float(np.count_nonzero(outside)) / head.rows
-    a = _sampled(base.numbers, base_positions)
-    b = _sampled(head.numbers, head_positions)
+    a = _sampled(base_numbers, base_positions)
+    b = _sampled(head_numbers, head_positions)
     edges = m.quantile_edges(a)
     cdf = m.compare_sorted(a, b)
     values: dict[str, Scalar] = {
@@ -280,12 +287,8 @@ def _histogram(dataset: str, column: str, psi: float, a: np.ndarray, b: np.ndarr
     )
 
 
-def identical_columns(base: Column, head: Column) -> bool:
-    if base.kind != head.kind or base.rows != head.rows:
-        return False
-    if base.categorical:
-        return False  # counts equal is not rows equal; compared, exactly 0 when equal
-    return bool(np.array_equal(base.numbers, head.numbers, equal_nan=True))
+def identical_values(base: np.ndarray, head: np.ndarray) -> bool:
+    return base.shape == head.shape and bool(np.array_equal(base, head, equal_nan=True))
 
 
 def _metric(dataset: str, column: str | None, measure: str) -> str:
@@ -323,14 +326,15 @@ def _value_hashes(values: np.ndarray) -> np.ndarray:
 def column_hash(series: Any) -> np.ndarray:
     """A 64-bit hash per value that depends on the value, not on how the file typed
     it (numbers by value, text by its characters)."""
-    return prepare(series, str(series.name)).hashes
+    return prepare(series, str(series.name)).hashes()
 
 
-def row_hashes(columns: list[Column]) -> np.ndarray:
-    """One 64-bit hash per row over `columns` (in the given order)."""
-    h = np.zeros(columns[0].rows if columns else 0, dtype=np.uint64)
+def row_hashes(columns: list[Column], rows: int | None = None) -> np.ndarray:
+    """One 64-bit hash per row over `columns` (in the given order); one column's
+    hashes at a time, so memory stays at two arrays whatever the width."""
+    h = np.zeros(columns[0].rows if columns else (rows or 0), dtype=np.uint64)
     for column in columns:
-        np.bitwise_xor(h, column.hashes, out=h)
+        np.bitwise_xor(h, column.hashes(), out=h)
         np.multiply(h, _PRIME, out=h)
     return _mix(h)
 
@@ -386,9 +390,10 @@ def side_values(
 
 def _as_categorical_target(column: Column, spec: DatasetSpec) -> Column:
     """A numeric target with few integer values is a label: compare its classes."""
-    if spec.target != column.name or column.kind != "number" or column.numbers is None:
+    if spec.target != column.name or column.kind != "number":
         return column
-    present = column.numbers[~np.isnan(column.numbers)]
+    numbers = column.numbers()
+    present = numbers[~np.isnan(numbers)]
     classes = np.unique(present)
     if classes.size > TARGET_CLASSES or not np.all(classes == np.round(classes)):
         return column
@@ -398,7 +403,7 @@ def _as_categorical_target(column: Column, spec: DatasetSpec) -> Column:
         column.kind,
         column.rows,
         column.missing,
-        column.hashes,
+        column.series,
         counts={f"{v:g}": int(n) for v, n in zip(labels, counts, strict=True)},
         distinct=int(classes.size),
     )
@@ -416,7 +421,7 @@ class Side:
     def of(cls, frame: Any, spec: DatasetSpec) -> Side:
         names = selected_columns(frame, spec)
         columns = {name: prepare(frame[name], name) for name in names}
-        return cls(frame, columns, row_hashes([columns[c] for c in sorted(names)]))
+        return cls(frame, columns, row_hashes([columns[c] for c in sorted(names)], len(frame)))
 
 
 def compare_dataset(
@@ -477,16 +482,20 @@ def compare_dataset(
         if base_column.identifier_like() or head_column.identifier_like():
             skipped.append(name)
             continue
-        if identical or identical_columns(base_column, head_column):
+        numbers = None
+        if not base_column.categorical and not identical:
+            numbers = base_column.numbers(), head_column.numbers()
+        if identical or (numbers is not None and identical_values(*numbers)):
             measures = CATEGORY_MEASURES if base_column.categorical else NUMBER_MEASURES
             values: dict[str, Scalar] = {k: IDENTITY[k] for k in measures}
             drift = None
-        elif base_column.categorical:
+        elif numbers is None:
             values, drift = compare_categories(base_column, head_column, spec.categories, spec.name)
         else:
             values, drift = compare_numbers(
-                base_column, head_column, spec.name, base_positions, head_positions
+                base_column, head_column, numbers, spec.name, base_positions, head_positions
             )
+        numbers = None
         compared += 1
         psi_value = float(values["psi"])
         if psi_value >= spec.psi_threshold:
@@ -555,7 +564,7 @@ def _renamed(base: Side, head: Side, added: list[str], removed: list[str]) -> li
         for old in removed[:20]:
             if base.columns[old].kind != head.columns[new].kind:
                 continue
-            if np.array_equal(base.columns[old].hashes, head.columns[new].hashes):
+            if np.array_equal(base.columns[old].hashes(), head.columns[new].hashes()):
                 pairs.append((old, new))
                 break
     return pairs

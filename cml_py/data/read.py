@@ -143,6 +143,8 @@ def _read_parquet(path: Path, display: str, max_columns: int) -> Any:
                 i, table.schema[i].name, table.column(i).cast(pa.float64(), safe=False)
             )
         frame = table.to_pandas(split_blocks=True, self_destruct=True, ignore_metadata=False)
+        del table
+        pa.default_memory_pool().release_unused()  # the next file is read into it
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CmlError(f"{display}: cannot read Parquet: {_first_line(exc)}") from None
     return frame

@@ -184,14 +184,14 @@ def _leak_keys(side: Any, spec: DatasetSpec, other: Any, other_spec: DatasetSpec
 
     if spec.id and other_spec.id and spec.id in side.frame and other_spec.id in other.frame:
         return (
-            prepare(side.frame[spec.id], spec.id).hashes,
-            prepare(other.frame[other_spec.id], other_spec.id).hashes,
+            prepare(side.frame[spec.id], spec.id).hashes(),
+            prepare(other.frame[other_spec.id], other_spec.id).hashes(),
             f"by {spec.id!r}",
         )
     common = sorted(set(side.columns) & set(other.columns))
     return (
-        row_hashes([side.columns[c] for c in common]),
-        row_hashes([other.columns[c] for c in common]),
+        row_hashes([side.columns[c] for c in common], len(side.frame)),
+        row_hashes([other.columns[c] for c in common], len(other.frame)),
         f"by the {len(common)} shared columns' values",
     )
 

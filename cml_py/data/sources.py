@@ -33,6 +33,7 @@ class Found:
     path: str  # repo-relative, as in messages
     local: Path
     content_id: str | None = None
+    size: int | None = None
 
 
 @dataclass
@@ -102,7 +103,7 @@ class BaseFiles:
             check_size(size, display, max_mb)
             local = self._temp(path)
             self.git.write_blob(oid, local)
-            return Found(path, local, f"git:{oid}")
+            return Found(path, local, f"git:{oid}", size)
         dvc = self._dvc_base()
         if dvc is None:
             return None
@@ -120,7 +121,7 @@ class BaseFiles:
         self.notes += [n for n in dvc.read_notes() if n not in self.notes]
         out, h = located
         md5 = h.md5 if out == path and not h.legacy else None
-        return Found(path, local, f"md5:{md5}" if md5 else None)
+        return Found(path, local, f"md5:{md5}" if md5 else None, len(data))
 
     def _dvc_base(self) -> Any:
         """main's DVC outputs: its dvc.lock's and every `.dvc` file's, one object store."""
@@ -184,8 +185,9 @@ def head_file(root: Path, path: str, max_mb: float, what: str, git: Git | None) 
             "`dvc pull` first; moved in this PR? main's data: setting names it until merged, "
             "or use --trust-pr-config)"
         )
-    check_size(local.stat().st_size, path, max_mb)
-    return Found(path, local, None)
+    size = local.stat().st_size
+    check_size(size, path, max_mb)
+    return Found(path, local, None, size)
 
 
 def git_blob_id(git: Git, local: Path) -> str:
@@ -203,7 +205,7 @@ def md5_of(local: Path) -> str:
 
 def same_content(git: Git, base: Found, head: Found) -> bool:
     """True when main's file is byte for byte the PR's (cheap: ids, not contents)."""
-    if base.content_id is None:
+    if base.content_id is None or base.size != head.size:
         return False
     kind, _, value = base.content_id.partition(":")
     if kind == "git":
