@@ -99,7 +99,7 @@ def run_child(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, di
     return wall, usage.ru_maxrss / 1024, data
 
 
-def make_data(directory: Path, rows: int) -> tuple[Path, Path]:
+def make_data(directory: Path, rows: int, changed: str = "some") -> tuple[Path, Path]:
     import numpy as np
     import pandas as pd
 
@@ -114,7 +114,7 @@ def make_data(directory: Path, rows: int) -> tuple[Path, Path]:
     base_frame = pd.DataFrame(base)
     head_frame = base_frame.copy()
     rng = np.random.default_rng(1)
-    for i in (0, 1, 2):
+    for i in range(NUMERIC) if changed == "all" else (0, 1, 2):
         head_frame[f"num_{i}"] = rng.normal(i % 7 + 0.1 * (i + 1), 1 + i % 3, rows)
     head_frame.loc[rng.random(rows) < 0.05, "num_3"] = np.nan
     head_frame["cat_0"] = rng.choice(["a", "b", "z"], rows)
@@ -170,16 +170,29 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--make-data", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--changed",
+        choices=("some", "all"),
+        default="some",
+        help="the PR shifts 3 numeric columns (default) or all 45",
+    )
     args = parser.parse_args()
+    if args.make_data:  # in a child: the parent stays small (a forked child starts its
+        make_data(Path(args.make_data), args.rows, args.changed)  # peak RSS at the parent's)
+        return
     evidently = None if args.no_evidently else ensure_evidently()
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         directory = Path(tmp)
-        base, head = make_data(directory, args.rows)
+        maker = [sys.executable, __file__, "--make-data", tmp, "--rows", str(args.rows)]
+        subprocess.run([*maker, "--changed", args.changed], check=True)
+        base, head = directory / "main.parquet", directory / "pr.parquet"
         repo = make_repo(directory, base, head)
         size = base.stat().st_size / 1024 / 1024
         print(
             f"{args.rows:,} rows × {NUMERIC + CATEGORICAL} columns per side, Parquet "
-            f"{size:,.0f} MiB per file; {args.repeat} runs each, alternating\n"
+            f"{size:,.0f} MiB per file; the PR shifts {args.changed} numeric columns; "
+            f"{args.repeat} runs each, alternating\n"
         )
         runs: dict[str, list[tuple[float, float, dict]]] = {}
         tools = {

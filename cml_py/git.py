@@ -7,7 +7,7 @@ so cml-py can run in the middle of a user's CI job without side effects.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from cml_py.errors import CmlError
@@ -189,21 +189,29 @@ class Git:
                 result[path] = None
         return result
 
-    def write_blob(self, oid: str, dest: Path) -> None:
-        """Stream the blob `oid` into the file `dest` without holding it in memory (data
-        files can be large); `dest` is cml-py's own temporary file."""
-        with dest.open("wb") as out:
-            try:
-                proc = subprocess.run(
-                    ["git", "cat-file", "blob", oid],
-                    cwd=self.cwd,
-                    stdout=out,
-                    stderr=subprocess.PIPE,
-                    env=self._env,
-                    check=False,
-                )
-            except FileNotFoundError:
-                raise CmlError("git is not installed or not on PATH; cml-py needs it") from None
-        if proc.returncode != 0:
-            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git cat-file failed: {detail[-1] if detail else proc.returncode}")
+    def write_blob(self, oid: str, dest: Path) -> Callable[[], None]:
+        """Start streaming the blob `oid` into the file `dest` (cml-py's own temporary
+        file) without holding it in memory; returns the function that waits for it.
+        Inflating a large blob takes git a while: the caller reads the PR's side
+        meanwhile, on the other core."""
+        out = dest.open("wb")
+        try:
+            proc = subprocess.Popen(
+                ["git", "cat-file", "blob", oid],
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                env=self._env,
+            )
+        except FileNotFoundError:
+            out.close()
+            raise CmlError("git is not installed or not on PATH; cml-py needs it") from None
+
+        def finish() -> None:
+            _, err = proc.communicate()
+            out.close()
+            if proc.returncode != 0:
+                detail = err.decode("utf-8", "replace").strip().splitlines()
+                raise GitError(f"git cat-file failed: {detail[-1] if detail else proc.returncode}")
+
+        return finish

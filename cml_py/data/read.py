@@ -115,6 +115,21 @@ def _supported(arrow_type: Any) -> bool:
     )
 
 
+def _stored_index(schema: Any) -> bool:
+    """pandas wrote its index as a column: read the whole table, so it is restored
+    (the built-in trainer's row ids are the index)."""
+    metadata = schema.pandas_metadata or {}
+    return any(isinstance(i, str) for i in metadata.get("index_columns", []))
+
+
+def _whole_table(pq: Any, pa: Any, path: Path) -> Any:
+    table = pq.read_table(path, memory_map=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.float64(), safe=False))
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
 def _read_parquet(path: Path, display: str, max_columns: int) -> Any:
     try:
         import pyarrow.parquet as pq
@@ -136,14 +151,21 @@ def _read_parquet(path: Path, display: str, max_columns: int) -> Any:
                 "numbers, booleans, strings, dates and timestamps"
             )
     try:
-        table = pq.read_table(path, memory_map=True)
-        decimals = [i for i, f in enumerate(table.schema) if pa.types.is_decimal(f.type)]
-        for i in decimals:
-            table = table.set_column(
-                i, table.schema[i].name, table.column(i).cast(pa.float64(), safe=False)
-            )
-        frame = table.to_pandas(split_blocks=True, self_destruct=True, ignore_metadata=False)
-        del table
+        if _stored_index(schema):
+            return _whole_table(pq, pa, path)
+        # One column at a time: the peak is the frame and one column's buffers, not the
+        # frame and the whole decoded table.
+        parquet = pq.ParquetFile(path, memory_map=False)
+        columns = {}
+        for name in schema.names:
+            column = parquet.read(columns=[name]).column(0)
+            if pa.types.is_decimal(column.type):
+                column = column.cast(pa.float64(), safe=False)
+            columns[name] = column.to_pandas()
+            del column
+        import pandas as pd
+
+        frame = pd.DataFrame(columns, copy=False)
         pa.default_memory_pool().release_unused()  # the next file is read into it
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CmlError(f"{display}: cannot read Parquet: {_first_line(exc)}") from None

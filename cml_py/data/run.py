@@ -133,13 +133,18 @@ def _load_head(spec: DatasetSpec, config: Config, root: Path, git: Any) -> _Load
     return _Loaded(_read_files(found, spec, lambda p: p), tuple(found))
 
 
-def _load_base(spec: DatasetSpec, prefix: str, base: Any, notes: list[str]) -> _Loaded:
+def _start_base(spec: DatasetSpec, prefix: str, base: Any) -> tuple[list[str], list[Any]]:
+    """Start fetching main's files (git streams them in the background)."""
     paths = _base_paths(spec, prefix, base)
-    found = []
-    for path in paths:
-        item = base.fetch(path, spec.max_mb)
-        if item is not None:
-            found.append(item)
+    found = [item for item in (base.fetch(p, spec.max_mb) for p in paths) if item is not None]
+    return paths, found
+
+
+def _finish_base(
+    spec: DatasetSpec, base: Any, started: tuple[list[str], list[Any]], notes: list[str]
+) -> _Loaded:
+    paths, found = started
+    found = [item.ready() for item in found]
     if not found:
         notes.append(
             f"data.{spec.name}: {', '.join(paths) or ', '.join(spec.paths)} does not exist on "
@@ -228,12 +233,13 @@ def _explicit(config: Config, ws: Any, base: Any, notes: list[str], echo: Callab
     results = []
     for spec in config.data.datasets:
         echo(f"data.{spec.name}: reading {', '.join(spec.paths)} on both sides")
+        started = _start_base(spec, prefix, base)
         head = _load_head(spec, config, ws.root, ws.git)
-        main = _load_base(spec, prefix, base, notes)
+        head_side = Side.of(head.frame, spec)  # while git streams main's file
+        main = _finish_base(spec, base, started, notes)
         _check_columns(spec, [head, main], config.source)
         identical = _identical(ws.git, main, head)
         base_side = Side.of(main.frame, spec) if main.frame is not None else None
-        head_side = Side.of(head.frame, spec)
         results.append(compare_dataset(spec, base_side, head_side, identical=identical))
         sides[spec.name] = (base_side, head_side)
     for result, spec in zip(results, config.data.datasets, strict=True):
@@ -294,7 +300,7 @@ def _auto(settings: Any, artifacts: Any, base: Any, notes: list[str], echo):
     if base_train is not None and not base_train.dataset.startswith("sklearn:"):
         prefix = _rel_dir(base_config.root, ws.root)
         base_spec = replace(spec, paths=(base_train.dataset,))
-        main = _load_base(base_spec, prefix, base, notes)
+        main = _finish_base(base_spec, base, _start_base(base_spec, prefix, base), notes)
         if base_train.test is not None or head_train.test is not None:
             notes.append(
                 "data: a fixed train.sklearn.test file is compared as the dataset only; "
@@ -327,14 +333,8 @@ def _auto(settings: Any, artifacts: Any, base: Any, notes: list[str], echo):
         mask = np.zeros(len(side.frame), dtype=bool)
         mask[test_rows] = True
         for name, rows in ((AUTO_TRAIN, ~mask), (AUTO_TEST, mask)):
-            subset = side.frame.loc[rows] if len(side.frame) else side.frame
-            sub = Side.of(subset, split_spec)
-            values = {"rows": int(rows.sum())}
-            if target and target in sub.columns:
-                values[f"{target}.missing"] = (
-                    sub.columns[target].missing / len(subset) if len(subset) else 0.0
-                )
-            split[name][index] = {"side": sub, "values": values}
+            split[name][index] = {"side": Side.of(side.frame.loc[rows], split_spec), "values": {}}
+        # test rows whose every value occurs in a training row
         split[AUTO_TEST][index]["values"]["leaked"] = leaked_share(
             side.hashes[mask], side.hashes[~mask]
         )

@@ -15,6 +15,7 @@ import hashlib
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,13 @@ class Found:
     local: Path
     content_id: str | None = None
     size: int | None = None
+    pending: Callable[[], None] | None = field(default=None, compare=False)
+
+    def ready(self) -> Found:
+        """Wait until the file is complete (main's blob streams in the background)."""
+        if self.pending is not None:
+            self.pending()
+        return self
 
 
 @dataclass
@@ -91,7 +99,8 @@ class BaseFiles:
         return sorted(files)
 
     def fetch(self, path: str, max_mb: float) -> Found | None:
-        """main's file `path` as a local file, or None when main has no such file."""
+        """main's file `path` as a local file, or None when main has no such file. A
+        file from git may still be streaming: call `ready()` before reading it."""
         from cml_py.data.read import check_size
 
         display = f"{self.base_name}:{path}"
@@ -102,8 +111,7 @@ class BaseFiles:
                 raise CmlError(f"{display}: a symlink at {self.sha[:12]}; cml-py reads only files")
             check_size(size, display, max_mb)
             local = self._temp(path)
-            self.git.write_blob(oid, local)
-            return Found(path, local, f"git:{oid}", size)
+            return Found(path, local, f"git:{oid}", size, self.git.write_blob(oid, local))
         dvc = self._dvc_base()
         if dvc is None:
             return None
