@@ -82,7 +82,7 @@ def test_a_pr_whose_data_drifts_fails_the_gate_and_says_why(in_repo: Repo, capsy
     assert f"| ❌ | data.train.age.psi | ≤ 0.2 | 0 | {fmt_number(psi)} |" in md
     assert f"| train | age | number | 0 → 0.06667 | {fmt_number(psi)} |" in data
     assert by_name["data.test.leaked"]["base"] == 0 and by_name["data.test.leaked"]["head"] == 0.1
-    assert "| test | leaked | 0 | 0.1 | +0.1 |" in data
+    assert "| test | leaked | 0 | 0.1000 | +0.1 |" in data  # padded like its column
     assert "data.test: 10.00% of its rows also occur in data.train (matched by 'id')." in md
     assert "age" not in md[md.index("#### Metrics") : md.index("#### Notes")]  # own section
 

@@ -33,8 +33,8 @@ class DatasetSpec:
     must not occur in this one (a test set's training set).
     """
 
-    name: str
-    paths: tuple[str, ...]
+    name: str = ""  # defaults only so that settings code can build an empty one
+    paths: tuple[str, ...] = ()
     target: str | None = None
     id: str | None = None
     columns: tuple[str, ...] | None = None  # only these (default: every column)
