@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cml_py.data.config import DataConfig, parse_data
 from cml_py.errors import CmlError
 from cml_py.model import Direction
 from cml_py.schema import Checker
@@ -159,7 +158,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     dvc: DvcConfig = field(default_factory=DvcConfig)
     mlflow: MlflowConfig | None = None
-    data: DataConfig = field(default_factory=DataConfig)
+    data: Any = None  # cml_py.data.config.DataConfig when cml.yaml has `data:` (docs/data.md)
 
     def with_overrides(self, **changes: Any) -> Config:
         """Flags win over the file; `None` means "not given on the command line"."""
@@ -575,6 +574,8 @@ def parse_config(data: Any, *, source: str, root: Path) -> Config:
             "mlflow needs an `mlflow:` section naming the tracking server and experiment",
         )
     if data.get("data") is not None:
+        from cml_py.data.config import parse_data  # only for projects that compare data
+
         fields["data"] = parse_data(c, data["data"])
     return Config(source=source, root=root, **fields)
 

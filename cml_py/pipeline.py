@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cml_py.config import Config, GateRule
-from cml_py.data import run as data_stage
 from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
@@ -390,7 +389,7 @@ def compare_all(
     if artifacts is not None:
         metrics, statistics = _with_statistics(config, ws, artifacts, metrics, notes)
     data = None
-    if data_stage.wanted(config):
+    if _compares_data(config):
         from cml_py.data.run import compare_data
 
         data = compare_data(settings, artifacts, echo=echo)
@@ -418,6 +417,17 @@ def compare_all(
     return Compared(
         comparison, artifacts, rules, settings.policy_change, plot_data, mlflow_run, data
     )
+
+
+def _compares_data(config: Config) -> bool:
+    """`data:` in cml.yaml, or the built-in trainer's dataset file (cml_py/data/run.py
+    says which); nothing is imported for a project that has neither."""
+    sklearn = config.train.sklearn if config.train is not None else None
+    if config.data is None and sklearn is None:
+        return False
+    from cml_py.data.run import wanted
+
+    return wanted(config)
 
 
 def _one_row_per_metric(
@@ -557,7 +567,9 @@ def chart_data(compared: Compared):
             fields["base"] = made[0]
     rows = compared.comparison.metrics
     if compared.data is not None:  # the data stage's rows have their own chart
-        rows = tuple(r for r in rows if not data_stage.is_data_row(r.path, r.name))
+        from cml_py.data.run import is_data_row
+
+        rows = tuple(r for r in rows if not is_data_row(r.path, r.name))
     return ChartData(
         rows=rows,
         base_importance=artifacts.base_importance,

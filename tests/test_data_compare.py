@@ -229,3 +229,18 @@ def test_data_settings_parse_short_and_long_forms() -> None:
     assert str(test) == (
         "test: {path: data/t1.csv, data/t*.csv; target: y; id: 7; leakage: train; categories: 5}"
     )
+
+
+def test_the_drift_chart_draws_numbers_and_categories_or_says_why_not() -> None:
+    from cml_py.charts.data_drift import data_drift
+
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame({"x": rng.normal(size=500), "k": rng.choice(list("abc"), 500)})
+    head = pd.DataFrame({"x": rng.normal(1, 1, 500), "k": rng.choice(list("abd"), 500)})
+    r = compared(base, head)
+    assert [s.column for s in r.drift] == ["k", "x"]  # worst first
+    (x,) = [s for s in r.drift if s.column == "x"]
+    assert len(x.edges) == len(x.base) + 1 and sum(x.base) == pytest.approx(1.0)
+    chart = data_drift(r.drift, {"d": 0.2})
+    assert chart.figure is not None and "PSI" in chart.figure.axes[0].get_title()
+    assert data_drift(()).note == "no column drifted"

@@ -63,8 +63,9 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """`enabled` None: `data:` not set — the built-in trainer's dataset and split are
-    compared on their own; False: `data: false`, nothing is compared."""
+    """`data:` as written: `enabled` False for `data: false` (nothing is compared, not
+    even the built-in trainer's dataset, which is compared when `data:` is absent —
+    Config.data None)."""
 
     enabled: bool | None = None
     datasets: tuple[DatasetSpec, ...] = ()

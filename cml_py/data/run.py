@@ -36,8 +36,8 @@ class DataComparison:
 def wanted(config: Config) -> bool:
     """Cheap: does this run compare data at all? (no pandas unless it does)"""
     data = config.data
-    if data.enabled is not None:
-        return data.enabled and bool(data.datasets)
+    if data is not None:
+        return bool(data.enabled and data.datasets)
     sklearn = config.train.sklearn if config.train is not None else None
     return sklearn is not None and not sklearn.dataset.startswith("sklearn:")
 
@@ -216,7 +216,7 @@ def compare_data(settings: Any, artifacts: Any, *, echo: Callable[[str], None]) 
         dvc_lock=dvc.lock_file if dvc is not None else None,
         dvc_remote=dvc.remote if dvc is not None else None,
     ) as base:
-        if config.data.enabled:
+        if config.data is not None and config.data.enabled:
             results, thresholds = _explicit(config, ws, base, notes, echo)
         else:
             results, thresholds = _auto(settings, artifacts, base, notes, echo)
