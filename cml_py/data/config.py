@@ -103,6 +103,12 @@ def _dataset(c: Checker, name: str, value: Any) -> DatasetSpec:
         )
     if isinstance(value, (str, list)):
         value = {"path": value}
+    if not isinstance(value, dict):
+        raise c.fail(
+            path,
+            f"expected a path, a list of paths, or a mapping of this dataset's settings, got "
+            f"{value!r}; expected one of: {', '.join(_KEYS)}",
+        )
     spec = c.mapping(value, path)
     c.known_keys(spec, _KEYS, path)
     if "path" not in spec:
