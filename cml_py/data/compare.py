@@ -104,7 +104,8 @@ class Column:
         if self.kind == "string":
             import pandas as pd
 
-            return pd.util.hash_pandas_object(self.series, index=False, categorize=True).to_numpy()
+            hashed = pd.util.hash_pandas_object(self.series, index=False, categorize=True)
+            return np.asarray(hashed.to_numpy(), dtype=np.uint64)
         return _value_hashes(_floats(self.series, self.kind))
 
     def identifier_like(self) -> bool:
@@ -136,13 +137,14 @@ def _floats(series: Any, kind: str) -> np.ndarray:
     """float64 values with NaN for missing (and for ±inf, which no bin or distance
     can hold); timestamps as seconds since the epoch."""
     if kind == "datetime":
-        missing = series.isna().to_numpy()
-        values = series.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float) / 1e9
+        missing = np.asarray(series.isna().to_numpy(), dtype=bool)
+        stamps = np.asarray(series.to_numpy(dtype="datetime64[ns]"))
+        values = stamps.astype("int64").astype(float) / 1e9
         values[missing] = np.nan
         return values
     if kind == "boolean":
-        return series.to_numpy(dtype=float, na_value=np.nan)
-    values = series.to_numpy(dtype=float, na_value=np.nan)
+        return np.asarray(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    values = np.asarray(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
     finite = np.isfinite(values)
     if not finite.all():
         values = np.where(finite, values, np.nan)
@@ -180,9 +182,9 @@ def sample_positions(rows: int, limit: int) -> np.ndarray | None:
 
 def _sampled(values: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
     chosen = values if positions is None else values[positions]
-    chosen = chosen[~np.isnan(chosen)]
-    chosen.sort()
-    return chosen
+    present: np.ndarray = chosen[~np.isnan(chosen)]
+    present.sort()
+    return present
 
 
 def _type_name(column: Column) -> str:
@@ -240,13 +242,13 @@ def compare_categories(
 def compare_numbers(
     base: Column,
     head: Column,
-    values: tuple[np.ndarray, np.ndarray],
+    numbers: tuple[np.ndarray, np.ndarray],
     dataset: str,
     base_positions: np.ndarray | None,
     head_positions: np.ndarray | None,
 ) -> tuple[dict[str, Scalar], DriftSeries]:
-    """`values`: both sides' numbers (Column.numbers()), computed once by the caller."""
-    base_numbers, head_numbers = values
+    """`numbers`: both sides' values (Column.numbers()), computed once by the caller."""
+    base_numbers, head_numbers = numbers
     out_of_range = 0.0
     if base.rows > base.missing and head.rows:
         with np.errstate(invalid="ignore"):
@@ -502,9 +504,9 @@ def compare_dataset(
             drifted += 1
         if drift is not None and psi_value > 0:
             series.append(drift)
-        for key, value in values.items():
+        for key, measured in values.items():
             result.base[_metric(spec.name, name, key)] = IDENTITY[key]
-            result.head[_metric(spec.name, name, key)] = value
+            result.head[_metric(spec.name, name, key)] = measured
     series.sort(key=lambda s: (-s.psi, s.column))
     result.drift = series[:CHART_COLUMNS]
     if not quality:
@@ -557,7 +559,7 @@ def _schema_notes(
 
 def _renamed(base: Side, head: Side, added: list[str], removed: list[str]) -> list[tuple[str, str]]:
     """(old, new) pairs whose values are the same row for row: a rename, most likely."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     if len(base.frame) != len(head.frame):
         return pairs
     for new in added[:20]:

@@ -51,7 +51,7 @@ def read_frame(path: Path, display: str, fmt: str, *, max_columns: int) -> Any:
     return _read_text(path, display, "\t" if fmt == "tsv" else ",", max_columns)
 
 
-def _first_line(message: str) -> str:
+def _first_line(message: object) -> str:
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
     return lines[0] if lines else "unknown error"
 

@@ -224,7 +224,12 @@ def compare_data(settings: Any, artifacts: Any, *, echo: Callable[[str], None]) 
     return _as_comparison(results, notes, config, thresholds)
 
 
-def _explicit(config: Config, ws: Any, base: Any, notes: list[str], echo: Callable[[str], None]):
+Results = tuple[list[Any], dict[str, float]]  # compare.DatasetResult each; PSI thresholds
+
+
+def _explicit(
+    config: Config, ws: Any, base: Any, notes: list[str], echo: Callable[[str], None]
+) -> Results:
     from cml_py.data.compare import Side, compare_dataset, leaked_share
 
     prefix = _rel_dir(config.root, ws.root)
@@ -278,7 +283,9 @@ def _split_positions(frame: Any, predictions: Any) -> Any:
     return np.sort(positions)
 
 
-def _auto(settings: Any, artifacts: Any, base: Any, notes: list[str], echo):
+def _auto(
+    settings: Any, artifacts: Any, base: Any, notes: list[str], echo: Callable[[str], None]
+) -> Results:
     """The built-in trainer's dataset, and its train/test split, on both sides."""
     import numpy as np
 
@@ -314,7 +321,7 @@ def _auto(settings: Any, artifacts: Any, base: Any, notes: list[str], echo):
     results = [compare_dataset(spec, base_side, head_side, identical=identical)]
     # the split: train and test rows of each side, their label balance and leakage
     split_spec = replace(spec, columns=(target,) if target else ())
-    split: dict[str, list[dict]] = {AUTO_TRAIN: [{}, {}], AUTO_TEST: [{}, {}]}
+    split: dict[str, list[dict[str, Any]]] = {AUTO_TRAIN: [{}, {}], AUTO_TEST: [{}, {}]}
     present = [False, False]
     test_rows_of: list[Any] = [None, None]
     for index, (side, predictions, train_spec) in enumerate(

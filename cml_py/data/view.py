@@ -53,7 +53,8 @@ DATASET_ORDER = (
 
 def split_rows(rows: Sequence[DiffRow]) -> tuple[list[DiffRow], list[DiffRow]]:
     """(the other metrics, the data stage's rows)."""
-    other, data = [], []
+    other: list[DiffRow] = []
+    data: list[DiffRow] = []
     for row in rows:
         (data if is_data_row(row.path, row.name) else other).append(row)
     return other, data
@@ -173,7 +174,7 @@ def _severity(measures: dict[str, DiffRow]) -> float:
         return float("inf")
     psi = measures.get("psi")
     if psi is not None and psi.has_head and is_number(psi.head):
-        return float(psi.head)  # type: ignore[arg-type]
+        return float(psi.head)
     missing = measures.get("missing")
     if missing is not None and missing.delta is not None:
         return abs(missing.delta) / 1000
