@@ -204,10 +204,10 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
         if fields.get("significant") and "max_drop" not in fields and "max_drop_pct" not in fields:
             raise c.fail((*path, "significant"), "only applies with max_drop or max_drop_pct")
         if "on_untestable" in spec:
-            key = (*path, "on_untestable")
-            fields["on_untestable"] = c.choice(spec["on_untestable"], ON_UNTESTABLE, key)
+            where = (*path, "on_untestable")
+            fields["on_untestable"] = c.choice(spec["on_untestable"], ON_UNTESTABLE, where)
             if not fields.get("significant"):
-                raise c.fail(key, "only applies with significant: true")
+                raise c.fail(where, "only applies with significant: true")
         if (
             fields.get("significant")
             and min(fields.get("max_drop", 0), fields.get("max_drop_pct", 0)) < 0

@@ -212,7 +212,11 @@ def _yaml_key(name: str) -> str:
     return name if name.replace("_", "").replace(".", "").isalnum() else json.dumps(name)
 
 
-def detect_project(root: Path, train_command: str | None = None, ask=None) -> Detection:
+def detect_project(
+    root: Path,
+    train_command: str | None = None,
+    ask: Callable[[str, str], str] | None = None,
+) -> Detection:
     """Look before writing: a DVC project, a training script with its metrics/params
     files, or nothing (then the built-in example, labelled as such). `ask(prompt,
     default)` asks for the training command when a script is found (None: no prompt)."""

@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cml_py.config import Config, GateRule
+from cml_py.config import Config, EvaluateConfig, GateRule
 from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
+from cml_py.metrics.parse import parse_file
 from cml_py.model import (
     ChartRef,
     Comparison,
@@ -27,6 +28,8 @@ from cml_py.trust import Settings, Workspace
 
 if TYPE_CHECKING:
     from cml_py.artifacts import Artifacts
+    from cml_py.baseline.sources import BaseSource
+    from cml_py.charts.data import ChartData
 
 Echo = Callable[[str], None]
 
@@ -127,18 +130,21 @@ def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpe
     return metrics_spec, params_spec
 
 
-def choose_base_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo):
+def choose_base_source(
+    settings: Settings, metrics_spec: FileSpec, *, echo: Echo
+) -> tuple[BaseSource, list[str]]:
     """Where main's numbers come from: main's MLflow run (strategy `mlflow`, and first
     with `auto` when cml.yaml has `mlflow:`), else main's files (see _files_source)."""
     from cml_py.baseline.sources import GitBase
 
-    config, notes = settings.config, []
+    config = settings.config
+    notes: list[str] = []
     if config.mlflow is not None and config.baseline.strategy in ("auto", "mlflow"):
         from cml_py.mlflow.source import base_source
 
-        source, notes = base_source(settings, echo=echo)
-        if source is not None:
-            return source, notes
+        run_source, notes = base_source(settings, echo=echo)
+        if run_source is not None:
+            return run_source, notes
         if config.baseline.strategy == "mlflow":
             return GitBase(settings.ws.git, settings.ws.base.sha), [
                 *notes,
@@ -148,7 +154,9 @@ def choose_base_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo
     return source, [*notes, *more]
 
 
-def _files_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo):
+def _files_source(
+    settings: Settings, metrics_spec: FileSpec, *, echo: Echo
+) -> tuple[BaseSource, list[str]]:
     """The strategy: `git` reads committed files; `rerun` re-trains main with main's own
     `train:`; `auto` picks git when every metrics file exists at the base, else rerun
     when main has a trainer."""
@@ -192,7 +200,7 @@ def _files_source(settings: Settings, metrics_spec: FileSpec, *, echo: Echo):
     return DirectoryBase(directory), notes
 
 
-def _stored_source(config: Config, ws: Workspace, echo: Echo):
+def _stored_source(config: Config, ws: Workspace, echo: Echo) -> tuple[BaseSource, list[str]]:
     """The record of the merge-base, or of its nearest recorded first-parent ancestor."""
     from cml_py.baseline import store
     from cml_py.baseline.sources import GitBase
@@ -256,7 +264,9 @@ def _trends(
     )
 
 
-def record_files(config: Config, selection: Selection, *, cwd: Path) -> tuple[Git, str, dict]:
+def record_files(
+    config: Config, selection: Selection, *, cwd: Path
+) -> tuple[Git, str, dict[str, bytes]]:
     """What `cml-py baseline save` records for HEAD: the metrics and params files, and
     the training outputs the charts and statistics need (not the model itself)."""
     from cml_py.artifacts import curve_patterns
@@ -285,8 +295,13 @@ def record_files(config: Config, selection: Selection, *, cwd: Path) -> tuple[Gi
 
 
 def _read_side(
-    kind: str, spec: FileSpec, ws: Workspace, source, base_tree: list[str], notes: list[str]
-):
+    kind: str,
+    spec: FileSpec,
+    ws: Workspace,
+    source: BaseSource,
+    base_tree: list[str],
+    notes: list[str],
+) -> tuple[MetricSet, MetricSet]:
     from cml_py.metrics import files as mf
     from cml_py.paths import check_readable
 
@@ -313,7 +328,7 @@ def _read_side(
                 notes.append(f"{path} does not exist on {name}: all its values are new.")
             continue
         try:
-            base_files.append(MetricFile(path=path, values=mf.parse_file(data, path)))
+            base_files.append(MetricFile(path=path, values=parse_file(data, path)))
         except CmlError as exc:
             notes.append(f"{name}'s {path} could not be read ({exc}); treated as absent.")
     return MetricSet(tuple(base_files)), head
@@ -407,7 +422,7 @@ def compare_all(
     rules = config.gate
     if config.baseline.strategy == "store":
         comparison = replace(comparison, trends=_trends(config, ws, rules, metrics))
-    plot_data: tuple = ()
+    plot_data: tuple[Any, ...] = ()
     if plots and settings.dvc is not None and settings.dvc.plots:
         from cml_py.dvc.plots import load_plots
 
@@ -522,7 +537,7 @@ def _with_statistics(
     return attached, summary
 
 
-def _statistics_note(n: int, repeats: tuple[int, int], settings) -> str:
+def _statistics_note(n: int, repeats: tuple[int, int], settings: EvaluateConfig) -> str:
     pct = f"{settings.confidence * 100:g}%"
     text = (
         f"Intervals: {pct}, over the {n:,} test rows both sides predicted; each metric's "
@@ -542,14 +557,14 @@ def _statistics_note(n: int, repeats: tuple[int, int], settings) -> str:
     )
 
 
-def chart_data(compared: Compared):
+def chart_data(compared: Compared) -> ChartData:
     """Plain arrays for the charts (classification labels encoded over both sides)."""
     from cml_py.artifacts import Artifacts
     from cml_py.charts.data import ChartData, Side
 
     artifacts = compared.artifacts or Artifacts()
     sides = [p for p in (artifacts.base_predictions, artifacts.head_predictions) if p is not None]
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     if sides:
         task = sides[-1].task
         fields["task"] = task

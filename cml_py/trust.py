@@ -152,7 +152,7 @@ def _parse_base_config(text: str, rel: str, base: BaseRef, root: Path) -> Config
     return replace(config, path=(root / rel).resolve())
 
 
-def _resolve(git: Git, flag: str | None, env: Mapping[str, str], configured: str | None):
+def _resolve(git: Git, flag: str | None, env: Mapping[str, str], configured: str | None) -> BaseRef:
     from cml_py.baseline.resolve import requested_base, resolve_base
 
     return resolve_base(git, requested_base(flag, configured, env))
@@ -165,7 +165,11 @@ def _dvc_candidates(candidates: list[str]) -> list[str]:
 
 
 def _read_base_config(
-    git: Git, base: BaseRef, candidates: list[str], root: Path, seen: dict | None = None
+    git: Git,
+    base: BaseRef,
+    candidates: list[str],
+    root: Path,
+    seen: dict[str, bytes | None] | None = None,
 ) -> tuple[str, str] | None:
     """(repo-relative path, text) of the first candidate that exists at the base; the
     dvc.yaml files found on the way go into `seen`."""

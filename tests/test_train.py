@@ -159,7 +159,7 @@ def test_parquet_dataset(tmp_path: Path, capsys, monkeypatch) -> None:
             "train.sklearn.model: cannot import 'nosuchpkg'",
         ),
         ("{dataset: 'sklearn:iris', model: Model}", "expected an import path"),
-        ("{dataset: 'sklearn:iris', model: collections.OrderedDict}", "has no fit/predict methods"),
+        X,
         (
             "{dataset: 'sklearn:iris', params: {n_estimator: 5}}",
             "train.sklearn.params: sklearn.ensemble.RandomForestClassifier does not accept them",

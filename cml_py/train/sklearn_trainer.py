@@ -84,8 +84,8 @@ def import_model(path: str) -> type:
     model = getattr(module, class_name, None)
     if model is None:
         raise CmlError(f"{WHERE}.model: {module_name} has no {class_name!r}")
-    if not (hasattr(model, "fit") and hasattr(model, "predict")):
-        raise CmlError(f"{WHERE}.model: {path} has no fit/predict methods")
+    if not isinstance(model, type) or not (hasattr(model, "fit") and hasattr(model, "predict")):
+        raise CmlError(f"{WHERE}.model: {path} is not a class with fit/predict methods")
     return model
 
 
@@ -170,7 +170,9 @@ def _seeds(spec: SklearnTrain, model: Any, repeats: int) -> list[Any] | None:
     return [first + i for i in range(repeats)]
 
 
-def _fit_predict(model: Any, model_path: str, X_train, y_train, X_test, task: str):
+def _fit_predict(
+    model: Any, model_path: str, X_train: Any, y_train: Any, X_test: Any, task: str
+) -> tuple[Any, Any]:
     try:
         model.fit(X_train, y_train)
         y_pred = model.predict(X_test)
