@@ -159,7 +159,8 @@ def test_parquet_dataset(tmp_path: Path, capsys, monkeypatch) -> None:
             "train.sklearn.model: cannot import 'nosuchpkg'",
         ),
         ("{dataset: 'sklearn:iris', model: Model}", "expected an import path"),
-        X,
+        ("{dataset: 'sklearn:iris', model: collections.OrderedDict}", "is not a class with fit"),
+        ("{dataset: 'sklearn:iris', model: sklearn.metrics.accuracy_score}", "is not a class"),
         (
             "{dataset: 'sklearn:iris', params: {n_estimator: 5}}",
             "train.sklearn.params: sklearn.ensemble.RandomForestClassifier does not accept them",
