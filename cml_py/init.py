@@ -24,6 +24,7 @@ from pathlib import Path
 from cml_py.errors import CmlError
 from cml_py.fsio import write_atomic
 from cml_py.git import Git
+from cml_py.metrics.files import AUTODETECT_METRICS
 from cml_py.resources import templates_dir
 
 IGNORED = (".cml-py/", "cml-py-report/")
@@ -85,13 +86,8 @@ def setup_name(forge: str, single_workflow: bool) -> str:
 
 
 TRAIN_SCRIPTS = ("train.py", "src/train.py", "scripts/train.py", "train.sh", "src/train.sh")
-METRICS_FILES = (
-    "metrics.json",
-    "metrics.yaml",
-    "metrics.yml",
-    "metrics.toml",
-    "metrics.csv",
-    "dvclive/metrics.json",
+METRICS_FILES = (  # what comparing autodetects, and where training scripts often write
+    *AUTODETECT_METRICS,
     "results/metrics.json",
     "eval/metrics.json",
     "evaluation/metrics.json",
