@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from cml_py.config import Config, MlflowConfig, check_server_url
+from cml_py.config import Config, MlflowConfig
+from cml_py.config_sections import check_server_url
 from cml_py.errors import CmlError
 from cml_py.mlflow import runs as r
 from cml_py.model import MetricFile
