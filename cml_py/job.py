@@ -127,8 +127,10 @@ def judge(
     charts: tuple[ChartRef, ...] = ()
     if charts_dir is not None:
         with stage("charts"):
+            from cml_py.charts.prepare import draw_charts
+
             relative_to = charts_relative_to or Path.cwd()
-            charts = pipeline.draw_charts(compared, charts_dir, relative_to=relative_to)
+            charts = draw_charts(compared, charts_dir, relative_to=relative_to)
     report = pipeline.build_report(
         settings.config,
         compared.comparison,

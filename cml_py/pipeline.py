@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cml_py.config import Config, EvaluateConfig, GateRule
+from cml_py.baseline.choose import choose_base_source, trends
+from cml_py.config import Config, GateRule
 from cml_py.errors import CmlError
-from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
 from cml_py.metrics.parse import parse_file
 from cml_py.model import (
@@ -21,15 +21,13 @@ from cml_py.model import (
     MetricSet,
     PolicyChange,
     Report,
-    StatsSummary,
-    Trend,
 )
+from cml_py.train.paired import with_statistics
 from cml_py.trust import Settings, Workspace
 
 if TYPE_CHECKING:
     from cml_py.artifacts import Artifacts
     from cml_py.baseline.sources import BaseSource
-    from cml_py.charts.data import ChartData
 
 Echo = Callable[[str], None]
 
@@ -128,170 +126,6 @@ def file_specs(config: Config, selection: Selection, cwd: Path) -> tuple[FileSpe
             + "; list your files under `metrics:` in cml.yaml or pass --metrics PATH"
         )
     return metrics_spec, params_spec
-
-
-def choose_base_source(
-    settings: Settings, metrics_spec: FileSpec, *, echo: Echo
-) -> tuple[BaseSource, list[str]]:
-    """Where main's numbers come from: main's MLflow run (strategy `mlflow`, and first
-    with `auto` when cml.yaml has `mlflow:`), else main's files (see _files_source)."""
-    from cml_py.baseline.sources import GitBase
-
-    config = settings.config
-    notes: list[str] = []
-    if config.mlflow is not None and config.baseline.strategy in ("auto", "mlflow"):
-        from cml_py.mlflow.source import base_source
-
-        run_source, notes = base_source(settings, echo=echo)
-        if run_source is not None:
-            return run_source, notes
-        if config.baseline.strategy == "mlflow":
-            return GitBase(settings.ws.git, settings.ws.base.sha), [
-                *notes,
-                f"main's numbers are {settings.ws.base.name}'s committed files.",
-            ]
-    source, more = _files_source(settings, metrics_spec, echo=echo)
-    return source, [*notes, *more]
-
-
-def _files_source(
-    settings: Settings, metrics_spec: FileSpec, *, echo: Echo
-) -> tuple[BaseSource, list[str]]:
-    """The strategy: `git` reads committed files; `rerun` re-trains main with main's own
-    `train:`; `auto` picks git when every metrics file exists at the base, else rerun
-    when main has a trainer."""
-    from cml_py.baseline.sources import DirectoryBase, GitBase
-    from cml_py.metrics import files as mf
-
-    config, ws = settings.config, settings.ws
-    git = ws.git
-    base_train = settings.base_config.train if settings.base_config is not None else None
-    strategy = config.baseline.strategy
-    if settings.dvc is not None and strategy in ("auto", "git"):
-        from cml_py.dvc.source import base_source
-
-        return base_source(settings), []
-    if settings.dvc is not None and strategy == "rerun" and (base_train is None or base_train.dvc):
-        from cml_py.baseline.sources import DirectoryBase
-        from cml_py.dvc.train import rerun_dvc
-
-        directory, notes = rerun_dvc(settings, echo=echo)
-        return DirectoryBase(directory), notes
-    if strategy == "auto":
-        strategy = "git"
-        if config.train is not None and base_train is not None:
-            head = mf.head_paths(replace(metrics_spec, required=False), ws.root)
-            wanted = head or mf.literal_paths(metrics_spec, ws.root)
-            if not wanted or git.existing(ws.base.sha, wanted) != set(wanted):
-                strategy = "rerun"
-    if strategy == "store":
-        return _stored_source(config, ws, echo)
-    if strategy == "git":
-        return GitBase(git, ws.base.sha), []
-    if settings.base_config is None or base_train is None or not settings.base_config_text:
-        raise CmlError(
-            f"baseline strategy rerun: {ws.base.name} has no cml.yaml with a `train:` "
-            "section, so there is no way to re-train it (this PR's training is never used "
-            f"for {ws.base.name}); use strategy git or store until the PR is merged"
-        )
-    from cml_py.baseline.rerun import rerun_baseline
-
-    directory, notes = rerun_baseline(settings, echo=echo)
-    return DirectoryBase(directory), notes
-
-
-def _stored_source(config: Config, ws: Workspace, echo: Echo) -> tuple[BaseSource, list[str]]:
-    """The record of the merge-base, or of its nearest recorded first-parent ancestor."""
-    from cml_py.baseline import store
-    from cml_py.baseline.sources import GitBase
-
-    remote = config.baseline.remote
-    if store.has_remote(ws.git, remote):
-        try:
-            store.fetch(ws.git, remote)
-        except CmlError as exc:
-            echo(f"warning: {exc}; using the records already here")
-    records = store.find_records(ws.git, ws.base.sha, limit=1)
-    if not records:
-        return GitBase(ws.git, ws.base.sha), [
-            f"No stored baseline for {ws.base.name}'s history (run `cml-py baseline save` on "
-            "the default branch); main's numbers are its committed files."
-        ]
-    sha, distance = records[0]
-    where = (
-        "the merge-base"
-        if distance == 0
-        else f"the nearest recorded ancestor, {distance} commit{'s' if distance != 1 else ''} "
-        f"before the merge-base {ws.base.sha[:7]}"
-    )
-    echo(f"main's numbers: the stored record of {sha[:7]} ({where})")
-    return store.StoredBase(ws.git, sha), [
-        f"main's numbers come from the stored record of {sha[:7]} ({where})."
-    ]
-
-
-def _trends(
-    config: Config, ws: Workspace, rules: tuple[GateRule, ...], rows: tuple[DiffRow, ...]
-) -> tuple[Trend, ...]:
-    """Each gated metric over main's last recorded commits (strategy store)."""
-    from cml_py.baseline import store
-    from cml_py.metrics.direction import matches
-    from cml_py.metrics.parse import parse_file
-
-    gated = [r for r in rows if any(matches(rule.pattern, r.path, r.name) for rule in rules)]
-    if not gated or config.baseline.trend == 0:
-        return ()
-    records = store.find_records(ws.git, ws.base.sha, limit=config.baseline.trend)
-    series: dict[tuple[str, str], list[tuple[str, Any]]] = {(r.path, r.name): [] for r in gated}
-    paths = sorted({r.path for r in gated})
-    for sha, _ in reversed(records):
-        blobs = store.StoredBase(ws.git, sha).read_files(paths)
-        for path in paths:
-            data = blobs.get(path)
-            if data is None:
-                continue
-            try:
-                values = parse_file(data, path)
-            except CmlError:
-                continue
-            for (row_path, name), points in series.items():
-                if row_path == path and name in values:
-                    points.append((sha[:7], values[name]))
-    return tuple(
-        Trend(path, name, tuple(points))
-        for (path, name), points in series.items()
-        if len(points) >= 2
-    )
-
-
-def record_files(
-    config: Config, selection: Selection, *, cwd: Path
-) -> tuple[Git, str, dict[str, bytes]]:
-    """What `cml-py baseline save` records for HEAD: the metrics and params files, and
-    the training outputs the charts and statistics need (not the model itself)."""
-    from cml_py.artifacts import curve_patterns
-    from cml_py.metrics import files as mf
-
-    git = Git(cwd)
-    repo_root = git.toplevel()
-    if repo_root is None:
-        raise CmlError(f"{cwd}: not inside a git repository")
-    head = git.commit_sha("HEAD")
-    if head is None:
-        raise CmlError("HEAD has no commit yet: nothing to record")
-    metrics_spec, params_spec = file_specs(config, selection, cwd)
-    paths = [*mf.head_paths(metrics_spec, repo_root), *mf.head_paths(params_spec, repo_root)]
-    if config.train is not None:
-        out_dir = config.root / config.train.output_dir
-        paths += [
-            _relative(p, repo_root)
-            for p in sorted(out_dir.rglob("*"))
-            if p.is_file() and p.suffix != ".joblib" and not p.name.startswith(".")
-        ]
-    for pattern in curve_patterns(config, repo_root):
-        paths += [_relative(p, repo_root) for p in sorted(repo_root.glob(pattern)) if p.is_file()]
-    files = {path: (repo_root / path).read_bytes() for path in dict.fromkeys(paths)}
-    return git, head, files
 
 
 def _read_side(
@@ -402,7 +236,7 @@ def compare_all(
     if tracked is not None:
         artifacts = tracked.artifacts(artifacts)
     if artifacts is not None:
-        metrics, statistics = _with_statistics(config, ws, artifacts, metrics, notes)
+        metrics, statistics = with_statistics(config, ws, artifacts, metrics, notes)
     data = None
     if _compares_data(config):
         from cml_py.data.run import compare_data
@@ -421,7 +255,7 @@ def compare_all(
     )
     rules = config.gate
     if config.baseline.strategy == "store":
-        comparison = replace(comparison, trends=_trends(config, ws, rules, metrics))
+        comparison = replace(comparison, trends=trends(config, ws, rules, metrics))
     plot_data: tuple[Any, ...] = ()
     if plots and settings.dvc is not None and settings.dvc.plots:
         from cml_py.dvc.plots import load_plots
@@ -472,148 +306,6 @@ def _one_row_per_metric(
         "shown once, as evaluated from the predictions."
     )
     return tuple(row for row in rows if row.path == evaluated or row.name not in names)
-
-
-def _with_statistics(
-    config: Config, ws: Workspace, artifacts: Artifacts, rows: tuple[DiffRow, ...], notes: list[str]
-) -> tuple[tuple[DiffRow, ...], StatsSummary | None]:
-    """Intervals, p-values and tests for the metrics cml-py computed from predictions —
-    or, for each of them, why there are none (a `significant: true` rule says so)."""
-    head, base = artifacts.head_predictions, artifacts.base_predictions
-    if head is None or artifacts.metrics_path is None:
-        return rows, None
-    settings = config.evaluate
-    metrics_path = artifacts.metrics_path
-    repeats = (1 + len(artifacts.base_seeds), 1 + len(artifacts.head_seeds))
-
-    def untestable(reason: str) -> tuple[tuple[DiffRow, ...], StatsSummary]:
-        marked = tuple(
-            replace(row, untestable=reason) if row.path == metrics_path else row for row in rows
-        )
-        summary = StatsSummary(
-            repeats=repeats,
-            confidence=settings.confidence,
-            resamples=settings.resamples,
-            unpaired=reason,
-        )
-        return marked, summary
-
-    if base is None:
-        notes.append(
-            f"{ws.base.name} has no {artifacts.predictions_path}, so changes are "
-            "shown without confidence intervals."
-        )
-        return untestable(f"{ws.base.name} has no predictions to compare with")
-    from cml_py.train.predictions import NotPaired
-    from cml_py.train.stats import paired_statistics
-
-    try:
-        result = paired_statistics(
-            [base, *artifacts.base_seeds],
-            [head, *artifacts.head_seeds],
-            resamples=settings.resamples,
-            confidence=settings.confidence,
-            seed=settings.seed,
-        )
-    except NotPaired as exc:
-        notes.append(
-            f"No confidence intervals: {exc}; paired statistics need both sides' "
-            "predictions on the same test rows."
-        )
-        return untestable(str(exc))
-    notes.append(_statistics_note(result.n, result.repeats, settings))
-    attached = tuple(
-        replace(row, stat=result.stats[row.name])
-        if row.path == metrics_path and row.name in result.stats
-        else row
-        for row in rows
-    )
-    summary = StatsSummary(
-        rows=result.n,
-        repeats=result.repeats,
-        confidence=settings.confidence,
-        resamples=settings.resamples,
-    )
-    return attached, summary
-
-
-def _statistics_note(n: int, repeats: tuple[int, int], settings: EvaluateConfig) -> str:
-    pct = f"{settings.confidence * 100:g}%"
-    text = (
-        f"Intervals: {pct}, over the {n:,} test rows both sides predicted; each metric's "
-        "interval, p-value and verdict come from one procedure, so they agree"
-    )
-    if repeats == (1, 1):
-        return text + (
-            " (accuracy: McNemar's score test; binary ROC AUC: DeLong's; the rest: the "
-            f"standard error of a {settings.resamples:,}-resample paired bootstrap). One "
-            "seed per side: both models are taken as they are, so on a large test set a "
-            "change of seed alone can look significant (train.repeats adds the seeds' spread)."
-        )
-    return text + (
-        f" (a t-test whose variance adds the spread between seeds — main {repeats[0]}, "
-        f"this PR {repeats[1]} — to the test rows', from a {settings.resamples:,}-resample "
-        "paired bootstrap)."
-    )
-
-
-def chart_data(compared: Compared) -> ChartData:
-    """Plain arrays for the charts (classification labels encoded over both sides)."""
-    from cml_py.artifacts import Artifacts
-    from cml_py.charts.data import ChartData, Side
-
-    artifacts = compared.artifacts or Artifacts()
-    sides = [p for p in (artifacts.base_predictions, artifacts.head_predictions) if p is not None]
-    fields: dict[str, Any] = {}
-    if sides:
-        task = sides[-1].task
-        fields["task"] = task
-        if task == "classification":
-            from cml_py.train.predictions import encode
-
-            encoded = encode(*sides)
-            fields["labels"] = encoded[0].labels
-            made = [Side(e.y, e.pred, e.scores) for e in encoded]
-        else:
-            made = [Side(p.y_true, p.y_pred) for p in sides]
-        if artifacts.head_predictions is not None:
-            fields["head"] = made[-1]
-        if artifacts.base_predictions is not None:
-            fields["base"] = made[0]
-    rows = compared.comparison.metrics
-    if compared.data is not None:  # the data stage's rows have their own chart
-        from cml_py.data.run import is_data_row
-
-        rows = tuple(r for r in rows if not is_data_row(r.path, r.name))
-    return ChartData(
-        rows=rows,
-        base_importance=artifacts.base_importance,
-        head_importance=artifacts.head_importance,
-        base_curves=artifacts.base_curves,
-        head_curves=artifacts.head_curves,
-        **fields,
-    )
-
-
-def draw_charts(compared: Compared, directory: Path, *, relative_to: Path) -> tuple[ChartRef, ...]:
-    """Draw every chart into `directory`; the refs' paths are relative to the report."""
-    from cml_py.charts import draw_all
-    from cml_py.charts.save import save_charts
-
-    charts = draw_all(chart_data(compared))
-    if compared.plots:
-        from cml_py.charts.dvc_plots import draw_plots
-
-        charts += draw_plots(compared.plots)
-    if compared.data is not None and compared.data.drift:
-        from cml_py.charts.data_drift import data_drift
-
-        charts.append(data_drift(compared.data.drift, compared.data.thresholds))
-    refs = save_charts(charts, directory)
-    return tuple(
-        replace(ref, path=Path(_relative(ref.path, relative_to))) if ref.path else ref
-        for ref in refs
-    )
 
 
 def gate(compared: Compared) -> GateResult:

@@ -86,7 +86,9 @@ def baseline_save(
         from cml_py.train.runner import train as run_training
 
         run_training(config, echo=stderr)
-    git, head, files = pipeline.record_files(config, pipeline.Selection(), cwd=Path.cwd())
+    from cml_py.baseline.choose import record_files
+
+    git, head, files = record_files(config, pipeline.Selection(), cwd=Path.cwd())
     try:
         store.save_record(git, head, files, remote=remote or config.baseline.remote, echo=stderr)
     except ServiceError as exc:
