@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from cml_py.model import Report, Status
 from cml_py.report.format import fmt_delta, fmt_scalar
-from cml_py.report.view import evidence_text, limit_text
+from cml_py.report.significance import evidence_text
+from cml_py.report.view import limit_text
 
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ATTR = str.maketrans(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cml_py.errors import CmlError
 from cml_py.model import Report, Status, Verdict
+from cml_py.report import significance as sig
 from cml_py.report import view as v
 from cml_py.report.columns import uniform
 from cml_py.report.escape import html_text, md_cell, md_code
@@ -123,10 +124,10 @@ def _context(
         "head_sha": md_code(short(comparison.head_sha)),
         "metric_counts": v.counts_text(metric_rows),
         "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file, limit=v.MD_ROWS),
-        "unpaired": md_cell(v.unpaired_warning(report)),
-        "significance": v.significance_table(report, md_cell),
-        "significance_summary": md_cell(v.significance_summary(report)),
-        "significance_text": md_cell(v.significance_text(report)),
+        "unpaired": md_cell(sig.unpaired_warning(report)),
+        "significance": sig.significance_table(report, md_cell),
+        "significance_summary": md_cell(sig.significance_summary(report)),
+        "significance_text": md_cell(sig.significance_text(report)),
         "policy_change": v.policy_change_table(report, md_cell),
         "legs": v.legs_table(report, md_cell, MARKS),
         "trend": v.trend_table(report, md_cell),

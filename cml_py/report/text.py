@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from cml_py.model import Report, Status, Verdict
+from cml_py.report import significance as sig
 from cml_py.report import view as v
 from cml_py.report.tables import text_table, text_table_lines
 
@@ -46,16 +47,16 @@ def gate_section(report: Report) -> list[str]:
     legs = v.legs_table(report, _plain, MARKS)
     if legs is not None:
         lines += ["", "Matrix legs", text_table(legs)]
-    unpaired = v.unpaired_warning(report)
+    unpaired = sig.unpaired_warning(report)
     if unpaired:
         lines += ["", f"WARNING: {unpaired}"]
     if report.gate.checks:
         show_file = v.several_files(report.comparison.metrics)
         lines += ["", "Gate", text_table(v.gate_table(report, _plain, MARKS, show_file=show_file))]
-    significance = v.significance_table(report, _plain)
+    significance = sig.significance_table(report, _plain)
     if significance is not None:
-        lines += ["", v.significance_summary(report), text_table(significance)]
-        lines += ["  " + v.significance_text(report)]
+        lines += ["", sig.significance_summary(report), text_table(significance)]
+        lines += ["  " + sig.significance_text(report)]
     change = v.policy_change_table(report, _plain)
     if change is not None:
         lines += ["", v.policy_change_text(report), text_table(change)]
