@@ -48,12 +48,12 @@ def test_per_class_intervals_stay_for_a_few_classes(tmp_path) -> None:
 
 
 def test_chunked_resampling_gives_the_same_intervals(tmp_path, monkeypatch) -> None:
-    from cml_py.train import stats
+    from cml_py.train import resampling
 
     base_path, head_path = many_classes(tmp_path, 4, 800)
     base, head = pr.read_predictions(base_path), pr.read_predictions(head_path)
     whole = paired_statistics(base, head, resamples=300)
-    monkeypatch.setattr(stats, "_CHUNK_BYTES", 1)  # one resample per chunk
+    monkeypatch.setattr(resampling, "_CHUNK_BYTES", 1)  # one resample per chunk
     chunked = paired_statistics(base, head, resamples=300)
     assert chunked.stats == whole.stats
 

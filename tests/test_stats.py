@@ -12,7 +12,8 @@ from sklearn import metrics as skm
 
 from cml_py.train import evaluate as ev
 from cml_py.train.predictions import NotPaired, pair, predictions_from_frame
-from cml_py.train.stats import delong_covariance, paired_statistics
+from cml_py.train.resampling import delong_covariance
+from cml_py.train.stats import paired_statistics
 
 
 def binary_pair(n: int, seed: int, shift: float = 0.0, noise: float = 0.1):
