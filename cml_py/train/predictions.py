@@ -17,6 +17,12 @@ import numpy as np
 
 from cml_py import limits as lim
 from cml_py.errors import CmlError
+from cml_py.train.predictions_read import (
+    _read_with_pandas,
+    _read_with_pyarrow,
+    _unique_columns,
+    check_memory,
+)
 
 TASKS = ("classification", "regression")
 PROBA_PREFIX = "proba_"
@@ -154,113 +160,6 @@ def read_predictions(
     except ImportError:
         columns = _read_with_pandas(source, name)
     return predictions_from_columns(columns, name, task=task)
-
-
-def check_memory(name: str, size: int, head: bytes, limits: lim.Limits) -> None:
-    """Refuse a file whose evaluation would need more than the memory budget: each cell
-    becomes an 8-byte number, copied a few times (scores per class, sorted copies, the
-    other side), about 24 bytes a cell in all."""
-    lines = head.count(b"\n")
-    if size <= len(head) or lines < 2:
-        return
-    columns = head.split(b"\n", 1)[0].count(b",") + 1
-    rows = int(size / (len(head) / lines))
-    need = rows * columns * 24
-    if need > limits.eval_bytes // 2:
-        raise CmlError(
-            f"{name}: about {rows:,} rows × {columns:,} columns would need about "
-            f"{lim.size_text(need)} to evaluate, more than half the memory budget "
-            f"({lim.hint('eval_bytes', limits)})"
-        )
-
-
-def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    if isinstance(source, bytes):
-        source = pa.BufferReader(source)
-    try:
-        table = pcsv.read_csv(
-            source,
-            read_options=pcsv.ReadOptions(block_size=1 << 22),
-            convert_options=pcsv.ConvertOptions(strings_can_be_null=True),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
-        raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
-    names = [str(n) for n in table.column_names]
-    _unique_columns(names, name)
-    return {
-        column_name: _arrow_column(column)
-        for column_name, column in zip(names, table.columns, strict=True)
-    }
-
-
-def _arrow_column(column: Any) -> np.ndarray:
-    """A pyarrow column as numpy, without pyarrow's own conversions, which import pandas
-    (0.3 s): numbers are copied out of their buffers, missing numbers become NaN, text
-    becomes an object array with None for empty cells."""
-    import pyarrow as pa
-
-    kind = column.type
-    if pa.types.is_null(kind):
-        return np.full(len(column), np.nan)
-    if pa.types.is_integer(kind) and not column.null_count:
-        signed = "u" if "uint" in str(kind) else "i"
-        return _primitive(column, np.dtype(f"{signed}{kind.bit_width // 8}"))
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        return _primitive(column.cast(pa.float64()), np.dtype(np.float64))
-    if pa.types.is_boolean(kind) and not column.null_count:
-        return _primitive(column.cast(pa.uint8()), np.dtype(np.uint8)).astype(bool)
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        column = column.cast(pa.string())  # dates, times and booleans with gaps as written
-    values = np.empty(len(column), dtype=object)
-    values[:] = column.to_pylist()
-    return values
-
-
-def _primitive(column: Any, dtype: np.dtype) -> np.ndarray:
-    """The values of a fixed-width column, copied once into one array; null slots
-    (floats only) become NaN."""
-    out = np.empty(len(column), dtype=dtype)
-    pos = 0
-    for chunk in column.chunks:
-        n = len(chunk)
-        validity, data = chunk.buffers()[:2]
-        part = out[pos : pos + n]
-        part[:] = np.frombuffer(data, dtype=dtype, count=n, offset=chunk.offset * dtype.itemsize)
-        if chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            part[~bits[chunk.offset : chunk.offset + n].astype(bool)] = np.nan
-        pos += n
-    return out
-
-
-def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
-    import io
-
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except FileNotFoundError:
-        raise CmlError(f"{name}: predictions file does not exist") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
-    return {str(c): frame[c].to_numpy() for c in frame.columns}
-
-
-def _unique_columns(names: list[str], source: str) -> None:
-    seen: set[str] = set()
-    for column in names:
-        if column in seen:
-            raise CmlError(f"{source}: the column {column!r} appears twice in the header")
-        seen.add(column)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
