@@ -14,6 +14,7 @@ from scipy.spatial.distance import jensenshannon
 
 from cml_py.config import parse_config
 from cml_py.data import compare as c
+from cml_py.data import hashing as h
 from cml_py.data.config import DatasetSpec
 from cml_py.errors import CmlError
 from cml_py.metrics.direction import infer_direction
@@ -169,11 +170,11 @@ def test_value_hashes_follow_values_not_dtypes() -> None:
 def test_leaked_share_by_id_and_by_row_hash() -> None:
     train = pd.DataFrame({"id": [1, 2, 3, 4], "x": [1.0, 2.0, 3.0, 4.0]})
     test = pd.DataFrame({"id": [4, 5, 6, 7], "x": [2.0, 5.0, 6.0, 7.0]})
-    by_id = c.leaked_share(c.column_hash(test["id"]), c.column_hash(train["id"]))
+    by_id = h.leaked_share(c.column_hash(test["id"]), c.column_hash(train["id"]))
     assert by_id == pytest.approx(0.25)  # id 4
     spec = DatasetSpec("d", ("d.csv",), id="id")
     t, s = c.Side.of(train, spec), c.Side.of(test, spec)
-    assert c.leaked_share(s.hashes, t.hashes) == pytest.approx(0.25)  # x == 2.0
+    assert h.leaked_share(s.hashes, t.hashes) == pytest.approx(0.25)  # x == 2.0
 
 
 def test_data_measures_are_better_lower_except_rows_and_p() -> None:

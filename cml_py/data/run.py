@@ -185,7 +185,8 @@ def _check_columns(spec: DatasetSpec, loaded: list[_Loaded], where: str) -> None
 def _leak_keys(side: Any, spec: DatasetSpec, other: Any, other_spec: DatasetSpec) -> Any:
     """(this, other) keys to match rows on: the id column when both have it, else the
     row hash over the columns both share."""
-    from cml_py.data.compare import prepare, row_hashes
+    from cml_py.data.compare import prepare
+    from cml_py.data.hashing import row_hashes
 
     if spec.id and other_spec.id and spec.id in side.frame and other_spec.id in other.frame:
         return (
@@ -230,7 +231,8 @@ Results = tuple[list[Any], dict[str, float]]  # compare.DatasetResult each; PSI 
 def _explicit(
     config: Config, ws: Any, base: Any, notes: list[str], echo: Callable[[str], None]
 ) -> Results:
-    from cml_py.data.compare import Side, compare_dataset, leaked_share
+    from cml_py.data.compare import Side, compare_dataset
+    from cml_py.data.hashing import leaked_share
 
     prefix = _rel_dir(config.root, ws.root)
     specs = {spec.name: spec for spec in config.data.datasets}
@@ -289,7 +291,8 @@ def _auto(
     """The built-in trainer's dataset, and its train/test split, on both sides."""
     import numpy as np
 
-    from cml_py.data.compare import Side, compare_dataset, leaked_share
+    from cml_py.data.compare import Side, compare_dataset
+    from cml_py.data.hashing import leaked_share
 
     config, ws = settings.config, settings.ws
     head_train = config.train.sklearn
