@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from cml_py.data import measures as m
 from cml_py.data.config import DatasetSpec
 from cml_py.data.hashing import (
     _value_hashes,
@@ -192,108 +191,6 @@ def _sampled(values: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
     return present
 
 
-def _type_name(column: Column) -> str:
-    return column.kind
-
-
-def _top_categories(base: Mapping[str, int], head: Mapping[str, int], k: int) -> list[str]:
-    """The k categories with the largest share on either side; ties by name."""
-    base_total = sum(base.values()) or 1
-    head_total = sum(head.values()) or 1
-    keys = set(base) | set(head)
-    ranked = sorted(
-        keys,
-        key=lambda c: (-max(base.get(c, 0) / base_total, head.get(c, 0) / head_total), c),
-    )
-    return ranked[:k]
-
-
-def _category_counts(counts: Mapping[str, int], top: list[str], with_other: bool) -> np.ndarray:
-    chosen = [counts.get(c, 0) for c in top]
-    if with_other:
-        chosen.append(sum(counts.values()) - sum(chosen))
-    return np.asarray(chosen, dtype=float)
-
-
-def compare_categories(
-    base: Column, head: Column, k: int, dataset: str
-) -> tuple[dict[str, Scalar], DriftSeries]:
-    assert base.counts is not None and head.counts is not None
-    top = _top_categories(base.counts, head.counts, k)
-    other = len(set(base.counts) | set(head.counts)) > len(top)
-    b = _category_counts(base.counts, top, other)
-    h = _category_counts(head.counts, top, other)
-    _, p_value = m.chi2_test(b, h)
-    values: dict[str, Scalar] = {
-        "psi": m.psi(b, h),
-        "js": m.js_distance(b, h),
-        "p_value": p_value,
-        "new_categories": sum(1 for c in head.counts if c not in base.counts),
-        "vanished_categories": sum(1 for c in base.counts if c not in head.counts),
-    }
-    labels = (*top, "other") if other else tuple(top)
-    series = DriftSeries(
-        dataset,
-        head.name,
-        "category",
-        float(values["psi"]),
-        labels=tuple(labels),
-        base=tuple(m.shares(b).tolist()),
-        head=tuple(m.shares(h).tolist()),
-    )
-    return values, series
-
-
-def compare_numbers(
-    base: Column,
-    head: Column,
-    numbers: tuple[np.ndarray, np.ndarray],
-    dataset: str,
-    base_positions: np.ndarray | None,
-    head_positions: np.ndarray | None,
-) -> tuple[dict[str, Scalar], DriftSeries]:
-    """`numbers`: both sides' values (Column.numbers()), computed once by the caller."""
-    base_numbers, head_numbers = numbers
-    out_of_range = 0.0
-    if base.rows > base.missing and head.rows:
-        with np.errstate(invalid="ignore"):
-            outside = (head_numbers < base.low) | (head_numbers > base.high)
-        out_of_range = float(np.count_nonzero(outside)) / head.rows
-    a = _sampled(base_numbers, base_positions)
-    b = _sampled(head_numbers, head_positions)
-    edges = m.quantile_edges(a)
-    cdf = m.compare_sorted(a, b)
-    values: dict[str, Scalar] = {
-        "psi": m.psi(m.bin_counts(a, edges), m.bin_counts(b, edges)),
-        "wasserstein": m.normalised_wasserstein(cdf.wasserstein, a, b),
-        "p_value": cdf.ks_p,
-        "out_of_range": out_of_range,
-    }
-    return values, _histogram(dataset, head.name, float(values["psi"]), a, b)
-
-
-def _histogram(dataset: str, column: str, psi: float, a: np.ndarray, b: np.ndarray) -> DriftSeries:
-    both = np.concatenate([a, b])
-    if both.size == 0:
-        return DriftSeries(dataset, column, "number", psi)
-    low, high = np.quantile(both, [0.005, 0.995])
-    if not high > low:
-        low, high = float(both.min()), float(both.max())
-    if not high > low:
-        low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, HIST_BINS + 1)
-    counts = [np.histogram(np.clip(x, low, high), bins=edges)[0] for x in (a, b)]
-    return DriftSeries(
-        dataset,
-        column,
-        "number",
-        psi,
-        edges=tuple(edges.tolist()),
-        base=tuple(m.shares(counts[0]).tolist()),
-        head=tuple(m.shares(counts[1]).tolist()),
-    )
-
-
 def identical_values(base: np.ndarray, head: np.ndarray) -> bool:
     return base.shape == head.shape and bool(np.array_equal(base, head, equal_nan=True))
 
@@ -322,6 +219,8 @@ def side_values(
     quality: bool = True,
 ) -> dict[str, Scalar]:
     """The measures one side has on its own (rows, duplicates, missing, type…)."""
+    from cml_py.data.columns import _type_name
+
     out: dict[str, Scalar] = {"rows": len(frame)}
     if quality:
         out["columns"] = len(columns)
@@ -380,6 +279,9 @@ def compare_dataset(
     """Every measure of one dataset. `identical`: main's rows are the PR's, so the drift
     measures are 0 without being computed. `quality=False` (a train/test split of a
     dataset measured on its own): rows and the columns' measures only."""
+    from cml_py.data.columns import compare_categories, compare_numbers
+    from cml_py.data.notes import _noise_note, _schema_notes
+
     result = DatasetResult(spec.name, None, None)
     if base is not None:
         result.base = side_values(base.frame, spec, base.columns, base.hashes, quality=quality)
@@ -467,92 +369,6 @@ def compare_dataset(
 def _names(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(repr(c) for c in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _schema_notes(
-    spec: DatasetSpec,
-    base: Side,
-    head: Side,
-    added: list[str],
-    removed: list[str],
-    retyped: list[str],
-    skipped: list[str],
-) -> list[str]:
-    notes = []
-    prefix = f"data.{spec.name}:"
-    if added:
-        notes.append(f"{prefix} columns added: {_names(added)}.")
-    if removed:
-        notes.append(f"{prefix} columns removed: {_names(removed)}.")
-    for old, new in _renamed(base, head, added, removed):
-        notes.append(f"{prefix} {new!r} looks like {old!r} renamed (same type and values).")
-    if retyped:
-        changes = [f"{c!r} {base.columns[c].kind} → {head.columns[c].kind}" for c in retyped[:5]]
-        more = f" and {len(retyped) - 5} more" if len(retyped) > 5 else ""
-        notes.append(f"{prefix} type changed: {', '.join(changes)}{more} (no drift measures).")
-    if skipped:
-        notes.append(
-            f"{prefix} {_names(skipped)} look like identifiers or free text (over "
-            f"{MAX_DISTINCT:,} distinct values, most of them unique): no drift measures."
-        )
-    new_categories = _category_examples(base, head)
-    notes += [f"{prefix} {text}" for text in new_categories]
-    return notes
-
-
-def _renamed(base: Side, head: Side, added: list[str], removed: list[str]) -> list[tuple[str, str]]:
-    """(old, new) pairs whose values are the same row for row: a rename, most likely."""
-    pairs: list[tuple[str, str]] = []
-    if len(base.frame) != len(head.frame):
-        return pairs
-    for new in added[:20]:
-        for old in removed[:20]:
-            if base.columns[old].kind != head.columns[new].kind:
-                continue
-            if np.array_equal(base.columns[old].hashes(), head.columns[new].hashes()):
-                pairs.append((old, new))
-                break
-    return pairs
-
-
-def _category_examples(base: Side, head: Side) -> list[str]:
-    """Which categories are new or gone, a few per column (names are data: escaped by
-    the report like any other text)."""
-    out = []
-    for name, column in head.columns.items():
-        other = base.columns.get(name)
-        if (
-            other is None
-            or column.counts is None
-            or other.counts is None
-            or column.identifier_like()
-            or other.identifier_like()
-        ):
-            continue
-        new = sorted(c for c in column.counts if c not in other.counts)
-        gone = sorted(c for c in other.counts if c not in column.counts)
-        parts = []
-        if new:
-            parts.append(f"new categories {_names(new, 3)}")
-        if gone:
-            parts.append(f"vanished {_names(gone, 3)}")
-        if parts:
-            out.append(f"{name!r}: {'; '.join(parts)}.")
-    return out[:10]
-
-
-def _noise_note(spec: DatasetSpec, base: Side, head: Side) -> list[str]:
-    """Below ~1,000 rows a side PSI is noisy: say how much drift sampling alone shows."""
-    n = min(len(base.frame), spec.sample_rows)
-    k = min(len(head.frame), spec.sample_rows)
-    noise = m.psi_noise(m.BINS, n, k)
-    if not math.isfinite(noise) or noise < 0.02:
-        return []
-    return [
-        f"data.{spec.name}: with {len(base.frame):,} rows on main and {len(head.frame):,} in "
-        f"this PR, two samples of one distribution show a PSI of about {noise:.2g} over "
-        f"{m.BINS} bins; read smaller values as noise (p_value helps)."
-    ]
 
 
 def column_hash(series: Any) -> np.ndarray:
