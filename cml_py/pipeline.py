@@ -1,4 +1,6 @@
-"""The stages in order; the only module besides the CLI that wires stages together."""
+"""The compare stage: this PR's files and main's, diffed, with paired statistics, DVC
+plots and data rows attached — the comparison job.py hands to the gate, the charts and
+the report."""
 
 from __future__ import annotations
 
