@@ -53,6 +53,15 @@ VARIABLES: dict[str, tuple[str, int, str]] = {
 DEFAULT = Limits()
 
 
+def unique_columns(names: list[str], source: str) -> None:
+    """A header whose names repeat cannot say which column is which: bad input."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise CmlError(f"{source}: the column {name!r} appears twice in the header")
+        seen.add(name)
+
+
 def from_env(env: Mapping[str, str]) -> Limits:
     """The defaults, with any `CML_PY_MAX_*` variable that is set on top."""
     changes: dict[str, int] = {}

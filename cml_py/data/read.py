@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cml_py import limits as lim
 from cml_py.errors import CmlError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -87,11 +88,7 @@ def _check_columns(columns: Any, display: str, max_columns: int) -> None:
             f"{display}: {len(names):,} columns is over the limit of {max_columns:,} "
             "(max_columns in cml.yaml's data: raises it; columns: picks some)"
         )
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise CmlError(f"{display}: column {name!r} appears twice; expected unique names")
-        seen.add(name)
+    lim.unique_columns(names, display)
 
 
 def _supported(arrow_type: Any) -> bool:

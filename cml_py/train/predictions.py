@@ -20,7 +20,6 @@ from cml_py.errors import CmlError
 from cml_py.train.predictions_read import (
     _read_with_pandas,
     _read_with_pyarrow,
-    _unique_columns,
     check_memory,
 )
 
@@ -182,7 +181,7 @@ def _missing(values: np.ndarray) -> np.ndarray:
 def predictions_from_frame(frame: Any, name: str, *, task: str = "auto") -> Predictions:
     """From a pandas DataFrame (the built-in trainer's), as from a file."""
     names = [str(c) for c in frame.columns]
-    _unique_columns(names, name)
+    lim.unique_columns(names, name)
     return predictions_from_columns(
         {n: frame[c].to_numpy() for n, c in zip(names, frame.columns, strict=True)},
         name,

@@ -45,7 +45,7 @@ def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
     names = [str(n) for n in table.column_names]
-    _unique_columns(names, name)
+    lim.unique_columns(names, name)
     return {
         column_name: _arrow_column(column)
         for column_name, column in zip(names, table.columns, strict=True)
@@ -104,14 +104,6 @@ def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
     return {str(c): frame[c].to_numpy() for c in frame.columns}
-
-
-def _unique_columns(names: list[str], source: str) -> None:
-    seen: set[str] = set()
-    for column in names:
-        if column in seen:
-            raise CmlError(f"{source}: the column {column!r} appears twice in the header")
-        seen.add(column)
 
 
 def _first_line(exc: BaseException) -> str:
