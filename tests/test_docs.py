@@ -111,3 +111,68 @@ def test_every_relative_link_resolves() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
+
+
+def doc_blocks(page: str, lang: str = "sh") -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", (ROOT / "docs" / page).read_text(), re.S)
+
+
+def run_block(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True)
+    return path
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_ci_setup_init_commands_run(tmp_path: Path, n: int) -> None:
+    block = doc_blocks("ci-setup.md")[n]
+    assert block.startswith("cml-py init")
+    proc = run_block(block, git_repo(tmp_path / "project"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "project" / "cml.yaml").is_file()
+
+
+def test_training_page_commands_run(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "project")
+    (repo / "cml.yaml").write_text(
+        "train:\n  sklearn:\n    dataset: sklearn:breast_cancer\n"
+        "    model: sklearn.linear_model.LogisticRegression\n    params: {max_iter: 3000}\n"
+    )
+    (repo / ".gitignore").write_text(".cml-py/\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "main"], cwd=repo, check=True)
+    train_block, evaluate_block = doc_blocks("training.md")
+    proc = run_block(train_block, repo)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (repo / "report.md").read_text().startswith("<!-- cml-py report id=default -->")
+    assert (repo / "charts" / "roc_pr.png").read_bytes().startswith(b"\x89PNG")
+    predictions = (repo / ".cml-py" / "out" / "predictions.csv").read_text()
+    (repo / "predictions.csv").write_text(predictions)
+    (repo / "main.csv").write_text(predictions)
+    proc = run_block(evaluate_block, repo)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '"accuracy"' in proc.stdout and "accuracy" in proc.stdout
+
+
+def test_limits_page_command_runs(tmp_path: Path) -> None:
+    (example,) = doc_blocks("limits.md", "console")
+    command = example.split("$ ", 1)[1].split("#", 1)[0].strip()
+    repo = git_repo(tmp_path / "project")
+    (repo / "metrics.json").write_text('{"acc": 0.9}')
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "main"], cwd=repo, check=True)
+    proc = run_block(command, repo)
+    assert proc.returncode == 0, proc.stderr
