@@ -30,7 +30,7 @@ import platform
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
@@ -153,7 +153,7 @@ def _trial(setup: Setup, t: int) -> list[tuple]:
                     MetricSet((MetricFile("m.json", result.base),)),
                     MetricSet((MetricFile("m.json", result.head),)),
                 )
-                rows = tuple(replace(row, stat=result.stats.get(row.name)) for row in rows)
+                rows = tuple(row._replace(stat=result.stats.get(row.name)) for row in rows)
                 delta = result.head["accuracy"] - result.base["accuracy"]
                 for name, rules in RULES.items():
                     out.append((pr, n, r, name, _fails(rules, rows), delta))

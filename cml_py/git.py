@@ -6,8 +6,9 @@ so cml-py can run in the middle of a user's CI job without side effects.
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from cml_py.errors import CmlError
@@ -15,6 +16,17 @@ from cml_py.tokens import child_env
 
 SYMLINK_MODE = "120000"
 _ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+
+
+def _tree_entries(tree: bytes, oid_bytes: int) -> Iterator[tuple[bytes, str]]:
+    """(mode, name) of each entry of a raw tree object: `<mode> <name>\\0<binary id>`.
+    Modes are written without leading zeros there (`40000` for a directory)."""
+    pos = 0
+    while pos < len(tree):
+        space = tree.index(b" ", pos)
+        nul = tree.index(b"\0", space)
+        yield tree[pos:space], tree[space + 1 : nul].decode("utf-8", "surrogateescape")
+        pos = nul + 1 + oid_bytes
 
 
 class GitError(CmlError):
@@ -56,10 +68,26 @@ class Git:
         return self.run(*args).stdout.decode("utf-8", "replace").strip()
 
     def toplevel(self) -> Path | None:
-        proc = self.run("rev-parse", "--show-toplevel", check=False)
-        if proc.returncode != 0:
-            return None
-        return Path(proc.stdout.decode("utf-8", "replace").strip())
+        return self.locate()[0]
+
+    def locate(self) -> tuple[Path | None, str | None]:
+        """(the work tree's top level, HEAD's commit sha) from one `git rev-parse`: the
+        top level is None outside a repository, the sha None before the first commit.
+        Every run starts with both, and each git process costs a few milliseconds."""
+        proc = self.run(
+            "rev-parse",
+            "--show-toplevel",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            "HEAD^{commit}",
+            check=False,
+        )
+        lines = proc.stdout.decode("utf-8", "replace").splitlines()
+        if proc.returncode not in (0, 1) or not lines:
+            return None, None
+        head = lines[1].strip() if proc.returncode == 0 and len(lines) > 1 else None
+        return Path(lines[0]), head or None
 
     def commit_sha(self, rev: str) -> str | None:
         """The full sha of `rev` as a commit, or None when it does not name one here."""
@@ -70,14 +98,14 @@ class Git:
             return None
         return proc.stdout.decode().strip() or None
 
-    def ref_exists(self, ref: str) -> bool:
-        return self.run("show-ref", "--verify", "--quiet", ref, check=False).returncode == 0
-
-    def merge_base(self, a: str, b: str) -> str | None:
-        proc = self.run("merge-base", a, b, check=False)
-        if proc.returncode != 0:
-            return None
-        return proc.stdout.decode().strip() or None
+    def fork_point(self, ref: str, head: str) -> tuple[bool, str | None]:
+        """(whether `ref` exists, the merge-base of `ref` and `head`) in one git call:
+        merge-base exits 1 for two histories that never met and 128 for a name that
+        is not there, so no separate existence check is needed."""
+        proc = self.run("merge-base", "--end-of-options", ref, head, check=False)
+        if proc.returncode == 0:
+            return True, proc.stdout.decode().strip() or None
+        return proc.returncode == 1, None
 
     def is_shallow(self) -> bool:
         return self._out("rev-parse", "--is-shallow-repository") == "true"
@@ -138,8 +166,39 @@ class Git:
 
     def read_regular_files(self, sha: str, paths: Iterable[str]) -> dict[str, bytes | None]:
         """Like `read_files`, but a path that is a symlink at `sha` is an error: a
-        committed symlink can point anywhere, so cml-py never follows one it must trust."""
+        committed symlink can point anywhere, so cml-py never follows one it must trust.
+
+        One `git cat-file --batch` answers both questions: it is asked for each file and
+        for the tree of each directory holding one, whose entries carry the modes."""
         wanted = list(dict.fromkeys(paths))
+        if len(wanted) > self._LIST_ABOVE:
+            return self._read_regular_listed(sha, wanted)
+        for path in wanted:
+            if "\n" in path:
+                raise CmlError(f"{path!r}: file names with line breaks are not supported")
+        dirs = list(dict.fromkeys(posixpath.dirname(p) for p in wanted))
+        names = dirs + wanted
+        request = "".join(f"{sha}:{name}\n" for name in names).encode("utf-8", "surrogateescape")
+        found = self._batch_objects(request, len(names))
+        modes: dict[str, bytes] = {}
+        for folder, obj in zip(dirs, found[: len(dirs)], strict=True):
+            if obj is not None and obj[0] == b"tree":
+                prefix = f"{folder}/" if folder else ""
+                for mode, name in _tree_entries(obj[1], obj[2]):
+                    modes[prefix + name] = mode
+        result: dict[str, bytes | None] = {}
+        for path, obj in zip(wanted, found[len(dirs) :], strict=True):
+            mode = modes.get(path, b"")
+            if mode.decode() == SYMLINK_MODE:
+                raise CmlError(
+                    f"{path} at {sha[:12]} is a symlink; cml-py reads only regular files here"
+                )
+            regular = mode.startswith(b"100") and obj is not None and obj[0] == b"blob"
+            result[path] = obj[1] if regular and obj is not None else None
+        return result
+
+    def _read_regular_listed(self, sha: str, wanted: list[str]) -> dict[str, bytes | None]:
+        """`read_regular_files` for many paths: modes from one `git ls-tree`."""
         modes = self.modes(sha, wanted)
         for path, mode in modes.items():
             if mode == SYMLINK_MODE:
@@ -173,20 +232,28 @@ class Git:
         return self._batch(request, paths)
 
     def _batch(self, request: bytes, paths: list[str]) -> dict[str, bytes | None]:
+        found = self._batch_objects(request, len(paths))
+        return {
+            path: obj[1] if obj is not None and obj[0] == b"blob" else None
+            for path, obj in zip(paths, found, strict=True)
+        }
+
+    def _batch_objects(self, request: bytes, count: int) -> list[tuple[bytes, bytes, int] | None]:
+        """The answers of `git cat-file --batch` to `count` requests, in order: (type,
+        content, length of an object id in bytes) or None for an object not there."""
         out = self.run("cat-file", "--batch", input=request).stdout
-        result: dict[str, bytes | None] = {}
+        result: list[tuple[bytes, bytes, int] | None] = []
         pos = 0
-        for path in paths:
+        for _ in range(count):
             end = out.index(b"\n", pos)
             header = out[pos:end].split(b" ")
             pos = end + 1
             if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
                 size = int(header[2])
-                body = out[pos : pos + size]
+                result.append((header[1], out[pos : pos + size], len(header[0]) // 2))
                 pos += size + 1
-                result[path] = body if header[1] == b"blob" else None
             else:  # "<object> missing" or "<object> ambiguous"
-                result[path] = None
+                result.append(None)
         return result
 
     def write_blob(self, oid: str, dest: Path) -> Callable[[], None]:

@@ -1,6 +1,7 @@
 """Plain data passed between stages.
 
-Every stage takes and returns these frozen dataclasses, never a client, a path to
+Every stage takes and returns these frozen dataclasses (and `DiffRow`, a named tuple
+for speed), never a client, a path to
 re-read or a global, so that the core (load, diff, gate, render) stays a set of pure
 functions that tests can drive with literals.
 """
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 
 Scalar = float | int | bool | str | None
 """A metric or param value after flattening: numbers, and non-numeric values kept as is."""
@@ -161,12 +162,16 @@ class StatsSummary:
     unpaired: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class DiffRow:
+class DiffRow(NamedTuple):
     """One metric or param compared across base and head.
 
     `has_base`/`has_head` are separate from the values because `None` (YAML null) is a
     legitimate value. `delta` is head − base for numbers; `rel` is delta / |base|.
+
+    A named tuple rather than a frozen dataclass: it is just as immutable, and one is
+    built per metric — up to millions — where a frozen dataclass's `__init__` costs five
+    times as much (it must set each field through `object.__setattr__`). Change a field
+    with `row._replace(...)`.
     """
 
     path: str

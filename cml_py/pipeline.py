@@ -250,7 +250,7 @@ def compare_all(
         metrics=metrics,
         params=diff_sets(base_params, head_params, judge=False),
         base=ws.base,
-        head_sha=ws.git.commit_sha("HEAD"),
+        head_sha=ws.head_sha,
         notes=tuple(notes),
         statistics=statistics,
         links=tracked.links if tracked is not None else (),

@@ -64,6 +64,7 @@ class Workspace:
     git: Git
     root: Path
     base: BaseRef
+    head_sha: str  # HEAD when the run started, the commit the base was found from
     base_dvc_files: Mapping[str, bytes | None] = field(default_factory=dict)  # dvc.yaml at base
 
 
@@ -152,10 +153,12 @@ def _parse_base_config(text: str, rel: str, base: BaseRef, root: Path) -> Config
     return replace(config, path=(root / rel).resolve())
 
 
-def _resolve(git: Git, flag: str | None, env: Mapping[str, str], configured: str | None) -> BaseRef:
+def _resolve(
+    git: Git, head: str | None, flag: str | None, env: Mapping[str, str], configured: str | None
+) -> BaseRef:
     from cml_py.baseline.resolve import requested_base, resolve_base
 
-    return resolve_base(git, requested_base(flag, configured, env))
+    return resolve_base(git, requested_base(flag, configured, env), head)
 
 
 def _dvc_candidates(candidates: list[str]) -> list[str]:
@@ -202,7 +205,7 @@ def load_settings(
     from cml_py.config import load_config
 
     git = Git(cwd)
-    root = git.toplevel()
+    root, head = git.locate()
     if root is None:
         if require_base:
             raise CmlError(
@@ -214,14 +217,14 @@ def load_settings(
     local_path = config_path if config_path is not None else find_config(cwd)
     local = _read_local_config(local_path, root) if local_path is not None else None
     try:
-        base = _resolve(git, base_flag, env, None)
+        base = _resolve(git, head, base_flag, env, None)
     except CmlError:
         configured = local.base if local is not None else None
         if configured and not in_ci(env) and not base_flag:
             # No main/master here: the local file's `base:` names the branch (a local
             # run; in CI the base always comes from the event or the workflow).
             try:
-                base = _resolve(git, None, env, configured)
+                base = _resolve(git, head, None, env, configured)
             except CmlError:
                 if require_base:
                     raise
@@ -236,11 +239,12 @@ def load_settings(
         # main's own `base:` (e.g. a team whose default branch is `develop`) moves the base
         configured = _base_key(found[1])
         if configured:
-            moved = _resolve(git, None, env, configured)
+            moved = _resolve(git, head, None, env, configured)
             if moved.sha != base.sha:
                 base = moved
                 found = _read_base_config(git, base, candidates, root, base_dvc)
-    workspace = Workspace(git, root, base, base_dvc)
+    assert head is not None  # resolve_base refuses a HEAD without a commit
+    workspace = Workspace(git, root, base, head, base_dvc)
     if found is None:
         config = local if local is not None else load_config(None, cwd=cwd)
         notes: tuple[str, ...] = ()

@@ -119,7 +119,7 @@ def stats_report() -> Report:
         "roc_auc": stat(0.0074, "DeLong", se=0.0029),
         "log_loss": stat(0.0351, "paired bootstrap", se=0.0128),
     }
-    rows = tuple(replace(r, stat=stats[r.name]) for r in diff_sets(base, head))
+    rows = tuple(r._replace(stat=stats[r.name]) for r in diff_sets(base, head))
     comparison = Comparison(rows, (), BASE, HEAD_SHA, notes=("Intervals: 95% paired bootstrap.",))
     rules = [
         GateRule("accuracy", max_drop=0.001, significant=True),

@@ -63,8 +63,7 @@ def test_metric_changes_colours_and_intervals() -> None:
 
     data = classification_data()
     rows = tuple(
-        replace(
-            r,
+        r._replace(
             stat=PairedStat(
                 r.delta or 0, (r.delta or 0) - 0.01, (r.delta or 0) + 0.01, 0.95, True, 1000
             ),

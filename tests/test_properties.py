@@ -233,11 +233,11 @@ def placeholder_report(report: Report) -> Report:
         )
 
     rows = tuple(
-        replace(r, name=word(r.name), path=word(r.path), base=value(r.base), head=value(r.head))
+        r._replace(name=word(r.name), path=word(r.path), base=value(r.base), head=value(r.head))
         for r in report.comparison.metrics
     )
     params = tuple(
-        replace(r, name=word(r.name), path=word(r.path), base=value(r.base), head=value(r.head))
+        r._replace(name=word(r.name), path=word(r.path), base=value(r.base), head=value(r.head))
         for r in report.comparison.params
     )
     checks = tuple(

@@ -98,7 +98,7 @@ def gate_on(stat: PairedStat | None, rule: GateRule, base: float = 0.90, untesta
         MetricSet((MetricFile("m.json", {name: base}),)),
         MetricSet((MetricFile("m.json", {name: head}),)),
     )
-    row = replace(row, stat=stat, untestable=untestable)
+    row = row._replace(stat=stat, untestable=untestable)
     (check,) = evaluate_gate([rule], (row,)).checks
     return check
 
@@ -294,7 +294,7 @@ def _row(name: str, delta: float, se: float) -> DiffRow:
         MetricSet((MetricFile("m.json", {name: 0.9 + delta}),)),
     )
     stat = PairedStat(delta, 0, 0, 0.95, False, 1000, test="paired bootstrap", se=se)
-    return replace(row, stat=stat)
+    return row._replace(stat=stat)
 
 
 def test_holm_keeps_the_whole_gates_false_fail_rate() -> None:
@@ -378,7 +378,7 @@ def test_lower_direction_from_config_is_respected() -> None:
         directions=(("perplexity", Direction.LOWER),),
     )
     (check,) = evaluate_gate([GateRule("perplexity", max_drop=0, significant=True)],
-                             (replace(row, stat=stat),)).checks  # fmt: skip
+                             (row._replace(stat=stat),)).checks  # fmt: skip
     assert check.status is P and check.evidence.margin == 0
 
 

@@ -167,10 +167,9 @@ def record_files(
     from cml_py.metrics import files as mf
 
     git = Git(cwd)
-    repo_root = git.toplevel()
+    repo_root, head = git.locate()
     if repo_root is None:
         raise CmlError(f"{cwd}: not inside a git repository")
-    head = git.commit_sha("HEAD")
     if head is None:
         raise CmlError("HEAD has no commit yet: nothing to record")
     from cml_py.pipeline import file_specs

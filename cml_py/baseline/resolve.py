@@ -16,6 +16,7 @@ from cml_py.git import Git
 from cml_py.model import BaseRef
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 FETCH_HINT = (
     "in GitHub Actions set `fetch-depth: 0` on actions/checkout; in GitLab CI set "
     "`GIT_DEPTH: 0`; elsewhere run `git fetch origin {name}`"
@@ -43,14 +44,14 @@ def requested_base(
     return None
 
 
-def resolve_base(git: Git, requested: tuple[str, str] | None) -> BaseRef:
-    """Turn the requested base (or main/master) into a commit, with a how-to on failure."""
-    head = git.commit_sha("HEAD")
+def resolve_base(git: Git, requested: tuple[str, str] | None, head: str | None) -> BaseRef:
+    """Turn the requested base (or main/master) into a commit, with a how-to on failure.
+    `head` is HEAD's commit, None before the first commit."""
     if head is None:
         raise CmlError("HEAD has no commit yet: commit your work before comparing with a base")
     if requested is not None:
         rev, source = requested
-        found = _resolve_one(git, rev, source)
+        found = _resolve_one(git, rev, source, head)
         if found is None:
             raise CmlError(
                 f"base {rev!r} (from {source}) not found in this clone; "
@@ -58,7 +59,7 @@ def resolve_base(git: Git, requested: tuple[str, str] | None) -> BaseRef:
             )
         return found
     for name in ("main", "master"):
-        found = _resolve_one(git, name, "default")
+        found = _resolve_one(git, name, "default", head)
         if found is not None:
             return found
     raise CmlError(
@@ -67,33 +68,39 @@ def resolve_base(git: Git, requested: tuple[str, str] | None) -> BaseRef:
     )
 
 
-def _resolve_one(git: Git, rev: str, source: str) -> BaseRef | None:
-    branch = _branch_ref(git, rev)
-    if branch is None:
-        sha = git.commit_sha(rev)
+def _resolve_one(git: Git, rev: str, source: str, head: str) -> BaseRef | None:
+    """A branch (`rev` or `origin/rev`) gives its merge-base with HEAD; anything else
+    that names a commit (a sha, a tag, `HEAD~3`) is taken as it is."""
+    for ref, shown in _branch_refs(rev):
+        exists, sha = git.fork_point(ref, head)
+        if not exists:
+            continue
         if sha is None:
-            if _SHA.match(rev) and git.is_shallow():
-                raise CmlError(
-                    f"base commit {rev} (from {source}) is not in this clone; " + SHALLOW_HINT
-                )
-            return None
-        return BaseRef(name=rev, sha=sha, how=f"commit {rev} (from {source})")
-    sha = git.merge_base(branch, "HEAD")
+            if git.is_shallow():
+                raise CmlError(f"cannot find where HEAD forked from {shown}: " + SHALLOW_HINT)
+            raise CmlError(
+                f"HEAD and {shown} share no history, so there is no base to compare with"
+            )
+        return BaseRef(name=rev, sha=sha, how=f"merge-base of HEAD and {shown}")
+    sha = git.commit_sha(rev)
     if sha is None:
-        if git.is_shallow():
-            raise CmlError(f"cannot find where HEAD forked from {branch}: " + SHALLOW_HINT)
-        raise CmlError(f"HEAD and {branch} share no history, so there is no base to compare with")
-    return BaseRef(name=rev, sha=sha, how=f"merge-base of HEAD and {branch}")
+        if _SHA.match(rev) and git.is_shallow():
+            raise CmlError(
+                f"base commit {rev} (from {source}) is not in this clone; " + SHALLOW_HINT
+            )
+        return None
+    return BaseRef(name=rev, sha=sha, how=f"commit {rev} (from {source})")
 
 
-def _branch_ref(git: Git, name: str) -> str | None:
-    """`name` or `origin/name` when either is a branch; None for shas, tags and HEAD~n."""
+def _branch_refs(name: str) -> list[tuple[str, str]]:
+    """The full ref names a branch called `name` may have, in the order they are tried,
+    each with the name the report shows; none for a sha (a branch is never looked up
+    by forty hex digits)."""
     if name.startswith(("refs/heads/", "refs/remotes/")):
-        return name if git.ref_exists(name) else None
-    if git.ref_exists(f"refs/heads/{name}"):
-        return name
-    if git.ref_exists(f"refs/remotes/origin/{name}"):
-        return f"origin/{name}"
-    if name.startswith("origin/") and git.ref_exists(f"refs/remotes/{name}"):
-        return name
-    return None
+        return [(name, name)]
+    if name.startswith("refs/") or _FULL_SHA.match(name):
+        return []
+    refs = [(f"refs/heads/{name}", name), (f"refs/remotes/origin/{name}", f"origin/{name}")]
+    if name.startswith("origin/"):
+        refs.append((f"refs/remotes/{name}", name))
+    return refs

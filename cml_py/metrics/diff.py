@@ -103,7 +103,10 @@ def diff_sets(
         for path in paths:
             old = base_files.get(path, empty)
             new = head_files.get(path, empty)
-            names = natural_sorted(old.keys() | new.keys())
+            # Both files' names in file order (not a set's hash order): files are
+            # usually written in natural order already, which Timsort then checks in
+            # one pass. The result does not depend on it — the key is a total order.
+            names = natural_sorted({**new, **old})
             rows.extend(_compare_file(path, names, old, new, resolve))
     return tuple(rows)
 

@@ -253,9 +253,7 @@ def head_run(
 ) -> tuple[r.Run, str]:
     """This PR's run, verified; and how it was found (for the report)."""
     ws = settings.ws
-    head_sha = ws.git.commit_sha("HEAD")
-    if head_sha is None:
-        raise CmlError("HEAD has no commit yet: there is no MLflow run of it to read")
+    head_sha = ws.head_sha
     experiments = tracking.head_experiments
     named = _named_run_id(config, ws.root, env)
     if named is not None:

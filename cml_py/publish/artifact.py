@@ -168,7 +168,7 @@ def _row(data: Any, where: str, config: Config, *, judge: bool) -> DiffRow:
         and row.delta is not None
         and math.isclose(stat.delta, row.delta, rel_tol=1e-9, abs_tol=1e-12)
     ):
-        row = replace(row, stat=stat)
+        row = row._replace(stat=stat)
     return row
 
 

@@ -3,7 +3,6 @@ intervals, p-values and the note that says how they were made."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from cml_py.config import Config, EvaluateConfig
@@ -31,7 +30,7 @@ def with_statistics(
 
     def untestable(reason: str) -> tuple[tuple[DiffRow, ...], StatsSummary]:
         marked = tuple(
-            replace(row, untestable=reason) if row.path == metrics_path else row for row in rows
+            row._replace(untestable=reason) if row.path == metrics_path else row for row in rows
         )
         summary = StatsSummary(
             repeats=repeats,
@@ -66,7 +65,7 @@ def with_statistics(
         return untestable(str(exc))
     notes.append(_statistics_note(result.n, result.repeats, settings))
     attached = tuple(
-        replace(row, stat=result.stats[row.name])
+        row._replace(stat=result.stats[row.name])
         if row.path == metrics_path and row.name in result.stats
         else row
         for row in rows
