@@ -102,6 +102,8 @@ class MlflowConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
+    """`baseline:` in cml.yaml: where main's numbers come from."""
+
     strategy: str = "auto"  # auto | git | rerun | store | mlflow
     cache: bool = True
     remote: str = "origin"  # store: where records are pushed and fetched
@@ -119,6 +121,8 @@ class DvcConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
+    """`evaluate:` in cml.yaml: how the paired statistics are computed."""
+
     resamples: int = 1000
     confidence: float = 0.95
     seed: int = 0

@@ -167,6 +167,8 @@ def compare_report(
 
 @dataclass
 class JobResult:
+    """What `cml-py run` ends with: the exit code and where the report went."""
+
     exit_code: int
     verdict: str
     report_path: Path

@@ -277,6 +277,8 @@ class PolicyChange:
 
 @dataclass(frozen=True)
 class GateResult:
+    """Every gate check of a run, and what changed in the rules themselves."""
+
     checks: tuple[GateCheck, ...] = ()
     policy_change: PolicyChange | None = None
 

@@ -43,10 +43,10 @@ class Checker:
     def known_keys(
         self, value: Mapping[str, Any], allowed: tuple[str, ...], path: tuple[str, ...]
     ) -> None:
-        import difflib
-
         for key in value:
             if key not in allowed:
+                import difflib  # only for the message: most configs never get here
+
                 close = difflib.get_close_matches(key, allowed, n=1)
                 guess = f"did you mean {close[0]!r}? " if close else ""
                 raise self.fail(

@@ -16,7 +16,10 @@ def commands() -> dict[str, click.Command]:
 
     def walk(prefix: list[str], command: click.Command) -> None:
         if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None, name
                 walk([*prefix, name], sub)
         else:
             found[" ".join(prefix)] = command

@@ -4,6 +4,7 @@ error — and never prints a token."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -25,7 +26,38 @@ Exit codes:
 """
 
 
-@click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
+COMMANDS = (
+    "baseline",
+    "comment",
+    "demo",
+    "diff",
+    "evaluate",
+    "gate",
+    "init",
+    "publish",
+    "report",
+    "run",
+    "status",
+    "train",
+)
+"""Each command lives in the module `cml_py.cli.<name>`, which registers it on import."""
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or help lists it): a CI
+    step runs one command, and importing all twelve cost it a few milliseconds of
+    every run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            importlib.import_module(f"cml_py.cli.{cmd_name}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, "--version", prog_name="cml-py", message="%(prog)s %(version)s")
 def cli() -> None:
     """Train, compare this pull request's model with main, gate it, and report on the PR.

@@ -51,6 +51,8 @@ only cost memory and time before being cut; report.json and `cml-py diff` keep a
 
 @dataclass(frozen=True)
 class Table:
+    """A table of display strings, rendered as markdown or aligned text."""
+
     headers: tuple[str, ...]
     aligns: str  # one of "l", "r" per column
     rows: tuple[tuple[str, ...], ...]
