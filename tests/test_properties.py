@@ -338,3 +338,60 @@ def test_the_cli_never_exits_4_on_any_metrics_file(cli_repo, capsys, monkeypatch
         assert "Traceback" not in result.err and "internal error" not in result.err
         if result.code == 2:
             assert len([line for line in result.err.splitlines() if "error" in line]) == 1
+
+
+# --- the column-at-a-time cells are the row-by-row cells ----------------------------
+
+floats = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e6, max_value=1e6),
+    st.sampled_from([0.5, 0.5000001, 1e-7, 123456.0, 0.1, 0.30000000000000004, -0.0]),
+)
+
+
+plain_floats = st.floats(min_value=0.1, max_value=0.99)  # mostly the column path
+
+
+@given(
+    pairs=st.one_of(
+        st.lists(st.tuples(plain_floats, plain_floats), min_size=1, max_size=12),
+        st.lists(st.tuples(floats, floats), min_size=1, max_size=30),
+    ),
+    name=st.one_of(names, hostile),
+    show_file=st.booleans(),
+)
+def test_column_cells_are_the_row_cells(pairs, name, show_file) -> None:
+    from cml_py.report import markdown, text
+    from cml_py.report.escape import md_cell
+    from cml_py.report.view import _column_cells, _row_cells
+
+    base = {f"{name}{i}": b for i, (b, _) in enumerate(pairs)}
+    head = {f"{name}{i}": h for i, (_, h) in enumerate(pairs)}
+    rows = list(
+        diff_sets(
+            MetricSet((MetricFile("m.json", base),)), MetricSet((MetricFile("m.json", head),))
+        )
+    )
+    for esc, marks in ((text._plain, text.MARKS), (md_cell, markdown.MARKS)):
+        fast = _column_cells(rows, esc, marks, show_file=show_file)
+        if fast is not None:
+            assert fast == list(_row_cells(rows, esc, marks, show_file=show_file))
+
+
+def test_column_cells_take_the_common_block() -> None:
+    """The fast path must actually be taken for ordinary changed floats (else the
+    property above would pass without checking anything)."""
+    from cml_py.report import text
+    from cml_py.report.view import _column_cells
+
+    base = {f"m{i}": 0.5 + i / 1000 for i in range(50)}
+    head = {f"m{i}": 0.51 + i / 997 for i in range(50)}
+    rows = list(
+        diff_sets(
+            MetricSet((MetricFile("m.json", base),)), MetricSet((MetricFile("m.json", head),))
+        )
+    )
+    cells = _column_cells(rows, text._plain, text.MARKS, show_file=False)
+    assert cells is not None and cells[0] == ("m0", "0.5", "0.51", "▲ +0.01 (+2%)", "better")
+    mixed = [rows[0], rows[1]._replace(base=1)]  # an int: the row-by-row path
+    assert _column_cells(mixed, text._plain, text.MARKS, show_file=False) is None

@@ -103,10 +103,10 @@ def diff_sets(
         for path in paths:
             old = base_files.get(path, empty)
             new = head_files.get(path, empty)
-            # Both files' names in file order (not a set's hash order): files are
-            # usually written in natural order already, which Timsort then checks in
-            # one pass. The result does not depend on it — the key is a total order.
-            names = natural_sorted({**new, **old})
+            # The names in file order (not a set's hash order): files are usually
+            # written in natural order already, which Timsort then checks in one pass.
+            # The result does not depend on it — the key is a total order.
+            names = natural_sorted([*new, *(old.keys() - new.keys())])
             rows.extend(_compare_file(path, names, old, new, resolve))
     return tuple(rows)
 

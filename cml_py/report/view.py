@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain, islice, repeat
+from operator import attrgetter, eq, itemgetter, mul
 from typing import TypeVar
 
 from cml_py.bulk import paused_gc
@@ -205,15 +206,34 @@ def diff_cells(
     rows: Iterable[DiffRow], esc: Escape, marks: Marks, *, show_file: bool
 ) -> Iterator[tuple[str, ...]]:
     """The cells of each row: name, main, this PR, change, verdict (file first with
-    `show_file`). A generator, so a renderer of hundreds of thousands of rows never
-    holds them all at once."""
+    `show_file`). A generator over blocks of rows, so a renderer of hundreds of
+    thousands of rows never holds them all at once.
+
+    Each block is tried a column at a time (`_column_cells`); a block with any unusual
+    row takes the row-by-row path, which is the definition of what a cell shows."""
+    source = iter(rows)
+    while block := list(islice(source, _BLOCK)):
+        cells = _column_cells(block, esc, marks, show_file=show_file)
+        if cells is None:
+            yield from _row_cells(block, esc, marks, show_file=show_file)
+        else:
+            yield from cells
+
+
+_BLOCK = 10_000
+
+
+def _row_cells(
+    rows: Iterable[DiffRow], esc: Escape, marks: Marks, *, show_file: bool
+) -> Iterator[tuple[str, ...]]:
+    """`diff_cells`, one row at a time."""
     verdicts = marks.verdict
     up, down = f"{marks.up} +", f"{marks.down} -"
     for row in rows:
         base, head, delta, rel = row.base, row.head, row.delta, row.rel
         if type(base) is float and type(head) is float and type(delta) is float and delta:
-            # The common row, formatted inline (it runs once per metric): each number
-            # is one C-level format; anything unusual takes fmt_*.
+            # The common row, formatted inline: each number is one C-level format;
+            # anything unusual takes fmt_*.
             b, h = format(base, ".4g"), format(head, ".4g")
             if "e" in b or "e" in h or b == h or b[-1] in "nf" or h[-1] in "nf":
                 b, h = fmt_pair(base, head)
@@ -235,6 +255,40 @@ def diff_cells(
             b, h = _pair(base, head, row.has_base, row.has_head, esc)
             cells = (esc(row.name), b, h, change_text(row, marks), verdict_text(row, marks))
         yield (esc(row.path), *cells) if show_file else cells
+
+
+_FLOAT_ONLY = {float}
+
+
+def _column_cells(
+    rows: list[DiffRow], esc: Escape, marks: Marks, *, show_file: bool
+) -> list[tuple[str, ...]] | None:
+    """`_row_cells` for a block in which every row is the common one — a float against
+    a float, changed by a percentage, without statistics — and every number prints
+    plainly (no exponent, infinity or NaN; main and this PR never print alike). Each
+    column is then made by one `map` in C, several times faster than a Python loop
+    over half a million rows. None for any other block."""
+    paths, names, bases, heads, _, _, deltas, rels, verdicts, _, stats, _ = zip(*rows, strict=True)
+    columns = (bases, heads, deltas, rels)
+    if any(set(map(type, column)) != _FLOAT_ONLY for column in columns):
+        return None
+    if stats.count(None) != len(stats) or 0.0 in deltas or 0.0 in rels:
+        return None
+    b = list(map(format, bases, repeat(".4g")))
+    h = list(map(format, heads, repeat(".4g")))
+    # Signed: "+0.012" prints the digits of abs(delta) behind the sign of the change,
+    # and a relative change always has the sign of the change (rel = delta / |main|).
+    d = list(map(format, deltas, repeat("+.3g")))
+    p = list(map(format, map(mul, rels, repeat(100.0)), repeat("+.3g")))
+    printed = "".join(chain(b, h, d, p))
+    if "e" in printed or "n" in printed or any(map(eq, b, h)):
+        return None
+    arrows = map({"+": f"{marks.up} ", "-": f"{marks.down} "}.__getitem__, map(itemgetter(0), d))
+    changes = map("{}{} ({}%)".format, arrows, d, p)
+    shown = map(marks.verdict.__getitem__, verdicts)
+    if show_file:
+        return list(zip(map(esc, paths), map(esc, names), b, h, changes, shown, strict=True))
+    return list(zip(map(esc, names), b, h, changes, shown, strict=True))
 
 
 def diff_table(
