@@ -42,6 +42,30 @@ def check_readable(path: Path, root: Path, what: str, display: str | None = None
         raise CmlError(f"{name}: {what} resolves outside the repository ({root})")
 
 
+def check_readable_files(paths: list[str], root: Path, what: str) -> None:
+    """`check_readable` for many repo-relative paths at once (thousands of metrics files
+    matched by one glob): each file is checked not to be a symlink, and its folder —
+    resolved once per distinct folder, not once per file — to lie inside `root`. A
+    file that is not a symlink resolves to its resolved folder plus its name, so this
+    is the same test."""
+    real_root = root.resolve()
+    folders: dict[str, bool] = {}
+    for rel in paths:
+        path = root / rel
+        if path.is_symlink():
+            raise CmlError(f"{rel}: {what} is a symlink; cml-py reads only regular files")
+        folder, _, name = rel.rpartition("/")
+        ok = folders.get(folder)
+        if ok is None:
+            ok = folders[folder] = _within((root / folder).resolve(), real_root)
+        if not ok or name in ("", ".", ".."):
+            raise CmlError(f"{rel}: {what} resolves outside the repository ({root})")
+
+
+def _within(resolved: Path, real_root: Path) -> bool:
+    return resolved == real_root or real_root in resolved.parents
+
+
 def check_writable_dir(path: Path, root: Path, what: str) -> Path:
     """A directory cml-py writes into: inside `root`, neither `root` itself nor `.git`."""
     resolved = path.resolve()

@@ -138,13 +138,14 @@ def _read_side(
     base_tree: list[str],
     notes: list[str],
 ) -> tuple[MetricSet, MetricSet]:
+    from cml_py.limits import active
     from cml_py.metrics import files as mf
-    from cml_py.paths import check_readable
+    from cml_py.paths import check_readable_files
 
+    limits = active()
     head_paths = mf.head_paths(spec, ws.root)
-    for path in head_paths:
-        check_readable(ws.root / path, ws.root, f"the {kind} file", path)
-    head = mf.read_head(head_paths, ws.root)
+    check_readable_files(head_paths, ws.root, f"the {kind} file")
+    head = mf.read_head(head_paths, ws.root, limits)
     candidates = list(
         dict.fromkeys(
             [
@@ -164,7 +165,7 @@ def _read_side(
                 notes.append(f"{path} does not exist on {name}: all its values are new.")
             continue
         try:
-            base_files.append(MetricFile(path=path, values=parse_file(data, path)))
+            base_files.append(MetricFile(path=path, values=parse_file(data, path, limits)))
         except CmlError as exc:
             notes.append(f"{name}'s {path} could not be read ({exc}); treated as absent.")
     return MetricSet(tuple(base_files)), head

@@ -191,3 +191,27 @@ def test_a_bad_limit_variable_is_bad_input(monkeypatch, raw: str) -> None:
     monkeypatch.setenv("CML_PY_MAX_VALUES", raw)
     with pytest.raises(CmlError, match="CML_PY_MAX_VALUES: expected a positive whole number"):
         lim.active()
+
+
+def test_a_file_that_grew_after_its_size_was_read_is_read_whole_or_refused(
+    tmp_path, monkeypatch
+) -> None:
+    """read_head asks for the size the system reports plus one byte; a file that has
+    more (it grew, or like /proc files reports 0) is read on, up to the limit."""
+    import os
+
+    from cml_py.metrics import files
+
+    real_fstat = os.fstat
+
+    class Shrunk:
+        def __init__(self, fd: int) -> None:
+            self.st_size = real_fstat(fd).st_size // 4
+
+    monkeypatch.setattr(files.os, "fstat", Shrunk)
+    (tmp_path / "m.json").write_text('{"a": "' + "x" * 1000 + '"}')
+    assert read_head(["m.json"], tmp_path).files[0].values["a"] == "x" * 1000
+    (tmp_path / "big.json").write_text('{"a": "' + "x" * 5 * 1024 * 1024 + '"}')
+    monkeypatch.setenv("CML_PY_MAX_FILE_MB", "2")
+    with pytest.raises(CmlError, match=r"big\.json: the file is 2\.0 MiB, too large"):
+        read_head(["big.json"], tmp_path)

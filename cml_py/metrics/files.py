@@ -134,8 +134,15 @@ def read_head(paths: Sequence[str], repo_root: Path, limits: Limits | None = Non
     for path in paths:
         try:
             with open(repo_root / path, "rb") as handle:
-                check_size(path, os.fstat(handle.fileno()).st_size, limits)
-                data = handle.read(limits.file_bytes + 1)
+                size = os.fstat(handle.fileno()).st_size
+                check_size(path, size, limits)
+                # Ask for what is there: a read of the limit itself would allocate (and
+                # free) a buffer that large for every small file. One byte more tells a
+                # file that grew since; it is then read on up to the limit.
+                data = handle.read(size + 1)
+                if len(data) > size:
+                    data += handle.read(limits.file_bytes + 1 - len(data))
+                    check_size(path, len(data), limits)
         except OSError as exc:
             raise CmlError(f"{path}: cannot read: {exc.strerror or exc}") from None
         files.append(MetricFile(path=path, values=parse_file(data, path, limits)))
