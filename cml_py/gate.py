@@ -17,6 +17,7 @@ from cml_py import inference
 from cml_py.config import GateRule
 from cml_py.metrics.direction import pattern_matcher
 from cml_py.model import (
+    MISSING_AT_HEAD,
     DiffRow,
     Direction,
     Evidence,
@@ -29,7 +30,6 @@ from cml_py.model import (
 )
 
 RULE_KINDS = ("min", "max", "max_drop", "max_drop_pct")
-MISSING_AT_HEAD = "missing in this PR"  # the note renderers key on to show no value
 _DROP_RULES = ("max_drop", "max_drop_pct")
 _GLOB = re.compile(r"[*?\[]")
 

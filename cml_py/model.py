@@ -243,6 +243,10 @@ class Evidence:
     stat: PairedStat | None = field(default=None, repr=False, compare=False)
 
 
+MISSING_AT_HEAD = "missing in this PR"
+"""The note of a check whose metric this PR no longer has: renderers show no value."""
+
+
 @dataclass(frozen=True)
 class GateCheck:
     """One rule applied to one metric (or to a pattern that matched nothing)."""

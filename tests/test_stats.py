@@ -300,3 +300,39 @@ def test_interval_bounds_carry_no_floating_point_dust() -> None:
     for stat in result.stats.values():
         for bound in (stat.ci_low, stat.ci_high):
             assert bound == 0.0 or abs(bound) >= 1e-12
+
+
+def test_score_bins_group_equal_scores_and_split_rows_evenly() -> None:
+    """Above MAX_BINS distinct scores the bootstrap bins them: each bin is a run of
+    whole score groups in score order, numbered 0, 1, 2, … without gaps, of about equal
+    row counts — what np.unique's renumbering gave before the bins were counted."""
+    from cml_py.train.resampling import MAX_BINS, _bins
+
+    rng = np.random.default_rng(3)
+    score = np.round(rng.random(30_000), 4)  # ~10,000 distinct values, many ties
+    groups = ev.score_groups(rng.random(30_000) < 0.4, score)
+    assert len(groups.values) > MAX_BINS
+    bins, count = _bins(groups, MAX_BINS)
+    sizes = groups.pos + groups.neg
+    expected = np.floor((np.cumsum(sizes) - sizes) * MAX_BINS / sizes.sum()).astype(np.int64)
+    _, renumbered = np.unique(expected, return_inverse=True)
+    assert np.array_equal(bins, renumbered[groups.group])
+    assert count == renumbered.max() + 1 == len(np.unique(bins))
+    order = np.argsort(score, kind="stable")
+    assert np.all(np.diff(bins[order]) >= 0)  # bins follow the scores
+    same = score[order][1:] == score[order][:-1]
+    assert np.all(bins[order][1:][same] == bins[order][:-1][same])  # ties share a bin
+
+
+def test_joint_cells_are_counted_the_same_either_way() -> None:
+    """Joint cells (true class, each model's prediction) are counted in one pass when
+    few are possible and by sorting when not: the same cells and counts."""
+    from cml_py.train.resampling import _cell_counts
+
+    rng = np.random.default_rng(5)
+    joint = rng.integers(0, 216, 3000) * rng.integers(0, 2, 3000)  # gaps and a heavy 0
+    counted = _cell_counts(joint, 216)
+    by_sorting = _cell_counts(joint, 10**12)  # too many possible cells to count
+    expected = np.unique(joint, return_counts=True)
+    for got in (counted, by_sorting):
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])

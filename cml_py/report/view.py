@@ -16,8 +16,8 @@ from operator import attrgetter, eq, itemgetter, mul
 from typing import TypeVar
 
 from cml_py.bulk import paused_gc
-from cml_py.gate import MISSING_AT_HEAD
 from cml_py.model import (
+    MISSING_AT_HEAD,
     DiffRow,
     GateCheck,
     PairedStat,

@@ -159,9 +159,12 @@ def log_loss_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def classification_metrics(
-    enc: Encoded, groups: dict[int, ScoreGroups] | None = None
+    enc: Encoded,
+    groups: dict[int, ScoreGroups] | None = None,
+    losses: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """All classification metrics; `groups` (per scored class) avoids sorting twice."""
+    """All classification metrics; `groups` (per scored class) and `losses` (the rows'
+    log loss), when the caller has them already, are not computed twice."""
     k = len(enc.labels)
     values = {
         name: float(v)
@@ -176,7 +179,9 @@ def classification_metrics(
             aps = [average_precision(enc.y == c, enc.scores[:, c], groups[c]) for c in classes]
             values["roc_auc"] = float(np.mean(aucs))
             values["average_precision"] = float(np.mean(aps))
-        values["log_loss"] = float(log_loss_rows(enc.y, enc.scores).mean())
+        if losses is None:
+            losses = log_loss_rows(enc.y, enc.scores)
+        values["log_loss"] = float(losses.mean())
     return {name: v for name, v in values.items() if not math.isnan(v)}
 
 

@@ -64,6 +64,8 @@ def _arrow_column(column: Any) -> np.ndarray:
     if pa.types.is_integer(kind) and not column.null_count:
         signed = "u" if "uint" in str(kind) else "i"
         return _primitive(column, np.dtype(f"{signed}{kind.bit_width // 8}"))
+    if pa.types.is_float64(kind):  # the common column: no cast, which would import
+        return _primitive(column, np.dtype(np.float64))  # pyarrow.compute (80 ms)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         return _primitive(column.cast(pa.float64()), np.dtype(np.float64))
     if pa.types.is_boolean(kind) and not column.null_count:

@@ -47,6 +47,17 @@ def _aggregate(draws: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _cell_counts(joint: np.ndarray, possible: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `joint` (each below `possible`), ascending, and how often
+    each occurs: counted in one pass when few values are possible, else sorted."""
+    if possible <= max(len(joint), MAX_CELLS):
+        every = np.bincount(joint, minlength=possible)
+        cells = np.flatnonzero(every)
+        return cells, every[cells]
+    cells, counts = np.unique(joint, return_counts=True)
+    return cells, counts
+
+
 def _count_draws(encs: list[Encoded], resamples: int, seed: int) -> dict[str, np.ndarray]:
     """Paired bootstrap of count-based metrics, B × M: a multinomial over the joint cells
     (true class, each model's prediction) — exact — or, with too many cells, blocks.
@@ -66,7 +77,7 @@ def _count_draws(encs: list[Encoded], resamples: int, seed: int) -> dict[str, np
         joint = y.astype(np.int64)
         for enc in encs:
             joint = joint * k + enc.pred
-        cells, counts = np.unique(joint, return_counts=True)
+        cells, counts = _cell_counts(joint, k ** (m + 1))
     parts: list[list[dict[str, np.ndarray]]] = [[] for _ in encs]
     if cells is not None and counts is not None and len(cells) <= MAX_CELLS:
         true = cells // k**m
@@ -176,13 +187,16 @@ def _bins(groups: ev.ScoreGroups, max_bins: int) -> tuple[np.ndarray, int]:
     sizes = groups.pos + groups.neg
     before = np.cumsum(sizes) - sizes
     group_bin = np.floor(before * max_bins / sizes.sum()).astype(np.int64)
-    _, group_bin = np.unique(group_bin, return_inverse=True)
-    return group_bin[groups.group], int(group_bin.max()) + 1
+    # Non-decreasing (groups are in score order), so renumbering the bins 0, 1, 2, …
+    # is a running count of where the value changes: no sort needed.
+    group_bin = np.cumsum(np.r_[False, group_bin[1:] != group_bin[:-1]])
+    return group_bin[groups.group], int(group_bin[-1]) + 1
 
 
 def _score_draws(
     encs: list[Encoded],
     groups: list[dict[int, ev.ScoreGroups]],
+    losses: list[np.ndarray],
     resamples: int,
     seed: int,
 ) -> dict[str, np.ndarray]:
@@ -214,10 +228,7 @@ def _score_draws(
             auc[:, i] = np.mean(aucs, axis=0)
             ap[:, i] = np.mean(aps, axis=0)
         out["roc_auc"], out["average_precision"] = auc, ap
-    terms = np.stack(
-        [*(ev.log_loss_rows(y, enc.scores) for enc in encs), np.ones(len(y))],  # type: ignore[arg-type]
-        axis=1,
-    )
+    terms = np.stack([*losses, np.ones(len(y))], axis=1)
     sums = weights @ _block_sums(block, g, terms)
     out["log_loss"] = sums[:, :m] / sums[:, m:]
     return out

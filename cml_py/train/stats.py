@@ -102,10 +102,14 @@ def paired_statistics(
     else:
         encs = encode(*models)
         groups = [_groups(e) for e in encs]
-        values = [ev.classification_metrics(e, g) for e, g in zip(encs, groups, strict=True)]
+        losses = [ev.log_loss_rows(e.y, e.scores) if e.scores is not None else None for e in encs]
+        values = [
+            ev.classification_metrics(e, g, loss)
+            for e, g, loss in zip(encs, groups, losses, strict=True)
+        ]
         draws = _count_draws(encs, resamples, seed)
         if all(g is not None for g in groups) and len(groups[0]) <= MAX_SCORED_CLASSES:  # type: ignore[arg-type]
-            draws.update(_score_draws(encs, groups, resamples, seed))  # type: ignore[arg-type]
+            draws.update(_score_draws(encs, groups, losses, resamples, seed))  # type: ignore[arg-type]
             if len(encs[0].labels) == 2 and 1 in groups[0]:  # type: ignore[operator]
                 covariances["roc_auc"] = delong_covariance(
                     encs[0].y == 1,
@@ -156,7 +160,7 @@ def _align(bases: list[Predictions], heads: list[Predictions]) -> list[Predictio
     ids = [p.ids for p in models]
     if all(i is not None for i in ids):  # match by id: one order for all
         models = [
-            _take(p, np.argsort(i, kind="stable"))
+            p if _increasing(i) else _take(p, np.argsort(i, kind="stable"))
             for p, i in zip(models, ids, strict=True)
             if i is not None
         ]
@@ -175,6 +179,15 @@ def _align(bases: list[Predictions], heads: list[Predictions]) -> list[Predictio
                 f"seed ({exc})"
             ) from None
     return models
+
+
+def _increasing(ids: np.ndarray) -> bool:
+    """Already in id order (files are usually written so): no need to sort and copy
+    every column of a million rows."""
+    try:
+        return bool(np.all(ids[1:] > ids[:-1]))
+    except TypeError:  # ids of mixed types: let the sort say what it makes of them
+        return False
 
 
 def _take(p: Predictions, order: np.ndarray) -> Predictions:
