@@ -254,8 +254,13 @@ def test_roc_area_of_the_drawn_curve_is_scikit_learns() -> None:
     assert ap == pytest.approx(average_precision_score(y, score), abs=1e-12)
 
 
-def test_confusion_counts_are_printed_up_to_ten_classes() -> None:
+def test_confusion_counts_are_printed_up_to_ten_classes_shares_up_to_six() -> None:
     chart = classification.confusion(classification_data(k=10, n=2000))
-    counts = chart.figure.axes[0]
+    counts, shares = chart.figure.axes[:2]
     assert len(counts.texts) == 100
     assert all(int(t.get_text()) >= 0 for t in counts.texts)
+    assert not shares.texts  # colour only: the counts beside carry the numbers
+    chart = classification.confusion(classification_data(k=6, n=2000))
+    counts, shares = chart.figure.axes[:2]
+    assert len(counts.texts) == len(shares.texts) == 36
+    assert all(0 <= float(t.get_text()) <= 1 for t in shares.texts)
