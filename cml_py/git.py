@@ -7,6 +7,7 @@ so cml-py can run in the middle of a user's CI job without side effects.
 from __future__ import annotations
 
 import posixpath
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from cml_py.errors import CmlError
 from cml_py.tokens import child_env
 
 SYMLINK_MODE = "120000"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 _ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
 
 
@@ -83,11 +85,15 @@ class Git:
             "HEAD^{commit}",
             check=False,
         )
-        lines = proc.stdout.decode("utf-8", "replace").splitlines()
-        if proc.returncode not in (0, 1) or not lines:
+        text = proc.stdout.decode("utf-8", "surrogateescape").removesuffix("\n")
+        if proc.returncode not in (0, 1) or not text:
             return None, None
-        head = lines[1].strip() if proc.returncode == 0 and len(lines) > 1 else None
-        return Path(lines[0]), head or None
+        if proc.returncode == 1:  # no commit yet: only the top level was printed
+            return Path(text), None
+        top, _, head = text.rpartition("\n")  # the sha is the last line; a path may hold "\n"
+        if not top or not _OBJECT_ID.fullmatch(head):
+            return None, None
+        return Path(top), head
 
     def commit_sha(self, rev: str) -> str | None:
         """The full sha of `rev` as a commit, or None when it does not name one here."""
@@ -173,9 +179,10 @@ class Git:
         wanted = list(dict.fromkeys(paths))
         if len(wanted) > self._LIST_ABOVE:
             return self._read_regular_listed(sha, wanted)
-        for path in wanted:
-            if "\n" in path:
-                raise CmlError(f"{path!r}: file names with line breaks are not supported")
+        result: dict[str, bytes | None] = dict.fromkeys(wanted)
+        wanted = [p for p in wanted if "\n" not in p]  # a line break cannot be asked for
+        if not wanted:
+            return result
         dirs = list(dict.fromkeys(posixpath.dirname(p) for p in wanted))
         names = dirs + wanted
         request = "".join(f"{sha}:{name}\n" for name in names).encode("utf-8", "surrogateescape")
@@ -186,7 +193,6 @@ class Git:
                 prefix = f"{folder}/" if folder else ""
                 for mode, name in _tree_entries(obj[1], obj[2]):
                     modes[prefix + name] = mode
-        result: dict[str, bytes | None] = {}
         for path, obj in zip(wanted, found[len(dirs) :], strict=True):
             mode = modes.get(path, b"")
             if mode.decode() == SYMLINK_MODE:
@@ -248,11 +254,19 @@ class Git:
             end = out.index(b"\n", pos)
             header = out[pos:end].split(b" ")
             pos = end + 1
-            if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
+            # "<id> <type> <size>" for an object; "<request> missing" (or "ambiguous")
+            # otherwise, where the request is a path that may itself hold spaces and
+            # words such as "tree": only a hex id and a size make it an object.
+            if (
+                len(header) == 3
+                and header[1] in (b"blob", b"tree", b"commit", b"tag")
+                and header[2].isdigit()
+                and _OBJECT_ID.fullmatch(header[0].decode("ascii", "replace"))
+            ):
                 size = int(header[2])
                 result.append((header[1], out[pos : pos + size], len(header[0]) // 2))
                 pos += size + 1
-            else:  # "<object> missing" or "<object> ambiguous"
+            else:
                 result.append(None)
         return result
 

@@ -49,16 +49,15 @@ def check_readable_files(paths: list[str], root: Path, what: str) -> None:
     file that is not a symlink resolves to its resolved folder plus its name, so this
     is the same test."""
     real_root = root.resolve()
-    folders: dict[str, bool] = {}
+    folders: dict[Path, bool] = {}
     for rel in paths:
         path = root / rel
         if path.is_symlink():
             raise CmlError(f"{rel}: {what} is a symlink; cml-py reads only regular files")
-        folder, _, name = rel.rpartition("/")
-        ok = folders.get(folder)
+        ok = folders.get(path.parent)
         if ok is None:
-            ok = folders[folder] = _within((root / folder).resolve(), real_root)
-        if not ok or name in ("", ".", ".."):
+            ok = folders[path.parent] = _within(path.parent.resolve(), real_root)
+        if not ok or path.name in ("", ".", ".."):
             raise CmlError(f"{rel}: {what} resolves outside the repository ({root})")
 
 

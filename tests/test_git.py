@@ -128,3 +128,37 @@ def test_a_missing_base_is_none_of_the_above(repo: Repo) -> None:
         _base(repo)
     with pytest.raises(CmlError, match="base 'nope' \\(from --base\\) not found"):
         _base(repo, ("nope", "--base"))
+
+
+def test_revision_expressions_name_a_commit_not_a_branch(repo: Repo) -> None:
+    """`main~1` must not be looked up as the branch `refs/heads/main~1`: merge-base
+    would read that as a revision and answer with the wrong commit."""
+    repo.commit("one")
+    parent = repo.commit("two")
+    repo.commit("three")
+    repo.git("update-ref", "refs/remotes/origin/HEAD", "HEAD")  # as in every clone
+    repo.branch("feature")
+    repo.commit("four")
+    head_parent = repo.git("rev-parse", "HEAD~1")
+    git = Git(repo.path)
+    _, head = git.locate()
+    for rev, sha in (("main~1", parent), ("main^", parent), ("HEAD~1", head_parent)):
+        base = resolve_base(git, (rev, "--base"), head)
+        assert (base.sha, base.how) == (sha, f"commit {rev} (from --base)"), rev
+
+
+def test_missing_paths_that_look_like_object_answers_are_just_missing(repo: Repo) -> None:
+    """cat-file answers `<request> missing`; a path such as `family tree/cml.yaml` makes
+    that line look like `<id> <type> <size>` and must not be parsed as one."""
+    repo.write("cml.yaml", "x: 1\n")
+    sha = repo.commit()
+    wanted = ["family tree/cml.yaml", "x blob", "first commit", "line\nbreak.yaml", "cml.yaml"]
+    found = Git(repo.path).read_regular_files(sha, wanted)
+    assert found == {**dict.fromkeys(wanted), "cml.yaml": b"x: 1\n"}
+    assert Git(repo.path).read_files(sha, ["git tag", "cml.yaml"])["git tag"] is None
+
+
+def test_locate_a_checkout_whose_path_holds_a_line_break(tmp_path: Path) -> None:
+    odd = Repo(tmp_path / "two\nlines")
+    sha = odd.commit("first")
+    assert Git(odd.path).locate() == (odd.path, sha)

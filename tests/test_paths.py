@@ -52,3 +52,10 @@ def test_a_root_reached_through_a_symlink_is_still_the_root(tmp_path: Path) -> N
     check_readable_files(GOOD, alias, "the metrics file")
     with pytest.raises(CmlError, match="resolves outside"):
         check_readable_files(["away/m.json"], alias, "the metrics file")
+
+
+def test_an_absolute_path_is_outside_in_bulk_too(tmp_path: Path) -> None:
+    root = tree(tmp_path)
+    for rel in ("/etc/passwd", "/etc", str(tmp_path / "outside" / "m.json")):
+        with pytest.raises(CmlError, match="resolves outside"):
+            check_readable_files([rel], root, "the metrics file")

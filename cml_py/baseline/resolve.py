@@ -17,6 +17,7 @@ from cml_py.model import BaseRef
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_PLAIN_NAME = re.compile(r"^[^~^:?*\[\\\s]+$")  # what a ref name may hold (git check-ref-format)
 FETCH_HINT = (
     "in GitHub Actions set `fetch-depth: 0` on actions/checkout; in GitLab CI set "
     "`GIT_DEPTH: 0`; elsewhere run `git fetch origin {name}`"
@@ -96,6 +97,8 @@ def _branch_refs(name: str) -> list[tuple[str, str]]:
     """The full ref names a branch called `name` may have, in the order they are tried,
     each with the name the report shows; none for a sha (a branch is never looked up
     by forty hex digits)."""
+    if not _PLAIN_NAME.match(name) or ".." in name or "@{" in name:
+        return []  # revision syntax (main~1, HEAD^, v1^{commit}): a commit, not a branch
     if name.startswith(("refs/heads/", "refs/remotes/")):
         return [(name, name)]
     if name.startswith("refs/") or _FULL_SHA.match(name):
