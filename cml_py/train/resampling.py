@@ -222,7 +222,9 @@ def _score_draws(
                 index = block * nb + bins
                 pos = np.bincount(index[positive], minlength=g * nb).reshape(g, nb)
                 neg = np.bincount(index[~positive], minlength=g * nb).reshape(g, nb)
-                pos_r, neg_r = weights @ pos, weights @ neg
+                # As floats first: numpy multiplies mixed float/int matrices without
+                # BLAS (20% slower here); counts are exact in float64 either way.
+                pos_r, neg_r = weights @ pos.astype(np.float64), weights @ neg.astype(np.float64)
                 aucs.append(ev.auc_from_hist(pos_r, neg_r))
                 aps.append(ev.ap_from_hist(pos_r, neg_r))
             auc[:, i] = np.mean(aucs, axis=0)
