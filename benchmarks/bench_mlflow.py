@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from cml_py.train.command import stop_process_group
 
 
 def free_port() -> int:
@@ -72,19 +73,8 @@ def start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
                 return proc, url
         except OSError:
             time.sleep(0.2)
-    stop(proc)
+    stop_process_group(proc, grace=15.0)
     sys.exit("mlflow server did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -249,7 +239,7 @@ def main() -> None:
                 made = len(requests) or (len(keys) if "histories" in what else 1)
                 rows.append((what, str(made), timed(fn, repeat), ""))
         finally:
-            stop(proc)
+            stop_process_group(proc, grace=15.0)
 
     print(
         f"\nMLflow {__import__('mlflow').__version__}, {os.cpu_count()} CPUs, Python "

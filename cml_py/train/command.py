@@ -42,9 +42,10 @@ def command_args(train: TrainConfig) -> list[str] | str:
     return list(command)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the command's process group, then SIGKILL what is left after a grace."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
+    """SIGTERM the process group of `proc` (started with `start_new_session=True`, so
+    its workers go too), then SIGKILL what is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -98,13 +99,13 @@ def run_streaming(
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _stop(proc)
+        stop_process_group(proc)
         reader.join(timeout=1)
         raise CmlError(
             f"{label}: timed out after {timeout:g} s and was stopped", details=tuple(tail)
         ) from None
     except BaseException:  # Ctrl-C or SIGTERM: never leave the command running
-        _stop(proc)
+        stop_process_group(proc)
         raise
     reader.join()
     if code != 0:

@@ -14,7 +14,6 @@ import base64
 import itertools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cml_py.train.command import stop_process_group
 
 ADMIN = ("admin", "admin-password-0123456789")
 START_TIMEOUT = 180.0
@@ -128,7 +129,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         _wait_until_up(server, proc)
         yield server
     finally:
-        _stop(proc)
+        stop_process_group(proc, grace=10.0)
 
 
 def _wait_until_up(server: Server, proc: subprocess.Popen[bytes]) -> None:
@@ -142,19 +143,6 @@ def _wait_until_up(server: Server, proc: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"mlflow server did not start:\n{server.log.read_text()[-3000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 _names = itertools.count()
