@@ -31,6 +31,11 @@ def _tree_entries(tree: bytes, oid_bytes: int) -> Iterator[tuple[bytes, str]]:
         pos = nul + 1 + oid_bytes
 
 
+def _symlink_refused(path: str, sha: str) -> CmlError:
+    """A committed symlink can point anywhere: cml-py never follows one it must trust."""
+    return CmlError(f"{path} at {sha[:12]} is a symlink; cml-py reads only regular files here")
+
+
 class GitError(CmlError):
     """A git command failed in a way the caller did not expect."""
 
@@ -68,9 +73,6 @@ class Git:
 
     def _out(self, *args: str) -> str:
         return self.run(*args).stdout.decode("utf-8", "replace").strip()
-
-    def toplevel(self) -> Path | None:
-        return self.locate()[0]
 
     def locate(self) -> tuple[Path | None, str | None]:
         """(the work tree's top level, HEAD's commit sha) from one `git rev-parse`: the
@@ -196,9 +198,7 @@ class Git:
         for path, obj in zip(wanted, found[len(dirs) :], strict=True):
             mode = modes.get(path, b"")
             if mode.decode() == SYMLINK_MODE:
-                raise CmlError(
-                    f"{path} at {sha[:12]} is a symlink; cml-py reads only regular files here"
-                )
+                raise _symlink_refused(path, sha)
             regular = mode.startswith(b"100") and obj is not None and obj[0] == b"blob"
             result[path] = obj[1] if regular and obj is not None else None
         return result
@@ -208,9 +208,7 @@ class Git:
         modes = self.modes(sha, wanted)
         for path, mode in modes.items():
             if mode == SYMLINK_MODE:
-                raise CmlError(
-                    f"{path} at {sha[:12]} is a symlink; cml-py reads only regular files here"
-                )
+                raise _symlink_refused(path, sha)
         present = [p for p in wanted if modes.get(p, "").startswith("100")]
         found = self.read_files(sha, present)
         return {p: found.get(p) for p in wanted}
@@ -256,12 +254,11 @@ class Git:
             pos = end + 1
             # "<id> <type> <size>" for an object; "<request> missing" (or "ambiguous")
             # otherwise, where the request is a path that may itself hold spaces and
-            # words such as "tree": only a hex id and a size make it an object.
+            # words such as "tree": only a size in the last field makes it an object.
             if (
                 len(header) == 3
                 and header[1] in (b"blob", b"tree", b"commit", b"tag")
                 and header[2].isdigit()
-                and _OBJECT_ID.fullmatch(header[0].decode("ascii", "replace"))
             ):
                 size = int(header[2])
                 result.append((header[1], out[pos : pos + size], len(header[0]) // 2))

@@ -23,7 +23,6 @@ def test_locate_gives_the_top_level_and_head(repo: Repo) -> None:
 
 def test_locate_outside_a_repository(tmp_path: Path) -> None:
     assert Git(tmp_path).locate() == (None, None)
-    assert Git(tmp_path).toplevel() is None
 
 
 def test_regular_files_in_nested_folders_are_read_in_one_call(repo: Repo) -> None:
