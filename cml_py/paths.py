@@ -35,34 +35,33 @@ def inside(path: Path, root: Path) -> bool:
 
 def check_readable(path: Path, root: Path, what: str, display: str | None = None) -> None:
     """A file from the working tree: a regular file inside `root`, not a symlink."""
-    name = display or str(path)
-    if path.is_symlink():
-        raise CmlError(f"{name}: {what} is a symlink; cml-py reads only regular files")
-    if not inside(path, root):
-        raise CmlError(f"{name}: {what} resolves outside the repository ({root})")
+    _check_readable(path, root, root.resolve(), what, display or str(path), {})
 
 
 def check_readable_files(paths: list[str], root: Path, what: str) -> None:
     """`check_readable` for many repo-relative paths at once (thousands of metrics files
-    matched by one glob): each file is checked not to be a symlink, and its folder —
-    resolved once per distinct folder, not once per file — to lie inside `root`. A
-    file that is not a symlink resolves to its resolved folder plus its name, so this
-    is the same test."""
+    matched by one glob), resolving each distinct folder once rather than each file."""
     real_root = root.resolve()
     folders: dict[Path, bool] = {}
     for rel in paths:
-        path = root / rel
-        if path.is_symlink():
-            raise CmlError(f"{rel}: {what} is a symlink; cml-py reads only regular files")
-        ok = folders.get(path.parent)
-        if ok is None:
-            ok = folders[path.parent] = _within(path.parent.resolve(), real_root)
-        if not ok or path.name in ("", ".", ".."):
-            raise CmlError(f"{rel}: {what} resolves outside the repository ({root})")
+        _check_readable(root / rel, root, real_root, what, rel, folders)
 
 
-def _within(resolved: Path, real_root: Path) -> bool:
-    return resolved == real_root or real_root in resolved.parents
+def _check_readable(
+    path: Path, root: Path, real_root: Path, what: str, name: str, folders: dict[Path, bool]
+) -> None:
+    """A path that is not a symlink resolves to its resolved folder plus its name, so
+    the folder's answer (kept in `folders`) serves every file in it; a last part such
+    as `..` is no file name and is resolved whole."""
+    if path.is_symlink():
+        raise CmlError(f"{name}: {what} is a symlink; cml-py reads only regular files")
+    if path.name in ("", ".", ".."):
+        within = inside(path, real_root)
+    else:
+        known = folders.get(path.parent)
+        within = folders[path.parent] = inside(path.parent, real_root) if known is None else known
+    if not within:
+        raise CmlError(f"{name}: {what} resolves outside the repository ({root})")
 
 
 def check_writable_dir(path: Path, root: Path, what: str) -> Path:
