@@ -90,13 +90,20 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return distinct
 
 
+def increasing(ids: np.ndarray) -> bool:
+    """Strictly increasing — the order files are usually written in, which spares a
+    million rows a sort. False for values that do not compare (mixed types)."""
+    try:
+        return bool(np.all(ids[1:] > ids[:-1]))
+    except TypeError:
+        return False
+
+
 def _has_duplicates(values: np.ndarray) -> bool:
     """One O(n) pass when the ids are already increasing (the usual case), else a sort."""
-    if len(values) < 2:
+    if len(values) < 2 or increasing(values):
         return False
     try:
-        if bool(np.all(values[1:] > values[:-1])):
-            return False
         ordered = np.sort(values, kind="stable")
     except TypeError:  # mixed types in an object column: compare as text
         ordered = np.sort(values.astype(str))

@@ -50,7 +50,7 @@ import numpy as np
 from cml_py import inference
 from cml_py.model import PairedStat
 from cml_py.train import evaluate as ev
-from cml_py.train.predictions import Encoded, NotPaired, Predictions, encode, pair
+from cml_py.train.predictions import Encoded, NotPaired, Predictions, encode, increasing, pair
 from cml_py.train.resampling import (
     _count_draws,
     _groups,
@@ -160,7 +160,7 @@ def _align(bases: list[Predictions], heads: list[Predictions]) -> list[Predictio
     ids = [p.ids for p in models]
     if all(i is not None for i in ids):  # match by id: one order for all
         models = [
-            p if _increasing(i) else _take(p, np.argsort(i, kind="stable"))
+            p if increasing(i) else _take(p, np.argsort(i, kind="stable"))
             for p, i in zip(models, ids, strict=True)
             if i is not None
         ]
@@ -179,15 +179,6 @@ def _align(bases: list[Predictions], heads: list[Predictions]) -> list[Predictio
                 f"seed ({exc})"
             ) from None
     return models
-
-
-def _increasing(ids: np.ndarray) -> bool:
-    """Already in id order (files are usually written so): no need to sort and copy
-    every column of a million rows."""
-    try:
-        return bool(np.all(ids[1:] > ids[:-1]))
-    except TypeError:  # ids of mixed types: let the sort say what it makes of them
-        return False
 
 
 def _take(p: Predictions, order: np.ndarray) -> Predictions:
