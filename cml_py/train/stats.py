@@ -50,6 +50,7 @@ import numpy as np
 from cml_py import inference
 from cml_py.model import PairedStat
 from cml_py.train import evaluate as ev
+from cml_py.train.cores import PARALLEL_ROWS, each_model
 from cml_py.train.predictions import Encoded, NotPaired, Predictions, encode, increasing, pair
 from cml_py.train.resampling import (
     _count_draws,
@@ -77,6 +78,15 @@ class PairedResult:
     repeats: tuple[int, int] = (1, 1)
 
 
+def _classification_side(
+    enc: Encoded,
+) -> tuple[dict[int, ev.ScoreGroups] | None, np.ndarray | None, dict[str, float]]:
+    """One model's score groups (a sort per scored class), per-row log loss and metrics."""
+    groups = _groups(enc)
+    loss = ev.log_loss_rows(enc.y, enc.scores) if enc.scores is not None else None
+    return groups, loss, ev.classification_metrics(enc, groups, loss)
+
+
 def paired_statistics(
     base: Predictions | Sequence[Predictions],
     head: Predictions | Sequence[Predictions],
@@ -101,12 +111,10 @@ def paired_statistics(
         draws = _regression_draws(models, resamples, seed)
     else:
         encs = encode(*models)
-        groups = [_groups(e) for e in encs]
-        losses = [ev.log_loss_rows(e.y, e.scores) if e.scores is not None else None for e in encs]
-        values = [
-            ev.classification_metrics(e, g, loss)
-            for e, g, loss in zip(encs, groups, losses, strict=True)
-        ]
+        sides = each_model(_classification_side, encs, parallel=models[0].n >= PARALLEL_ROWS)
+        groups = [g for g, _, _ in sides]
+        losses = [loss for _, loss, _ in sides]
+        values = [v for _, _, v in sides]
         draws = _count_draws(encs, resamples, seed)
         if all(g is not None for g in groups) and len(groups[0]) <= MAX_SCORED_CLASSES:  # type: ignore[arg-type]
             draws.update(_score_draws(encs, groups, losses, resamples, seed))  # type: ignore[arg-type]
