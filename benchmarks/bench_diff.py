@@ -14,11 +14,13 @@ use); it is never a dependency of cml-py.
     python benchmarks/bench_diff.py --sizes 5,50000 --repeat 9
     python benchmarks/bench_diff.py --files 20000            # many small metrics files
     python benchmarks/bench_diff.py --no-dvc
+    python benchmarks/bench_diff.py --floor --sizes 5 --repeat 15   # what start-up is made of
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -158,6 +160,62 @@ def make_files_repo(root: Path, files: int, dvc: Path | None) -> Path:
     return repo
 
 
+FLOOR_IMPORTS = "import click, yaml, json, subprocess, pathlib, dataclasses"
+"""What any cml-py command imports before its own code: its CLI, its config format, and
+the standard modules it cannot do without."""
+GIT_CALLS = "; ".join(["subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True)"] * 4)
+"""Four git processes, as many as a diff starts (rev-parse stands in for each)."""
+DATACLASS_TIME = """
+import dataclasses, io, sys, time, contextlib
+make = dataclasses._process_class
+spent = []
+def timed(cls, *args):
+    start = time.perf_counter()
+    try:
+        return make(cls, *args)
+    finally:
+        spent.append(time.perf_counter() - start)
+dataclasses._process_class = timed
+from cml_py.cli import main
+sys.argv = ["cml-py", "diff", "--base", "main"]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+print(len(spent), sum(spent))
+"""
+"""Instrumentation, not a measure of speed: how long Python spends generating the
+methods of the dataclasses a diff imports (a private function of dataclasses, wrapped)."""
+
+
+def start_up_floor(
+    cml: list[str], repo: Path, env: dict[str, str], repeat: int
+) -> list[tuple[str, str]]:
+    """The parts of a 5-metric diff that are not cml-py's own code, measured beside it."""
+    python = sys.executable
+    commands = {
+        "python -c pass": [python, "-c", "pass"],
+        f"imports: {FLOOR_IMPORTS[7:]}": [python, "-c", FLOOR_IMPORTS],
+        "the same imports and 4 git processes": [python, "-c", f"{FLOOR_IMPORTS}; {GIT_CALLS}"],
+        "cml-py diff": [*cml, "diff", "--base", "main"],
+    }
+    samples = alternate(commands, repo, env, repeat)
+    rows = [(name, spread_ms(runs)) for name, runs in samples.items()]
+    if hasattr(dataclasses, "_process_class"):
+        spent = []
+        for _ in range(repeat):
+            out = subprocess.run(
+                [python, "-c", DATACLASS_TIME], cwd=repo, env=env, capture_output=True, text=True
+            )
+            count, seconds = out.stdout.split()
+            spent.append((float(seconds), 0.0))
+        rows.append((f"of which generating {count} dataclasses' methods", spread_ms(spent)))
+    return rows
+
+
+def spread_ms(samples: list[tuple[float, float]]) -> str:
+    times = [s[0] * 1000 for s in samples]
+    return f"{min(times):.0f} / {statistics.median(times):.0f} / {max(times):.0f}"
+
+
 def ensure_dvc(install: bool) -> Path | None:
     dvc = DVC_VENV / "bin" / "dvc"
     if dvc.exists():
@@ -197,6 +255,11 @@ def main() -> None:
     parser.add_argument(
         "--no-reports", action="store_true", help="Only diff (and dvc), not gate/report."
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="Also: what start-up is made of, on the smallest size's repository.",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     dvc = None if args.no_dvc else ensure_dvc(install=True)
@@ -208,6 +271,7 @@ def main() -> None:
         env.pop(key)
     cml = cml_command()
     versus: list[tuple[str, ...]] = []
+    floor: list[tuple[str, str]] = []
     reports: list[tuple[str, ...]] = []
     root = Path(tempfile.mkdtemp(prefix="cml-py-bench-"))
     try:
@@ -243,6 +307,8 @@ def main() -> None:
                 )
             else:
                 versus.append(("cml-py diff", label, "-", spread(diff), "-", peak(diff)))
+            if args.floor and label == cases[0][0]:
+                floor = start_up_floor(cml, repo, env, args.repeat)
             for name in REPORTS if not args.no_reports else ():
                 ratio = median_time(samples[name]) / median_time(diff)
                 reports.append(
@@ -267,6 +333,9 @@ def main() -> None:
             ("command", "metrics", "s (min / median / max)", "÷ cml-py diff (median)", "peak MiB"),
             reports,
         )
+    if floor:
+        print()
+        table(("what runs", "ms (min / median / max)"), floor)
     where = f"dvc {dvc_version(dvc)}, " if dvc else ""
     print(
         f"\n{args.repeat} alternating rounds after a warm-up; {where}python "
