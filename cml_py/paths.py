@@ -4,7 +4,8 @@ cml-py runs with a token on a checkout whose files the pull request controls, so
 that come from settings or from the PR's tree are checked before they are used:
 
 - a file cml-py reads (metrics, params, predictions, curves, datasets, configs) is a
-  regular file inside the repository — not a symlink, not `../` out of it;
+  regular file inside the repository — not a symlink, not `../` out of it, and not
+  inside `.git`, whose config may hold a remote URL with a token (GitLab's job token);
 - a directory cml-py writes (train.output_dir, --out) is inside the repository, is not
   the repository itself and not inside `.git`;
 - a directory cml-py replaces wholesale (the training outputs) is one cml-py created: a
@@ -42,13 +43,13 @@ def check_readable_files(paths: list[str], root: Path, what: str) -> None:
     """`check_readable` for many repo-relative paths at once (thousands of metrics files
     matched by one glob), resolving each distinct folder once rather than each file."""
     real_root = root.resolve()
-    folders: dict[Path, bool] = {}
+    folders: dict[Path, str] = {}
     for rel in paths:
         _check_readable(root / rel, root, real_root, what, rel, folders)
 
 
 def _check_readable(
-    path: Path, root: Path, real_root: Path, what: str, name: str, folders: dict[Path, bool]
+    path: Path, root: Path, real_root: Path, what: str, name: str, folders: dict[Path, str]
 ) -> None:
     """A path that is not a symlink resolves to its resolved folder plus its name, so
     the folder's answer (kept in `folders`) serves every file in it; a last part such
@@ -56,12 +57,33 @@ def _check_readable(
     if path.is_symlink():
         raise CmlError(f"{name}: {what} is a symlink; cml-py reads only regular files")
     if path.name in ("", ".", ".."):
-        within = inside(path, real_root)
+        where = _where(path, real_root)
+    elif path.name == ".git":
+        where = "git"
     else:
         known = folders.get(path.parent)
-        within = folders[path.parent] = inside(path.parent, real_root) if known is None else known
-    if not within:
+        where = folders[path.parent] = _where(path.parent, real_root) if known is None else known
+    if where == "outside":
         raise CmlError(f"{name}: {what} resolves outside the repository ({root})")
+    if where == "git":
+        raise CmlError(
+            f"{name}: {what} is inside .git; cml-py never reads git's own files "
+            "(they can hold credentials, such as a remote URL with a token)"
+        )
+
+
+def _where(folder: Path, real_root: Path) -> str:
+    """ "outside" the repository, inside its "git" directory, or "inside" it."""
+    try:
+        parts = folder.resolve().relative_to(real_root).parts
+    except ValueError:
+        return "outside"
+    return "git" if ".git" in parts else "inside"
+
+
+def in_git_dir(rel: str) -> bool:
+    """A repo-relative `/`-separated path inside `.git` (or naming it)."""
+    return ".git" in rel.split("/")
 
 
 def check_writable_dir(path: Path, root: Path, what: str) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cml_py.report.escape import html_text, md_cell
 from tests.conftest import Repo
 from tests.helpers import run_cli
 from tests.publish_env import HEAD_SHA, github_actions
@@ -214,6 +215,46 @@ def test_a_template_cannot_run_code_even_when_trusted(in_repo: Repo, capsys) -> 
     assert "t.j2: the template tried something unsafe" in result.err
 
 
+def _remote_with_a_token(repo: Repo) -> None:
+    """What GitLab's runner does: the job token sits in the remote URL in .git/config."""
+    repo.git("remote", "add", "origin", "https://gitlab-ci-token:job-token-0123456789@gl.example/x")
+
+
+@pytest.mark.parametrize(
+    ("template", "extra"),
+    [
+        (".git/config", {}),
+        ("t.j2", {"t.j2": "{% include '.git/config' %}\n"}),
+        ("t.j2", {"t.j2": "{% include 'sub/../.git/config' %}\n"}),
+        ("t.j2", {"t.j2": "{% include 'g/config' %}\n", "g": None}),  # g -> .git
+    ],
+    ids=["template", "include", "dotdot-include", "symlinked-folder"],
+)
+def test_a_template_never_reads_gits_own_files(
+    in_repo: Repo, capsys, template: str, extra: dict
+) -> None:
+    hostile(in_repo, config=MAIN + f"report: {{template: {template}}}\n")
+    _remote_with_a_token(in_repo)
+    for name, text in extra.items():
+        if text is None:
+            (in_repo.path / name).symlink_to(in_repo.path / ".git")
+        else:
+            in_repo.write(name, text)
+    result = run_cli(capsys, "report", "-o", "-", "--trust-pr-config")
+    assert result.code == 2 and ".git" in result.err, result.err
+    assert "job-token" not in result.out + result.err
+    flag = run_cli(capsys, "report", "-o", "-", "--template", str(in_repo.path / ".git/config"))
+    assert flag.code == 2 and "job-token" not in flag.out + flag.err
+
+
+def test_a_metrics_path_never_reads_gits_own_files(in_repo: Repo, capsys) -> None:
+    hostile(in_repo, config=MAIN.replace("[m.json]", "[.git/config, m.json]"))
+    _remote_with_a_token(in_repo)
+    result = run_cli(capsys, "diff", "--trust-pr-config")
+    assert result.code == 2 and "is inside .git" in result.err
+    assert "job-token" not in result.out + result.err
+
+
 def test_an_image_reference_cannot_publish_a_file_from_outside(
     in_repo: Repo, capsys, tmp_path, monkeypatch
 ) -> None:
@@ -324,6 +365,33 @@ def test_a_training_command_never_sees_or_prints_the_token(
     seen += json.dumps(github_fake.comments) + github_fake.captured_text().replace(TOKEN, "")
     for secret in (TOKEN, "cml-secret", "gh-secret", "gl-secret", "job-secret", "mine-secret"):
         assert secret not in seen  # …and every value was masked on its way out
+
+
+def test_a_token_the_prs_code_wrote_into_its_metrics_is_masked_everywhere(
+    in_repo: Repo, capsys, github_fake, tmp_path, monkeypatch
+) -> None:
+    """A PR's training can read the token from its environment (the step's shell holds
+    it) and write it as a metric's name or value; cml-py must not post it. Markdown
+    escaping turns `ghs_x` into `ghs\\_x`, which a literal match would miss."""
+    dsn = "postgresql://ml:S3cretPw@db.internal/x"
+    leaked = {"acc": 0.5, "note": TOKEN, TOKEN: 1.0, "dsn": dsn, "link": f"https://ml:{dsn[16:]}"}
+    hostile(in_repo, metrics=leaked)
+    files = github_actions(monkeypatch, github_fake, tmp_path, token=TOKEN)
+    result = run_cli(capsys, "run")
+    assert result.code == 1  # acc regressed: the gate still judges the PR
+    printed = [run_cli(capsys, *args) for args in (["diff"], ["diff", "--json"], ["diff", "--md"])]
+    printed.append(run_cli(capsys, "report", "-o", "-", "--format", "json"))
+    printed.append(run_cli(capsys, "report", "-o", str(tmp_path / "r.md")))
+    report_files = [p for p in (in_repo.path / "cml-py-report").rglob("*") if p.is_file()]
+    report_files += [tmp_path / "r.md", tmp_path / "r.html"]
+    seen = everything_printed(result, files["summary"], *report_files)
+    seen += "".join(r.out + r.err for r in printed)
+    [comment] = github_fake.comments_on(issue=7)
+    seen += comment["body"]
+    assert "***" in comment["body"] and "***" in (tmp_path / "r.md").read_text()
+    for form in (TOKEN, md_cell(TOKEN), html_text(TOKEN), "S3cretPw"):
+        assert form not in seen
+    assert "db.internal" in comment["body"]  # the rest of the URL is still shown
 
 
 def test_git_never_sees_the_token(in_repo: Repo, capsys, monkeypatch, tmp_path) -> None:

@@ -13,6 +13,7 @@ from cml_py.cli.options import (
     stderr,
 )
 from cml_py.errors import EXIT_OK
+from cml_py.redact import redact
 
 
 @cli.command(context_settings=CONTEXT)
@@ -48,11 +49,11 @@ def diff(
         from cml_py.report.json_out import iter_json
 
         for piece in iter_json(report, omit=("gate", "verdict")):  # a block of rows at a time
-            click.echo(piece, nl=False)
+            click.echo(redact(piece), nl=False)
     elif as_md:
         from cml_py.report.diff_only import render_diff_markdown
 
-        click.echo(render_diff_markdown(report), nl=False)
+        click.echo(redact(render_diff_markdown(report)), nl=False)
     else:
         from cml_py.report.text import diff_sections, header_lines, in_blocks
 
@@ -60,5 +61,5 @@ def diff(
         while lines and not lines[0]:
             del lines[0]
         for piece in in_blocks(lines):  # never one string of every row
-            click.echo(piece, nl=False)
+            click.echo(redact(piece), nl=False)
     return EXIT_OK

@@ -8,6 +8,7 @@ import click
 
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.errors import EXIT_OK
+from cml_py.redact import redact
 
 
 @cli.command(context_settings=CONTEXT)
@@ -89,5 +90,5 @@ def evaluate(
         seed=seed,
         as_json=as_json,
     )
-    click.echo(text, nl=False)
+    click.echo(redact(text), nl=False)
     return EXIT_OK

@@ -13,6 +13,7 @@ from cml_py.cli.options import (
     stderr,
 )
 from cml_py.errors import EXIT_GATE_FAILED, EXIT_OK
+from cml_py.redact import redact
 
 
 @cli.command(context_settings=CONTEXT)
@@ -40,5 +41,5 @@ def gate(common: Common) -> int:
     from cml_py.report.text import gate_section, header_lines
 
     lines = header_lines(report) + gate_section(report)
-    click.echo("\n".join(lines))
+    click.echo(redact("\n".join(lines)))
     return EXIT_OK if report.gate.passed else EXIT_GATE_FAILED

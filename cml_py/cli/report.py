@@ -21,6 +21,7 @@ from cml_py.cli.options import (
     stderr,
 )
 from cml_py.errors import EXIT_OK
+from cml_py.redact import redact
 
 
 @cli.command(context_settings=CONTEXT)
@@ -136,16 +137,18 @@ def report(
     pieces = render_chunks(result, fmt, template=source)  # JSON: a block of rows at a time
     if target == "-":
         for piece in pieces:
-            click.echo(piece, nl=False)
+            click.echo(redact(piece), nl=False)
     else:
         from cml_py.fsio import write_atomic
 
         write_atomic(Path(target), pieces)
         click.echo(f"cml-py: wrote {target} ({_verdict_word(result)})", err=True)
-        if fmt == "md":  # the comment as a reviewer will see it, to open locally
+        preview = Path(target).with_suffix(".html")
+        # The comment as a reviewer will see it, to open locally — beside a report file,
+        # not beside /dev/null or a pipe, and never over the report itself.
+        if fmt == "md" and Path(target).is_file() and preview != Path(target):
             from cml_py.report.html import render_html
 
-            preview = Path(target).with_suffix(".html")
             write_atomic(preview, render_html(Path(target).read_text(encoding="utf-8")))
             click.echo(f"cml-py: wrote {preview} (open it in a browser)", err=True)
     return EXIT_OK

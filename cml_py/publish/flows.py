@@ -112,6 +112,9 @@ def publish_comment(
         raise CmlError(f"{report_path}: report file does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CmlError(f"{report_path}: cannot read the report: {exc}") from None
+    # Whoever wrote the file (cml-py, or a step that ran the PR's code), no token and no
+    # URL password goes into a comment, a job summary or a local copy.
+    text = redact(text)
     report_id = options.report_id or sticky.report_id_of(text) or "default"
     text = sticky.with_marker(text, report_id)
     report_dir = report_path.resolve().parent

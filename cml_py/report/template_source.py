@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cml_py.errors import CmlError
 from cml_py.git import Git
+from cml_py.paths import in_git_dir
 
 TEMPLATE_BYTES_LIMIT = 1 << 20  # a report template is a page of markdown, not a megabyte
 
@@ -38,6 +39,8 @@ def repo_relative(path: str, what: str) -> str:
     normal = posixpath.normpath(path.replace("\\", "/"))
     if normal == ".." or normal.startswith("../") or normal == ".":
         raise CmlError(f"{what} {path!r}: the path leaves the repository")
+    if in_git_dir(normal):
+        raise CmlError(f"{what} {path!r}: cml-py never reads git's own files (.git)")
     return normal
 
 
@@ -69,9 +72,11 @@ def from_working_tree(root: Path, rel: str) -> TemplateSource:
         if target.is_symlink():
             raise CmlError(f"{path}: the template is a symlink; cml-py reads only regular files")
         try:
-            target.resolve().relative_to(resolved_root)
+            inside = target.resolve().relative_to(resolved_root)
         except ValueError:
             raise CmlError(f"{path}: the template is outside the repository") from None
+        if in_git_dir(inside.as_posix()):  # e.g. through a symlinked folder
+            raise CmlError(f"{path}: cml-py never reads git's own files (.git)")
         if not target.is_file():
             return None
         return _decode(target.read_bytes(), path)
