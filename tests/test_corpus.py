@@ -745,6 +745,68 @@ CASES = [
         stderr=("warning: GITHUB_STEP_SUMMARY", "does not exist"),
         github=True,
     ),
+    Case(
+        "event payload is a pipe",  # reading it would wait for a writer forever
+        ("comment", "report.md"),
+        2,
+        {"event.fifo": fifo},
+        env={**EVENT, "GITHUB_EVENT_PATH": "event.fifo"},
+        error=("GITHUB_EVENT_PATH", "not a directory, pipe or device"),
+        github=True,
+    ),
+    Case(
+        "event payload is /dev/zero",  # size 0 by stat, endless when read
+        ("comment", "report.md"),
+        2,
+        env={**EVENT, "GITHUB_EVENT_PATH": "/dev/zero"},
+        error=("GITHUB_EVENT_PATH", "not a directory, pipe or device"),
+        github=True,
+    ),
+    Case(
+        "event number with 5,000 digits",
+        ("comment", "report.md"),
+        2,
+        {"event.json": '{"pull_request": {"number": ' + "7" * 5000 + "}}"},
+        env=EVENT,
+        error=("GITHUB_EVENT_PATH", "an integer of 5,000 digits"),
+        github=True,
+    ),
+    Case(
+        "event number beyond 32 bits",
+        ("comment", "report.md"),
+        2,
+        {"event.json": event({"pull_request": {"number": 2**40}})},
+        env=EVENT,
+        error=("GITHUB_EVENT_PATH", "pull_request.number", "up to 2,147,483,647"),
+        github=True,
+    ),
+    Case(
+        "event head sha is not hexadecimal",
+        ("comment", "report.md"),
+        2,
+        {"event.json": event({"pull_request": {"number": 7, "head": {"sha": "abc"}}})},
+        env=EVENT,
+        error=("GITHUB_EVENT_PATH", "pull_request.head.sha"),
+        github=True,
+    ),
+    Case(
+        "CML_PY_PR with a superscript digit",  # str.isdigit() says yes, int() says no
+        ("comment", "report.md"),
+        2,
+        {"event.json": event(PR_EVENT)},
+        env={**EVENT, "CML_PY_PR": "\u00b2"},
+        error=("CML_PY_PR", "expected a PR/MR number"),
+        github=True,
+    ),
+    Case(
+        "GITHUB_OUTPUT is a pipe",  # appending would wait for a reader forever
+        ("comment", "report.md"),
+        0,
+        {"event.json": event(PR_EVENT), "out.fifo": fifo},
+        env={**EVENT, "GITHUB_OUTPUT": "out.fifo"},
+        stderr=("warning: GITHUB_OUTPUT", "is a pipe or socket"),
+        github=True,
+    ),
 ]
 
 

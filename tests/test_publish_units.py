@@ -57,7 +57,7 @@ def test_fork_detection() -> None:
     payload = {
         "pull_request": {
             "number": 3,
-            "head": {"sha": "a", "repo": {"full_name": "fork/r"}},
+            "head": {"sha": "a" * 40, "repo": {"full_name": "fork/r"}},
             "base": {"repo": {"full_name": "o/r"}},
         }
     }
@@ -103,11 +103,11 @@ def test_gitlab_context_merged_results_pipeline() -> None:
             "CI_PROJECT_ID": "5",
             "CI_MERGE_REQUEST_IID": "8",
             "CI_COMMIT_SHA": "m" * 40,
-            "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "h" * 40,
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "e" * 40,
             "CI_JOB_TOKEN": "job-tok-1",
         }
     )
-    assert (ctx.forge, ctx.pr_number, ctx.head_sha) == ("gitlab", 8, "h" * 40)
+    assert (ctx.forge, ctx.pr_number, ctx.head_sha) == ("gitlab", 8, "e" * 40)
     assert ctx.token_source == "CI_JOB_TOKEN"
     assert detect({}).forge is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def _append(variable: str, path: Path, text: str) -> None:
     missing directory, no permission) is the runner's configuration, named as such, not a
     crash; callers show it as a warning and go on."""
     try:
+        if _is_pipe_or_socket(path):  # opening a pipe waits for a reader, maybe forever
+            raise CmlError(f"{variable}: {path} is a pipe or socket, expected a file")
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
@@ -50,6 +53,14 @@ def _append(variable: str, path: Path, text: str) -> None:
         else:
             reason = f"cannot be written: {exc.strerror or exc}"
         raise CmlError(f"{variable}: {path} {reason}") from None
+
+
+def _is_pipe_or_socket(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # absent (created by the append) or unreadable (the append says)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _escape_data(text: str) -> str:

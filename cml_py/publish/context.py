@@ -9,7 +9,9 @@ merged-results pipelines it is CI_MERGE_REQUEST_SOURCE_BRANCH_SHA, not the merge
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,9 @@ PROXY_VARIABLES = (
     "ALL_PROXY",
     "all_proxy",
 )
-_SHA = re.compile(r"^[0-9A-Za-z]{1,64}$")  # hex in practice; never a path
+_SHA = re.compile(r"^[0-9A-Fa-f]{7,64}$")  # a commit id (abbreviated or full); never a path
+MAX_PR_NUMBER = 2**31 - 1  # GitHub's and GitLab's issue numbers are 32-bit integers
+_NUMBER = re.compile(r"^[0-9]{1,10}$")  # ASCII only: str.isdigit() also accepts "²"
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -58,8 +62,14 @@ def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
         return {}
     where = f"GITHUB_EVENT_PATH ({path})"
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # A pipe would block the step until a writer comes; /dev/zero never ends.
+            raise CmlError(
+                f"{where}: expected the runner's event payload file, not a "
+                "directory, pipe or device"
+            )
         lim.check_file(path, where, lim.active())
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_int=_event_int)
     except FileNotFoundError:
         return {}
     except RecursionError:
@@ -70,6 +80,14 @@ def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CmlError(f"{where}: expected a JSON object, got {_kind(data)}")
     return data
+
+
+def _event_int(digits: str) -> int:
+    """JSON integers of the payload; one of thousands of digits (Python refuses to
+    convert it, with advice about sys.set_int_max_str_digits) is simply not valid here."""
+    if len(digits) > 20:
+        raise ValueError(f"an integer of {len(digits):,} digits")
+    return int(digits)
 
 
 def _kind(value: Any) -> str:
@@ -104,8 +122,11 @@ def github_event_details(event_name: str | None, payload: Mapping[str, Any]) -> 
     pr = "pull_request"
     _field(payload, (pr,), dict)
     number = _field(payload, (pr, "number"), int) or _field(payload, ("number",), int)
-    if number is not None and number <= 0:
-        raise CmlError(f"GITHUB_EVENT_PATH: {pr}.number: expected a positive integer, got {number}")
+    if number is not None and not 0 < number <= MAX_PR_NUMBER:
+        raise CmlError(
+            f"GITHUB_EVENT_PATH: {pr}.number: expected a positive integer up to "
+            f"{MAX_PR_NUMBER:,}, got {number}"
+        )
     head_sha = _field(payload, (pr, "head", "sha"), str)
     if head_sha is not None and not _SHA.match(head_sha):
         raise CmlError(
@@ -213,7 +234,7 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             server_url=(env.get("CI_SERVER_URL") or "").rstrip("/") or None,
             repository=env.get("CI_PROJECT_PATH"),
             project_id=env.get("CI_PROJECT_ID"),
-            pr_number=int(iid) if iid and iid.isdigit() else None,
+            pr_number=int(iid) if iid and _NUMBER.match(iid) else None,
             head_sha=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") or env.get("CI_COMMIT_SHA"),
             event_name=env.get("CI_PIPELINE_SOURCE"),
             run_url=env.get("CI_JOB_URL"),
@@ -242,7 +263,7 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
         ("pr_number", "CML_PY_PR"),
     ):
         if env.get(variable):
-            if key == "pr_number" and not env[variable].isdigit():
+            if key == "pr_number" and not _NUMBER.match(env[variable]):
                 raise CmlError(f"{variable}: expected a PR/MR number, got {env[variable]!r}")
             values[key] = int(env[variable]) if key == "pr_number" else env[variable]
     values.update({k: v for k, v in overrides.items() if k != "forge"})
@@ -281,6 +302,9 @@ def _url_source(
 
 def _check_shapes(values: dict[str, Any]) -> None:
     """Values that end up in API paths must have the shape the forge gives them."""
+    number = values.get("pr_number")
+    if number is not None and not 0 < number <= MAX_PR_NUMBER:
+        raise CmlError(f"the PR/MR number {number} is not between 1 and {MAX_PR_NUMBER:,}")
     sha = values.get("head_sha")
     if sha and not _SHA.match(sha):
         raise CmlError(f"the commit sha {sha!r:.60} is not a commit id (CML_PY_SHA?)")
