@@ -799,6 +799,24 @@ CASES = [
         github=True,
     ),
     Case(
+        "report to post is a symlink to the runner's environment",
+        ("comment", "report.md"),
+        2,
+        {"event.json": event(PR_EVENT), "report.md": symlink("/proc/self/environ")},
+        env=EVENT,
+        error=("report.md", "is a symlink"),
+        github=True,
+    ),
+    Case(
+        "report to post is a pipe",
+        ("comment", "report.md"),
+        2,
+        {"event.json": event(PR_EVENT), "report.md": fifo},
+        env=EVENT,
+        error=("report.md", "not a regular file"),
+        github=True,
+    ),
+    Case(
         "GITHUB_OUTPUT is a pipe",  # appending would wait for a reader forever
         ("comment", "report.md"),
         0,

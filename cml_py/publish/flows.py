@@ -8,6 +8,7 @@ the permission to add, and the job exits by the gate's verdict (exit 3 with `str
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,7 @@ def publish_comment(
     publisher: Any = None,
 ) -> Outcome:
     try:
+        _check_report_file(report_path)
         text = report_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CmlError(f"{report_path}: report file does not exist") from None
@@ -175,6 +177,20 @@ def publish_comment(
         if ctx.forge == "github" and ctx.github_actions:
             _actions_surfaces(ctx, text, report_path, outcome)
     return outcome
+
+
+def _check_report_file(path: Path) -> None:
+    """The file to post is a regular file of a readable size. Where a step of the PR's
+    own code could have left it, a symlink could otherwise post any file of the runner
+    (`/proc/self/environ`), and a pipe or `/dev/zero` would never finish reading."""
+    from cml_py import limits as lim
+
+    mode = path.lstat().st_mode  # FileNotFoundError: the caller's message
+    if stat.S_ISLNK(mode):
+        raise CmlError(f"{path}: the report is a symlink; cml-py posts only a regular file")
+    if not stat.S_ISREG(mode):
+        raise CmlError(f"{path}: the report is not a regular file (a directory, pipe or device)")
+    lim.check_file(path, str(path), lim.active())
 
 
 def _actions_surfaces(ctx: CiContext, text: str, report_path: Path, outcome: Outcome) -> None:
