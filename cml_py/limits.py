@@ -10,8 +10,11 @@ environment, never from cml.yaml: a pull request must not be able to lift them.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from cml_py.errors import CmlError
@@ -37,6 +40,8 @@ class Limits:
     """Characters in one CSV/TSV field."""
     eval_bytes: int = 2048 * MIB
     """Memory the evaluation of predictions may plan to use (classes × rows)."""
+    template_seconds: int = 30
+    """Time a custom report template may take to render (loops can nest)."""
 
 
 # field → (variable, unit in bytes or 1, what the unit is called)
@@ -48,6 +53,7 @@ VARIABLES: dict[str, tuple[str, int, str]] = {
     "yaml_nodes": ("CML_PY_MAX_YAML_NODES", 1, ""),
     "csv_field_bytes": ("CML_PY_MAX_CSV_FIELD_KB", 1024, "KiB"),
     "eval_bytes": ("CML_PY_MAX_EVAL_MB", MIB, "MiB"),
+    "template_seconds": ("CML_PY_MAX_TEMPLATE_SECONDS", 1, "s"),
 }
 
 DEFAULT = Limits()
@@ -69,7 +75,7 @@ def from_env(env: Mapping[str, str]) -> Limits:
         raw = env.get(variable, "").strip()
         if not raw:
             continue
-        if not raw.isdigit() or int(raw) <= 0 or len(raw) > 15:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0 or len(raw) > 15:
             raise CmlError(f"{variable}: expected a positive whole number, got {raw!r}")
         changes[name] = int(raw) * unit
     return Limits(**changes) if changes else DEFAULT
@@ -87,6 +93,33 @@ def hint(name: str, limits: Limits) -> str:
     value = getattr(limits, name) // unit
     shown = f"{value:,} {unit_name}".rstrip()
     return f"limit {shown}; set {variable} to raise it"
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float, expired: Callable[[], CmlError]) -> Iterator[None]:
+    """Raise `expired()` in this thread if the block runs longer than `seconds`.
+
+    For code that could otherwise run for hours without a sign of life, such as a
+    template's nested loops: a CI job would hang until the runner's own timeout. It uses
+    an interval timer (SIGALRM), so it applies in the main thread on POSIX systems; in
+    other threads or on other systems the block runs without a budget."""
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise expired()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def size_text(n: int) -> str:

@@ -480,6 +480,24 @@ CASES = [
             ("syntax", "{% for %}", "syntax"),
         )
     ),
+    Case(
+        "template: nested loops for hours",  # each range is within the sandbox's limit
+        ("report", "--template", "t.j2", "-o", "-"),
+        2,
+        {
+            "t.j2": "{% for i in range(100000) %}{% for j in range(100000) %}"
+            "{% endfor %}{% endfor %}"
+        },
+        env={"CML_PY_MAX_TEMPLATE_SECONDS": "1"},
+        error=("t.j2", "took too long to render", "CML_PY_MAX_TEMPLATE_SECONDS"),
+    ),
+    Case(
+        "a limit given in superscript digits",  # str.isdigit() says yes, int() says no
+        ("diff",),
+        2,
+        env={"CML_PY_MAX_FILE_MB": "\u00b2"},
+        error=("CML_PY_MAX_FILE_MB", "expected a positive whole number"),
+    ),
     # command-line arguments ---------------------------------------------------------------
     Case(
         "--base that looks like an option",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cml_py import limits as lim
 from cml_py.errors import CmlError
 from cml_py.model import Report, Status, Verdict
 from cml_py.report import significance as sig
@@ -238,16 +239,23 @@ def render_markdown(report: Report, *, template: TemplateSource | None = None) -
     if template is None:  # ours: any failure is a bug in cml-py, not bad input
         text = env.get_template(name).render(**context)
         return text if text.startswith(marker(report.id)) else f"{marker(report.id)}\n{text}"
+    limits = lim.active()
+
+    def too_slow() -> CmlError:
+        budget = lim.hint("template_seconds", limits)
+        return CmlError(f"{label}: the template took too long to render ({budget})")
+
     try:
         parts: list[str] = []
         size = 0
-        for chunk in env.get_template(name).generate(**context):
-            size += len(chunk)
-            if size > OUTPUT_LIMIT:
-                raise CmlError(
-                    f"{label}: the template produced more than {OUTPUT_LIMIT:,} characters"
-                )
-            parts.append(chunk)
+        with lim.time_budget(limits.template_seconds, too_slow):
+            for chunk in env.get_template(name).generate(**context):
+                size += len(chunk)
+                if size > OUTPUT_LIMIT:
+                    raise CmlError(
+                        f"{label}: the template produced more than {OUTPUT_LIMIT:,} characters"
+                    )
+                parts.append(chunk)
         text = "".join(parts)
     except CmlError:
         raise
