@@ -262,3 +262,13 @@ def test_the_token_never_appears_in_publish_output(
     seen = result.out + result.err + files["summary"].read_text() + files["output"].read_text()
     seen += json.dumps(github_fake.comments)
     assert INSTALLATION not in seen
+
+
+@pytest.mark.parametrize("number", ["\u00b2", "7; rm -rf /", "9" * 30, "9" * 5000, "0"])
+def test_a_pr_number_from_the_workflow_must_be_ascii_digits(number: str) -> None:
+    from cml_py.errors import CmlError
+    from cml_py.publish.artifact import target_from_event
+
+    env = {"CML_PY_SHA": "a" * 40, "CML_PY_PR": number, "GITHUB_EVENT_NAME": "push"}
+    with pytest.raises(CmlError, match="CML_PY_PR: expected a PR number|workflow_run"):
+        target_from_event(env, publisher=None)

@@ -204,7 +204,8 @@ class Client:
                 last = f"cannot connect ({redact.redact(str(reason))})"
                 retry_after = ""
             if attempt < ATTEMPTS:
-                delay = float(retry_after) if retry_after.isdigit() else 0.5 * 2 ** (attempt - 1)
+                seconds = retry_after.isascii() and retry_after.isdigit()  # not "²"
+                delay = float(retry_after) if seconds else 0.5 * 2 ** (attempt - 1)
                 self.sleep(min(delay, 10.0))
         raise ServiceError(
             f"MLflow server {self.url}: {endpoint} failed after {ATTEMPTS} attempts: {last}"

@@ -294,10 +294,12 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
     and the open PR whose head is that commit (from the event for same-repository PRs,
     else looked up through the API — the event lists no PRs for forks)."""
     if env.get("CML_PY_SHA") and env.get("CML_PY_PR"):  # set by the workflow: trusted
-        number = env["CML_PY_PR"]
-        if not number.isdigit():
-            raise CmlError(f"CML_PY_PR: expected a PR number, got {number!r}")
-        return Target(int(number), env["CML_PY_SHA"].lower())
+        from cml_py.publish.context import parse_pr_number
+
+        number = parse_pr_number(env["CML_PY_PR"])
+        if number is None:
+            raise CmlError(f"CML_PY_PR: expected a PR number, got {env['CML_PY_PR']!r:.40}")
+        return Target(number, env["CML_PY_SHA"].lower())
     if env.get("GITHUB_EVENT_NAME") != "workflow_run":
         raise CmlError(
             "cml-py publish runs in a `workflow_run` workflow (the event names the PR run "

@@ -82,6 +82,14 @@ def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
+def parse_pr_number(text: str) -> int | None:
+    """A PR/MR number as the forge gives it (1 to 2^31-1, ASCII digits), else None."""
+    if not _NUMBER.match(text):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_PR_NUMBER else None
+
+
 def _event_int(digits: str) -> int:
     """JSON integers of the payload; one of thousands of digits (Python refuses to
     convert it, with advice about sys.set_int_max_str_digits) is simply not valid here."""
@@ -234,7 +242,7 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             server_url=(env.get("CI_SERVER_URL") or "").rstrip("/") or None,
             repository=env.get("CI_PROJECT_PATH"),
             project_id=env.get("CI_PROJECT_ID"),
-            pr_number=int(iid) if iid and _NUMBER.match(iid) else None,
+            pr_number=parse_pr_number(iid) if iid else None,
             head_sha=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") or env.get("CI_COMMIT_SHA"),
             event_name=env.get("CI_PIPELINE_SOURCE"),
             run_url=env.get("CI_JOB_URL"),
@@ -263,9 +271,14 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
         ("pr_number", "CML_PY_PR"),
     ):
         if env.get(variable):
-            if key == "pr_number" and not _NUMBER.match(env[variable]):
-                raise CmlError(f"{variable}: expected a PR/MR number, got {env[variable]!r}")
-            values[key] = int(env[variable]) if key == "pr_number" else env[variable]
+            if key == "pr_number":
+                number = parse_pr_number(env[variable])
+                if number is None:
+                    got = env[variable]
+                    raise CmlError(f"{variable}: expected a PR/MR number, got {got!r:.40}")
+                values[key] = number
+            else:
+                values[key] = env[variable]
     values.update({k: v for k, v in overrides.items() if k != "forge"})
     redact.register(values.get("token"))
     if values.get("token"):

@@ -306,6 +306,15 @@ def test_5xx_is_retried_then_a_service_error(scripted: str) -> None:
     )
 
 
+def test_a_retry_after_that_is_no_ascii_number_falls_back_to_backoff(scripted: str) -> None:
+    """'²' passes str.isdigit() but not float(): the server's header must not crash us."""
+    ok = json.dumps({"experiment": {"experiment_id": "1"}}).encode()
+    Scripted.script = [(503, {"Retry-After": "\u00b2"}, b"busy"), (200, {}, ok)]
+    c, slept = client(scripted)
+    assert r.experiment_id(c, "e", "mlflow.experiment") == "1"
+    assert slept == [0.5]
+
+
 def test_a_redirect_is_not_followed_with_credentials(scripted: str) -> None:
     Scripted.script = [(302, {"Location": "http://attacker.example/"}, b"")]
     c, _ = client(scripted, {"MLFLOW_TRACKING_TOKEN": "redirect-secret-1"})
