@@ -481,6 +481,13 @@ CASES = [
         )
     ),
     Case(
+        "template: a lone surrogate in a string literal",  # no UTF-8 form
+        ("report", "--template", "t.j2", "-o", "-"),
+        0,
+        {"t.j2": '{{ "\\ud800" }} end\n'},
+        stdout=("? end",),
+    ),
+    Case(
         "template: nested loops for hours",  # each range is within the sandbox's limit
         ("report", "--template", "t.j2", "-o", "-"),
         2,

@@ -256,7 +256,9 @@ def render_markdown(report: Report, *, template: TemplateSource | None = None) -
                         f"{label}: the template produced more than {OUTPUT_LIMIT:,} characters"
                     )
                 parts.append(chunk)
-        text = "".join(parts)
+        # A string literal in the template can hold a lone surrogate ("\ud800"), which
+        # has no UTF-8 form: shown as "?" rather than failing every place it is written.
+        text = "".join(parts).encode("utf-8", "replace").decode("utf-8")
     except CmlError:
         raise
     except jinja2.TemplateSyntaxError as exc:
