@@ -538,6 +538,37 @@ CASES = [
         error=("p.csv", "cannot read predictions CSV"),
     ),
     Case(
+        "evaluate labels that are not UTF-8",
+        ("evaluate", "p.csv"),
+        2,
+        {"p.csv": b"y_true,y_pred\n\xe9,\xe9\n"},
+        error=("p.csv", "not UTF-8"),
+    ),
+    Case(
+        "evaluate against main's file that is not UTF-8",
+        ("evaluate", "head.csv", "--base", "base.csv"),
+        2,
+        {"head.csv": "y_true,y_pred\n1,1\n", "base.csv": b"y_true,y_pred\n\xe9,\xe9\n"},
+        error=("base.csv", "not UTF-8"),
+    ),
+    Case(
+        "evaluate a corrupt gzip",
+        ("evaluate", "p.csv.gz"),
+        2,
+        {"p.csv.gz": b"\x1f\x8b\x08\x00junk"},
+        error=("p.csv.gz", "cannot read predictions CSV"),
+    ),
+    Case(
+        "train predictions that are not UTF-8",
+        ("run", "--no-publish", "--no-charts", "--trust-pr-config"),
+        2,
+        {
+            "cml.yaml": "train:\n  command: 'true'\n  outputs: {predictions: p.csv}\n",
+            "p.csv": b"y_true,y_pred\n\xe9,\xe9\n",
+        },
+        error=("p.csv", "not UTF-8"),
+    ),
+    Case(
         "evaluate text scores",
         ("evaluate", "p.csv"),
         2,

@@ -111,3 +111,38 @@ def test_malformed_predictions_are_bad_input(tmp_path, csv: str, message: str) -
 def test_reading_from_bytes_as_from_git(tmp_path) -> None:
     got = pr.read_predictions("main:p.csv", data=CSV.encode())
     assert got.n == 3 and got.proba_labels == ("a", "b")
+
+
+def _readers(monkeypatch, reader: str) -> None:
+    """Read with pandas as where pyarrow is not installed."""
+    if reader == "pandas":
+
+        def no_pyarrow(*_args, **_kwargs):
+            raise ImportError("pyarrow")
+
+        monkeypatch.setattr(pr, "_read_with_pyarrow", no_pyarrow)
+
+
+@pytest.mark.parametrize("reader", ["pyarrow", "pandas"])
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("p.csv", b"y_true,y_pred\n\xe9,\xe9\n", "utf-8"),
+        ("p.csv", b"id,y_true,y_pred\n\xe9,1,1\n", "utf-8"),
+        ("p.csv", b"\xe9,y_true,y_pred\n1,1,1\n", "utf-8"),
+        ("p.csv.gz", b"\x1f\x8b\x08\x00junk", "cannot read predictions csv"),
+        ("p.csv.bz2", b"BZh91AY&SYjunk", "cannot read predictions csv"),
+    ],
+)
+def test_undecodable_predictions_are_bad_input(
+    tmp_path, monkeypatch, reader: str, filename: str, content: bytes, message: str
+) -> None:
+    """Text that is not UTF-8 and compressed files that do not decompress are the
+    file's fault, whichever reader reads them."""
+    _readers(monkeypatch, reader)
+    path = tmp_path / filename
+    path.write_bytes(content)
+    with pytest.raises(CmlError) as exc:
+        pr.read_predictions(path, display=filename)
+    assert str(exc.value).startswith(f"{filename}: ")
+    assert message in str(exc.value).lower()

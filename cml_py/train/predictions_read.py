@@ -42,14 +42,20 @@ def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
             read_options=pcsv.ReadOptions(block_size=1 << 22),
             convert_options=pcsv.ConvertOptions(strings_can_be_null=True),
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
+        names = [str(n) for n in table.column_names]  # decoded here: may not be UTF-8
+    # OSError: a compressed file (.gz, .bz2, .zst by extension) that does not decompress.
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
-    names = [str(n) for n in table.column_names]
     lim.unique_columns(names, name)
-    return {
-        column_name: _arrow_column(column)
-        for column_name, column in zip(names, table.columns, strict=True)
-    }
+    columns = {}
+    for column_name, column in zip(names, table.columns, strict=True):
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            # pyarrow's type for a text column that is not valid UTF-8
+            raise CmlError(
+                f"{name}: cannot read predictions CSV: column {column_name!r} is not UTF-8 text"
+            )
+        columns[column_name] = _arrow_column(column)
+    return columns
 
 
 def _arrow_column(column: Any) -> np.ndarray:
@@ -96,6 +102,9 @@ def _primitive(column: Any, dtype: np.dtype) -> np.ndarray:
 
 def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
     import io
+    import lzma
+    import tarfile
+    import zipfile
 
     import pandas as pd
 
@@ -103,7 +112,20 @@ def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
         frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
     except FileNotFoundError:
         raise CmlError(f"{name}: predictions file does not exist") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+    # OSError, EOFError, LZMAError, BadZipFile, TarError: a compressed file that does
+    # not decompress (by extension: .gz, .bz2, .xz, .zip, .tar…); ImportError: its
+    # codec's module is not installed (zstandard).
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        ValueError,  # UnicodeDecodeError included
+        OSError,
+        EOFError,
+        lzma.LZMAError,
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        ImportError,
+    ) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
     return {str(c): frame[c].to_numpy() for c in frame.columns}
 
