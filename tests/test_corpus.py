@@ -569,6 +569,16 @@ CASES = [
         error=("p.csv", "not UTF-8"),
     ),
     Case(
+        "evaluate number ids against text ids",
+        ("evaluate", "head.csv", "--base", "base.csv"),
+        2,
+        {
+            "head.csv": "id,y_true,y_pred\n1,1,1\n2,0,0\n",
+            "base.csv": "id,y_true,y_pred\na,1,1\nb,0,1\n",
+        },
+        error=("base.csv and head.csv cannot be paired", "ids are text", "are numbers"),
+    ),
+    Case(
         "evaluate text scores",
         ("evaluate", "p.csv"),
         2,

@@ -225,6 +225,7 @@ def test_pairing_by_id_in_any_order() -> None:
         ("ids", "predict different test rows (99 of 100 ids shared)"),
         ("length", "main has 100 test rows and this PR has 99"),
         ("truth", "y_true differs between main and this PR"),
+        ("text ids", "main's ids are numbers and this PR's are text"),
     ],
 )
 def test_unpaired_predictions_say_why(change: str, reason: str) -> None:
@@ -233,6 +234,8 @@ def test_unpaired_predictions_say_why(change: str, reason: str) -> None:
     base = preds(y, s_b, ids=ids)
     if change == "ids":
         head = preds(y, s_h, ids=np.r_[ids[:-1], 1000])
+    elif change == "text ids":
+        head = preds(y, s_h, ids=np.array([f"r{i}" for i in ids], dtype=object))
     elif change == "length":
         head = preds(y[:-1], s_h[:-1], ids=ids[:-1])
     else:

@@ -327,6 +327,11 @@ def pair(base: Predictions, head: Predictions) -> tuple[Predictions, Predictions
         raise NotPaired(f"main's predictions are {base.task}, this PR's are {head.task}")
     if base.n != head.n:
         raise NotPaired(f"main has {base.n:,} test rows and this PR has {head.n:,}")
+    if base.ids is not None and head.ids is not None:
+        # Numbers and text never match (and do not sort together): say so, not a TypeError.
+        kinds = [_id_kind(ids) for ids in (base.ids, head.ids)]
+        if kinds[0] != kinds[1]:
+            raise NotPaired(f"main's ids are {kinds[0]} and this PR's are {kinds[1]}")
     if base.ids is not None and head.ids is not None and not np.array_equal(base.ids, head.ids):
         b_order, h_order = np.argsort(base.ids, kind="stable"), np.argsort(head.ids, kind="stable")
         if not np.array_equal(base.ids[b_order], head.ids[h_order]):
@@ -339,6 +344,10 @@ def pair(base: Predictions, head: Predictions) -> tuple[Predictions, Predictions
     if not _same_truth(base.y_true, head.y_true):
         raise NotPaired("y_true differs between main and this PR on the same rows")
     return base, head
+
+
+def _id_kind(ids: np.ndarray) -> str:
+    return "numbers" if ids.dtype.kind in "iufb" else "text"
 
 
 def _same_truth(a: np.ndarray, b: np.ndarray) -> bool:
