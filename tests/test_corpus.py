@@ -607,6 +607,13 @@ CASES = [
     ),
     Case("resamples out of range", ("evaluate", "p.csv", "--resamples", "1000000000"), 2),
     Case(
+        "evaluate with a negative seed",
+        ("evaluate", "p.csv", "--base", "p.csv", "--seed", "-1"),
+        2,
+        {"p.csv": "y_true,y_pred\n1,1\n0,0\n"},
+        error=("--seed", "-1"),
+    ),
+    Case(
         "merged leg with a number for a name",
         ("report", "--merge", "legs/a", "-o", "-"),
         2,

@@ -43,7 +43,7 @@ from cml_py.redact import redact
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),  # as cml.yaml's evaluate.seed: numpy's seeds are >= 0
     default=0,
     show_default=True,
     help="Seed of the bootstrap (results are reproducible).",
