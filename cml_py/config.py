@@ -21,6 +21,7 @@ CONFIG_NAMES = ("cml.yaml", "cml.yml")
 ON_MISSING = ("fail", "warn", "ignore")
 ON_UNTESTABLE = ("fail", "warn")
 MAX_REPEATS = 100
+MAX_RESAMPLES = 100_000  # as `evaluate --resamples`: more would hold gigabytes of draws
 _REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 

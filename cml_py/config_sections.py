@@ -9,6 +9,7 @@ from typing import Any
 
 from cml_py.config import (
     MAX_REPEATS,
+    MAX_RESAMPLES,
     ON_MISSING,
     ON_UNTESTABLE,
     BaselineConfig,
@@ -266,7 +267,12 @@ def _parse_evaluate(c: Checker, value: Any) -> EvaluateConfig:
     c.known_keys(spec, ("resamples", "confidence", "seed"), ("evaluate",))
     fields: dict[str, Any] = {}
     if "resamples" in spec:
-        fields["resamples"] = c.integer(spec["resamples"], ("evaluate", "resamples"), minimum=100)
+        resamples = c.integer(spec["resamples"], ("evaluate", "resamples"), minimum=100)
+        if resamples > MAX_RESAMPLES:
+            raise c.fail(
+                ("evaluate", "resamples"), f"expected an integer from 100 to {MAX_RESAMPLES:,}"
+            )
+        fields["resamples"] = resamples
     if "confidence" in spec:
         fields["confidence"] = c.fraction(spec["confidence"], ("evaluate", "confidence"))
     if "seed" in spec:

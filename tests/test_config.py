@@ -210,6 +210,10 @@ def test_train_command_section(tmp_path: Path) -> None:
         ("baseline: {strategy: magic}", "baseline.strategy: expected one of auto, git, rerun"),
         ("evaluate: {resamples: 10}", "evaluate.resamples: expected an integer >= 100"),
         (
+            "evaluate: {resamples: 100000000}",
+            "evaluate.resamples: expected an integer from 100 to 100,000",
+        ),
+        (
             "gate: {acc: {min: 0.5, significant: true}}",
             "gate.acc.significant: only applies with max_drop or max_drop_pct",
         ),
