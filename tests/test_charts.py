@@ -264,3 +264,74 @@ def test_confusion_counts_are_printed_up_to_ten_classes_shares_up_to_six() -> No
     counts, shares = chart.figure.axes[:2]
     assert len(counts.texts) == len(shares.texts) == 36
     assert all(0 <= float(t.get_text()) <= 1 for t in shares.texts)
+
+
+def draw_quietly(chart_function, data):
+    """Draw and encode the chart with every warning an error: numpy's overflow warnings
+    must not reach stderr, nor matplotlib's layout complaints."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chart = chart_function(data)
+        if chart.figure is not None:
+            png_pixels(chart.figure)
+    return chart
+
+
+HUGE = np.array([1e308, -1e308])
+
+
+@pytest.mark.parametrize("where", ["values", "steps", "both"])
+def test_curves_beyond_what_can_be_plotted_are_left_out_with_a_note(where: str) -> None:
+    ordinary = (np.arange(2.0), np.array([0.9, 0.5]))
+    steps, values = ordinary
+    huge = (
+        HUGE if where != "values" else steps,
+        HUGE if where != "steps" else values,
+    )
+    alone = draw_quietly(curves.training_curves, ChartData(head_curves={"loss": huge}))
+    assert alone.figure is None and "loss (this PR) left out" in alone.note
+    mixed = draw_quietly(
+        curves.training_curves,
+        ChartData(base_curves={"loss": ordinary}, head_curves={"loss": huge, "acc": ordinary}),
+    )
+    assert_real_image(mixed)
+    assert "loss (this PR) left out" in mixed.note and "cannot be plotted" in mixed.note
+    assert len(mixed.figure.axes[0].lines) == 1  # main's loss, drawn as before
+
+
+def test_regression_charts_leave_out_predictions_beyond_what_can_be_plotted() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    pred = y + rng.normal(size=200)
+    data = ChartData(task="regression", base=Side(HUGE, HUGE[::-1]), head=Side(y, pred))
+    for draw in (regression.predicted_vs_actual, regression.residuals):
+        chart = draw_quietly(draw, data)
+        assert_real_image(chart)
+        assert chart.note.startswith("main left out") and "cannot be plotted" in chart.note
+    only = ChartData(task="regression", head=Side(HUGE, HUGE[::-1]))
+    assert draw_quietly(regression.residuals, only).figure is None
+
+
+def test_importance_that_cannot_be_plotted_leaves_its_feature_out() -> None:
+    head = {"a": 1e308, "b": -1e308, "c": float("inf"), "d": 0.5}
+    chart = draw_quietly(
+        importance.feature_importance, ChartData(head_importance=head, base_importance=head)
+    )
+    assert_real_image(chart)
+    assert chart.note.startswith("a, b, c left out")
+    assert [t.get_text() for t in chart.figure.axes[0].get_yticklabels()] == ["d"]
+
+
+def test_metric_changes_leave_out_a_change_too_large_to_plot() -> None:
+    base = {"a": 1.0, "b": 1.0, "c": 1.0}
+    head = {"a": 1e308, "b": 1e200, "c": 1.5}
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", base),)), MetricSet((MetricFile("m.json", head),))
+    )
+    chart = draw_quietly(metric_changes.metric_changes, ChartData(rows=rows))
+    assert_real_image(chart)
+    assert chart.note.startswith("a left out") and "cannot be plotted" in chart.note
+    labels = [t.get_text() for t in chart.figure.axes[0].texts]
+    assert "+1e+202%" in labels and "+50.0%" in labels  # as the table prints them

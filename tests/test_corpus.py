@@ -357,6 +357,19 @@ CASES = [
         },
         stdout=("log.csv is not a readable table",),
     ),
+    *(
+        Case(
+            f"training curves with {what} beyond what can be plotted",
+            ("report", "-o", "-", "--format", "json", "--trust-pr-config", "--charts", "ch"),
+            0,
+            {"cml.yaml": "metrics: [metrics.json]\ncurves: [log.csv]\n", "log.csv": text},
+            stdout=("log (this PR) left out", "cannot be plotted"),
+        )
+        for what, text in (
+            ("values", "step,loss\n1,1e308\n2,-1e308\n"),
+            ("steps", "step,loss\n1e308,1\n-1e308,2\n"),
+        )
+    ),
     Case(
         "metrics path is a directory",
         ("diff", "--trust-pr-config"),
@@ -1001,6 +1014,7 @@ def test_case(outcomes: dict[str, dict], case: Case) -> None:
     assert code not in ("timeout", "memory"), f"{case.id}: {code} after {result['seconds']:.1f} s"
     assert result["seconds"] < TIMEOUT
     assert "Traceback" not in err and "internal error" not in err, err
+    assert "Warning: " not in err, err  # numpy's or matplotlib's, e.g. RuntimeWarning: overflow
     assert code == case.expect, (code, err[-2000:])
     errors = [line for line in err.splitlines() if line.startswith(("cml-py: error", "Error:"))]
     if case.expect == 2:

@@ -123,3 +123,23 @@ def test_init_in_an_empty_repository_writes_the_labelled_example(in_repo: Repo, 
     assert "detected: example" in result.err
     config = (in_repo.path / "cml.yaml").read_text()
     assert config.startswith("# EXAMPLE CONFIGURATION") and "sklearn:" in config
+
+
+@pytest.mark.parametrize("template", ["linear", "scatter", "smooth", "bar_horizontal"])
+def test_values_beyond_what_can_be_plotted_are_left_out_with_a_note(template: str) -> None:
+    import warnings
+
+    plot = plot_for(template)
+    huge = [{**r, "tpr": 1e308 * (-1) ** i, "importance": -1e308} for i, r in enumerate(records(0))]
+    files = [path for path, _ in plot.y]
+    data = PlotData(
+        plot,
+        base=tuple((f, huge) for f in files),
+        head=tuple((f, records(0.1)) for f in files),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning on stderr either
+        (chart,) = draw_plots((data,))
+        assert chart.figure is not None, chart.note
+        chart.figure.savefig(io.BytesIO(), format="png")
+    assert chart.note.startswith("main: ") and "cannot be plotted" in chart.note

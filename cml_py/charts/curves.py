@@ -18,6 +18,28 @@ def training_curves(data: ChartData) -> Chart:
         return Chart(
             name, title, note="no training curves (configure `curves:` or train.outputs.curves)"
         )
+    # Curves come from the PR's training, so a series matplotlib cannot lay out is left
+    # out (and said so) rather than failing the whole report.
+    sides, left_out = [], []
+    for (label, colour), curves in zip(
+        style.SIDES, (data.base_curves, data.head_curves), strict=True
+    ):
+        drawable = {}
+        for series, (steps, values) in curves.items():
+            if style.plottable(steps, values):
+                drawable[series] = (steps, values)
+            else:
+                left_out.append(f"{series} ({label})")
+        sides.append((label, colour, drawable))
+    notes = []
+    if left_out:
+        notes.append(
+            f"{style.listed(left_out)} left out: steps or values beyond "
+            f"±{style.PLOT_LIMIT:g} cannot be plotted"
+        )
+    names = [n for n in names if any(n in drawable for _, _, drawable in sides)]
+    if not names:
+        return Chart(name, title, note="; ".join(notes))
     shown = names[:MAX_PANELS]
     cols = min(3, len(shown))
     rows = math.ceil(len(shown) / cols)
@@ -25,14 +47,13 @@ def training_curves(data: ChartData) -> Chart:
     for ax in axes.flat[len(shown) :]:
         ax.set_visible(False)
     for ax, series in zip(axes.flat, shown, strict=False):
-        for (label, colour), curves in zip(
-            style.SIDES, (data.base_curves, data.head_curves), strict=True
-        ):
-            if series in curves:
-                steps, values = curves[series]
+        for label, colour, drawable in sides:
+            if series in drawable:
+                steps, values = drawable[series]
                 step = style.thin(len(steps))
                 ax.plot(steps[step], values[step], color=colour, label=label, linewidth=1.4)
         ax.set(title=style.shorten(series, 40), xlabel="step")
         style.legend_outside(ax)
-    note = f"{len(names) - len(shown)} more series not shown" if len(names) > len(shown) else ""
-    return Chart(name, title, fig, note)
+    if len(names) > len(shown):
+        notes.insert(0, f"{len(names) - len(shown)} more series not shown")
+    return Chart(name, title, fig, "; ".join(notes))

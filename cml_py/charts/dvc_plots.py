@@ -71,6 +71,7 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
     ax = axes[0, 0]
     drawn = 0
     pairs = list(plot.y)
+    left_out = []
     for side, colour, files in _sides(data):
         contents = dict(files)
         for number, (path, field) in enumerate(pairs):
@@ -79,9 +80,12 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
                 continue
             xs, ys = series(records, plot, path, field)
             x, y = _numeric(xs), _numeric(ys)
+            label = f"{side}: {style.shorten(label_for(plot, path, field), 40)}"
+            if not style.plottable(x, y):  # the PR's data: left out, not a failed report
+                left_out.append(label)
+                continue
             keep = style.thin(len(x))
             x, y = x[keep], y[keep]
-            label = f"{side}: {style.shorten(label_for(plot, path, field), 40)}"
             line = LINE_STYLES[number % len(LINE_STYLES)]
             if plot.template == "scatter":
                 ax.scatter(
@@ -99,8 +103,14 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
             else:
                 ax.plot(x, y, color=colour, linestyle=line, label=label)
             drawn += 1
+    note = ""
+    if left_out:
+        note = (
+            f"{style.listed(left_out)} left out: values beyond ±{style.PLOT_LIMIT:g} "
+            "cannot be plotted"
+        )
     if not drawn:
-        return Chart(name, title, note="no numeric data for the plot's fields")
+        return Chart(name, title, note=note or "no numeric data for the plot's fields")
     x_label = (
         plot.x_label
         or plot.x
@@ -110,7 +120,7 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
     fields = sorted({f for _, f in pairs if f})
     ax.set(title=title, xlabel=x_label, ylabel=plot.y_label or ", ".join(fields)[:60])
     style.legend_outside(ax)
-    return Chart(name, title, fig)
+    return Chart(name, title, fig, note)
 
 
 def _moving_average(values: list[float]) -> list[float]:
@@ -210,6 +220,7 @@ def bars(data: PlotData, name: str, title: str) -> Chart:
 
     plot = data.plot
     values: dict[str, dict[str, float]] = {}
+    left_out = []
     for side, _, files in _sides(data):
         for path, field in plot.y:
             records = dict(files).get(path)
@@ -221,9 +232,18 @@ def bars(data: PlotData, name: str, title: str) -> Chart:
                 if category is None or x_field is None:
                     continue
                 value = _numeric([record.get(x_field)])[0]
+                if not (math.isnan(value) or style.drawable(value)):  # NaN: no bar, as before
+                    left_out.append(f"{side}: {style.shorten(str(category), 36)}")
+                    continue
                 values.setdefault(side, {})[str(category)] = value
+    note = ""
+    if left_out:
+        note = (
+            f"{style.listed(left_out)} left out: a value that is infinite or beyond "
+            f"±{style.PLOT_LIMIT:g} cannot be plotted"
+        )
     if not values:
-        return Chart(name, title, note="no data for the bars (x: value, y: category)")
+        return Chart(name, title, note=note or "no data for the bars (x: value, y: category)")
     ranking = values.get("this PR") or next(iter(values.values()))
     categories = list(dict.fromkeys(c for side in values.values() for c in side))
     if plot.template == "bar_horizontal_sorted":
@@ -246,7 +266,7 @@ def bars(data: PlotData, name: str, title: str) -> Chart:
     ax.set(title=title, xlabel=plot.x_label or plot.x or "value")
     ax.grid(axis="y", visible=False)
     style.legend_outside(ax)
-    return Chart(name, title, fig)
+    return Chart(name, title, fig, note)
 
 
 @style.styled

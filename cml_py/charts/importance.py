@@ -20,8 +20,20 @@ def feature_importance(data: ChartData) -> Chart:
             title,
             note="no feature importance (the model has neither feature_importances_ nor coef_)",
         )
-    ranking = head or base
-    assert ranking is not None
+    # The file comes from the PR's training: an importance that is not finite or too
+    # large to lay out leaves its feature out of the chart, with a note, not the report.
+    left_out = sorted(
+        {f for values in (head, base) if values for f, v in values.items() if not style.drawable(v)}
+    )
+    ranking = {f: v for f, v in (head or base or {}).items() if f not in left_out}
+    note = ""
+    if left_out:
+        note = (
+            f"{style.listed(left_out)} left out: an importance that is not finite or beyond "
+            f"±{style.PLOT_LIMIT:g} cannot be plotted"
+        )
+    if not ranking:
+        return Chart(name, title, note=note)
     top = sorted(ranking, key=lambda f: abs(ranking[f]), reverse=True)[:TOP_K][::-1]
     fig, axes = style.figure(height=min(max(2.0, 0.3 * len(top) + 1.0), 7.0))
     ax = axes[0, 0]
@@ -43,4 +55,4 @@ def feature_importance(data: ChartData) -> Chart:
     ax.set(xlabel="importance", title=title)
     ax.grid(axis="y", visible=False)
     style.legend_outside(ax)
-    return Chart(name, title, fig)
+    return Chart(name, title, fig, note)

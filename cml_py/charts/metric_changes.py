@@ -31,7 +31,13 @@ def axis_limit(values: list[float]) -> float | None:
 
 def _percent(value: float, decimals: int) -> str:
     """As the report's table prints it (columns.percent_decimals), so the chart and the
-    table beside it show the same number."""
+    table beside it show the same number — with an exponent from 1e15 on, as the table
+    does: fixed decimals would print a 1e200 % change as a 200-digit label, too wide for
+    the layout."""
+    if abs(value) >= 1e15:
+        from cml_py.report.format import fmt_delta
+
+        return fmt_delta(value) + "%"  # the table's fmt_pct(rel): value is rel * 100.0
     text = f"{value:+.{decimals}f}"
     return (text if float(text) != 0 else f"{value:+.2g}") + "%"
 
@@ -48,6 +54,17 @@ def metric_changes(data: ChartData) -> Chart:
     ]
     if not rows:
         return Chart(name, title, note="no numeric metric changed by a finite relative amount")
+    # A metric from 1 to 1e306 changed by 1e308 %: finite, but too long a bar to lay out.
+    left_out = [r.name for r in rows if not style.drawable(100.0 * (r.rel or 0.0))]
+    note = ""
+    if left_out:
+        note = (
+            f"{style.listed(left_out)} left out: a change beyond ±{style.PLOT_LIMIT:g}% "
+            "cannot be plotted"
+        )
+        rows = [r for r in rows if style.drawable(100.0 * (r.rel or 0.0))]
+        if not rows:
+            return Chart(name, title, note=note)
     rows = sorted(rows, key=lambda r: abs(r.rel or 0.0), reverse=True)[:MAX_BARS]
     rows.reverse()  # largest change at the top
     height = min(max(1.6, 0.32 * len(rows) + 0.9), 8.0)
@@ -66,8 +83,14 @@ def metric_changes(data: ChartData) -> Chart:
                 high.append(0.0)
             else:
                 scale = 100.0 / abs(float(r.base))
-                low.append(max(0.0, v - r.stat.ci_low * scale))
-                high.append(max(0.0, r.stat.ci_high * scale - v))
+                whiskers = (
+                    max(0.0, v - r.stat.ci_low * scale),
+                    max(0.0, r.stat.ci_high * scale - v),
+                )
+                if not all(style.drawable(w) for w in whiskers):  # an interval too wide to draw
+                    whiskers = (0.0, 0.0)
+                low.append(whiskers[0])
+                high.append(whiskers[1])
         errors = [low, high]
     positions = list(range(len(rows)))
     bars = ax.barh(
@@ -121,4 +144,4 @@ def metric_changes(data: ChartData) -> Chart:
     ax.set_xlabel(label)
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    return Chart(name, title, fig)
+    return Chart(name, title, fig, note)

@@ -8,20 +8,35 @@ from cml_py.charts import style
 from cml_py.charts.data import Chart, ChartData, Side
 
 
-def _sides(data: ChartData) -> list[tuple[str, str, Side]]:
-    return [
-        (label, colour, side)
-        for (label, colour), side in zip(style.SIDES, (data.base, data.head), strict=True)
-        if side is not None
-    ]
+def _sides(data: ChartData) -> tuple[list[tuple[str, str, Side]], str]:
+    """The sides to draw, and a note naming those left out: predictions beyond what a
+    chart can lay out (finite, but near float64's limit) are hostile data, not a reason
+    to fail the report."""
+    sides, left_out = [], []
+    for (label, colour), side in zip(style.SIDES, (data.base, data.head), strict=True):
+        if side is None:
+            continue
+        if style.plottable(side.y, side.pred):
+            sides.append((label, colour, side))
+        else:
+            left_out.append(label)
+    note = ""
+    if left_out:
+        note = (
+            f"{' and '.join(left_out)} left out: y_true or y_pred beyond "
+            f"±{style.PLOT_LIMIT:g} cannot be plotted"
+        )
+    elif not sides:
+        note = "no regression predictions"
+    return sides, note
 
 
 @style.styled
 def predicted_vs_actual(data: ChartData) -> Chart:
     name, title = "predicted_vs_actual", "Predicted against actual"
-    sides = _sides(data)
+    sides, note = _sides(data)
     if not sides:
-        return Chart(name, title, note="no regression predictions")
+        return Chart(name, title, note=note)
     fig, axes = style.figure(height=5.0, width=6.0)
     ax = axes[0, 0]
     lo = min(float(min(s.y.min(), s.pred.min())) for _, _, s in sides)
@@ -37,15 +52,15 @@ def predicted_vs_actual(data: ChartData) -> Chart:
     ax.plot([lo, hi], [lo, hi], color=style.NEUTRAL, linestyle=":", linewidth=0.8)
     ax.set(xlabel="actual", ylabel="predicted", title=title)
     style.legend_outside(ax)
-    return Chart(name, title, fig)
+    return Chart(name, title, fig, note)
 
 
 @style.styled
 def residuals(data: ChartData) -> Chart:
     name, title = "residuals", "Residuals (predicted − actual)"
-    sides = _sides(data)
+    sides, note = _sides(data)
     if not sides:
-        return Chart(name, title, note="no regression predictions")
+        return Chart(name, title, note=note)
     fig, axes = style.figure()
     ax = axes[0, 0]
     all_residuals = np.concatenate([s.pred - s.y for _, _, s in sides])
@@ -62,4 +77,4 @@ def residuals(data: ChartData) -> Chart:
     ax.axvline(0, color=style.NEUTRAL, linewidth=0.8)
     ax.set(xlabel="residual", ylabel="rows", title=title)
     style.legend_outside(ax)
-    return Chart(name, title, fig)
+    return Chart(name, title, fig, note)

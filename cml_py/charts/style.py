@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +20,11 @@ NEUTRAL = "#6e7781"
 SIDES = (("main", MAIN), ("this PR", HEAD))
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
 MAX_POINTS = 4000
+PLOT_LIMIT = 1e300
+"""The largest magnitude a chart draws. matplotlib's margins, ticks and layout compute
+spans and multiples of the data's range, which overflow near float64's 1.8e308 (±1e308
+raises "arange: cannot compute length"); no real metric, step or prediction comes near,
+so a value beyond this is hostile or broken data, left out of its chart with a note."""
 
 _RC: dict[RcKeyType, Any] = {
     "font.size": 9,
@@ -64,10 +70,33 @@ def figure(
     return fig, axes
 
 
+def plottable(*arrays: Any) -> bool:
+    """No finite value beyond ±PLOT_LIMIT. NaN and ±inf are not checked: matplotlib leaves
+    them out of lines and limits itself (a gap in a curve)."""
+    import numpy as np
+
+    for values in arrays:
+        a = np.asarray(values, dtype=np.float64)
+        if np.any(np.isfinite(a) & (np.abs(a) > PLOT_LIMIT)):
+            return False
+    return True
+
+
+def drawable(value: float) -> bool:
+    """One number a bar can show: finite and within ±PLOT_LIMIT."""
+    return math.isfinite(value) and abs(value) <= PLOT_LIMIT
+
+
 def legend_outside(ax: Any) -> None:
     """The legend to the right of the plot, never over the data it explains (the
     constrained layout makes room for it)."""
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def listed(names: list[str], limit: int = 3) -> str:
+    """`a, b, c and 4 more`: a note names a few, however many there are."""
+    shown = ", ".join(shorten(n, 40) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def shorten(text: str, limit: int = 32) -> str:
