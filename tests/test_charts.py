@@ -335,3 +335,14 @@ def test_metric_changes_leave_out_a_change_too_large_to_plot() -> None:
     assert chart.note.startswith("a left out") and "cannot be plotted" in chart.note
     labels = [t.get_text() for t in chart.figure.axes[0].texts]
     assert "+1e+202%" in labels and "+50.0%" in labels  # as the table prints them
+
+
+@pytest.mark.parametrize("offset", [0.1, 1e200])
+def test_residuals_a_few_ulps_apart_are_drawn(offset: float) -> None:
+    """y_pred = y_true + 0.1 gives residuals that differ in their last bits only, whose
+    range numpy cannot split into 50 bins."""
+    y = np.random.default_rng(0).normal(size=200)
+    chart = draw_quietly(
+        regression.residuals, ChartData(task="regression", head=Side(y, y + offset))
+    )
+    assert_real_image(chart)

@@ -64,7 +64,13 @@ def residuals(data: ChartData) -> Chart:
     fig, axes = style.figure()
     ax = axes[0, 0]
     all_residuals = np.concatenate([s.pred - s.y for _, _, s in sides])
-    edges = np.histogram_bin_edges(all_residuals, bins=50)
+    try:
+        edges = np.histogram_bin_edges(all_residuals, bins=50)
+    except ValueError:  # residuals a few ulps apart (y_pred = y_true + 0.1): numpy cannot
+        # split their range in 50, so widen it as numpy widens a range of zero
+        lo, hi = float(all_residuals.min()), float(all_residuals.max())
+        half = max(0.5, 1e-3 * max(abs(lo), abs(hi)))
+        edges = np.histogram_bin_edges(all_residuals, bins=50, range=(lo - half, hi + half))
     for label, colour, side in sides:
         ax.hist(
             side.pred - side.y,
