@@ -618,6 +618,14 @@ CASES = [
         env={"CML_PY_MAX_EVAL_MB": "16"},
         error=("p.csv", "CML_PY_MAX_EVAL_MB"),
     ),
+    Case(
+        "evaluate over the memory budget behind a row longer than 64 KiB",
+        ("evaluate", "p.csv"),
+        2,
+        {"p.csv": "y_true,y_pred\n" + "a" * 70_000 + ",b\n" + "0,0\n1,1\n" * 250_000},
+        env={"CML_PY_MAX_EVAL_MB": "16"},
+        error=("p.csv", "CML_PY_MAX_EVAL_MB"),
+    ),
     Case("resamples out of range", ("evaluate", "p.csv", "--resamples", "1000000000"), 2),
     Case(
         "evaluate with a negative seed",

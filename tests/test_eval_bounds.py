@@ -146,3 +146,70 @@ def test_undecodable_predictions_are_bad_input(
         pr.read_predictions(path, display=filename)
     assert str(exc.value).startswith(f"{filename}: ")
     assert message in str(exc.value).lower()
+
+
+def refused(path, budget_mib: int) -> str | None:
+    """The memory check's message for `path` under this budget, or None if it passes."""
+    try:
+        pr.read_predictions(path, limits=lim.Limits(eval_bytes=budget_mib * lim.MIB))
+    except CmlError as exc:
+        if "CML_PY_MAX_EVAL_MB" in str(exc):
+            return str(exc)
+        raise
+    return None
+
+
+SHORT_ROWS = "0,0\n1,1\n" * 250_000  # 500,000 rows of 2 numbers: 24 MB at 24 B a cell
+LONG = "a" * 70_000  # longer than a 64 KiB sample
+PROBA_HEADER = "y_true,y_pred," + ",".join(f"proba_{LONG}{i}" for i in range(2)) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "columns"),
+    [
+        ("y_true,y_pred\n" + LONG + ",b\n" + SHORT_ROWS, 2),  # a long first row
+        ("y_true,y_pred\n" + LONG + ",b\n" + SHORT_ROWS + LONG + ",b\n", 2),  # first and last
+        (PROBA_HEADER + SHORT_ROWS.replace("0,0\n", "0,0,1,0\n").replace("1,1\n", "1,1,0,1\n"), 4),
+    ],
+    ids=["first row", "first and last rows", "header"],
+)
+def test_long_lines_do_not_hide_the_rows_from_the_memory_check(
+    tmp_path, content: str, columns: int
+) -> None:
+    """Rows were estimated from the first 64 KiB alone, and not at all when it held less
+    than two lines: a long header or first row let 500,000 rows through unchecked."""
+    path = tmp_path / "p.csv"
+    path.write_text(content)
+    message = refused(path, 16)
+    assert message is not None
+    rows = int(message.split("about ", 1)[1].split(" rows", 1)[0].replace(",", ""))
+    assert 500_000 <= rows < 600_000 and f"× {columns} columns" in message
+
+
+def test_text_cells_are_charged_more_than_numbers(tmp_path) -> None:
+    numbers, labels = tmp_path / "numbers.csv", tmp_path / "labels.csv"
+    numbers.write_text("y_true,y_pred\n" + "10,10\n11,12\n" * 50_000)
+    labels.write_text("y_true,y_pred\n" + "aa,aa\nab,ac\n" * 50_000)  # as many bytes a row
+    assert refused(numbers, 16) is None  # 100,000 rows × 2 × 24 B: 4.6 MiB of 8
+    message = refused(labels, 16)  # × 64 B: 12.2 MiB
+    assert message is not None and "2 columns (2 of them text)" in message
+    assert refused(labels, 32) is None
+
+
+def test_rows_longer_than_every_sample_are_measured_whole(tmp_path) -> None:
+    """Thousands of proba_ columns make every row longer than a sample: the rows are
+    counted from one measured whole, not skipped (which once disabled the check)."""
+    path = tmp_path / "wide.csv"
+    classes = 12_000
+    header = "y_true,y_pred," + ",".join(f"proba_{i}" for i in range(classes))
+    row = "0,0," + ",".join(["0.1"] * classes)
+    path.write_text(header + "\n" + "\n".join([row] * 300) + "\n")
+    message = refused(path, 128)
+    assert message is not None and "about 30" in message and "12,002 columns" in message
+    assert refused(path, 256) is None
+
+
+def test_the_memory_check_reads_data_from_git_as_from_disk(tmp_path) -> None:
+    data = ("y_true,y_pred\n" + "a" * 70_000 + ",b\n" + SHORT_ROWS).encode()
+    with pytest.raises(CmlError, match="CML_PY_MAX_EVAL_MB"):
+        pr.read_predictions("main:p.csv", data=data, limits=lim.Limits(eval_bytes=16 * lim.MIB))

@@ -8,6 +8,7 @@ head confusion matrices line up cell for cell.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,25 +142,26 @@ def read_predictions(
     """Read a predictions CSV (from disk, or `data` read from git).
 
     The file's size and the memory its evaluation would need (rows × columns, estimated
-    from the first 64 KiB) are checked before it is read, so a huge or very wide file is
-    refused with a message instead of a MemoryError. pyarrow's multi-threaded CSV reader
-    is used when it is installed (it also spares importing pandas), pandas' otherwise.
+    from a few samples, see check_memory) are checked before it is read, so a huge or
+    very wide file is refused with a message instead of a MemoryError. pyarrow's
+    multi-threaded CSV reader is used when it is installed (it also spares importing
+    pandas), pandas' otherwise.
     """
     name = display or str(path)
     limits = limits or lim.active()
     if data is not None:
-        size, head = len(data), data[:65536]
+        lim.check_size(name, len(data), limits, field="data_bytes")
+        check_memory(name, len(data), io.BytesIO(data), limits)
     else:
         try:
             with open(path, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                head = handle.read(65536)
+                lim.check_size(name, size, limits, field="data_bytes")
+                check_memory(name, size, handle, limits)
         except FileNotFoundError:
             raise CmlError(f"{name}: predictions file does not exist") from None
         except OSError as exc:
             raise CmlError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    lim.check_size(name, size, limits, field="data_bytes")
-    check_memory(name, size, head, limits)
     source: Any = data if data is not None else path
     try:
         columns = _read_with_pyarrow(source, name)
