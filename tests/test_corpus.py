@@ -592,6 +592,13 @@ CASES = [
         error=("base.csv and head.csv cannot be paired", "ids are text", "are numbers"),
     ),
     Case(
+        "evaluate proba_ columns that name no class",
+        ("evaluate", "p.csv"),
+        2,
+        {"p.csv": "y_true,y_pred,proba_x,proba_y\n0,0,0.9,0.1\n1,1,0.2,0.8\n"},
+        error=("p.csv", "proba_x", "expected proba_<class>"),
+    ),
+    Case(
         "evaluate text scores",
         ("evaluate", "p.csv"),
         2,

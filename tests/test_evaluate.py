@@ -133,6 +133,15 @@ def test_task_inference(y_true, y_pred, proba, expected) -> None:
         ("y_true,y_pred,proba_0\n1,1,x\n", "proba_* columns must hold numbers"),
         ("id,y_true,y_pred\n1,0,0\n1,1,1\n", "duplicate values"),
         ('y_true,y_pred\n"a\n', "cannot read predictions CSV"),
+        (
+            "y_true,y_pred,proba_x,proba_y\n0,0,0.9,0.1\n1,1,0.2,0.8\n",
+            "no proba_ column names a class of y_true or y_pred: got 'proba_x', 'proba_y', "
+            "expected proba_<class> for the classes '0', '1'",
+        ),
+        (
+            "y_true,y_pred,proba_1.0\n0.0,1.0,0.8\n1.0,1.0,0.9\n",  # labels read as 0 and 1
+            "got 'proba_1.0', expected proba_<class> for the classes '0', '1'",
+        ),
     ],
 )
 def test_bad_predictions_files(tmp_path, csv: str, message: str) -> None:
@@ -141,6 +150,19 @@ def test_bad_predictions_files(tmp_path, csv: str, message: str) -> None:
     with pytest.raises(CmlError) as exc:
         read_predictions(path, display="p.csv")
     assert message in str(exc.value) and str(exc.value).startswith("p.csv")
+
+
+def test_scores_for_a_class_absent_from_the_rows_are_kept(tmp_path) -> None:
+    """Only proba_ names that match no class at all are refused: a class the test rows
+    happen not to contain, beside classes they do, is a real class of the model."""
+    path = tmp_path / "p.csv"
+    path.write_text("y_true,y_pred,proba_0,proba_1,proba_2\n0,0,0.7,0.2,0.1\n1,1,0.1,0.8,0.1\n")
+    predictions = read_predictions(path)
+    assert predictions.proba_labels == ("0", "1", "2")
+    assert evaluate(predictions)["log_loss"] == pytest.approx(-np.mean(np.log([0.7, 0.8])))
+    floats = tmp_path / "floats.csv"
+    floats.write_text("y_true,y_pred,proba_0,proba_1\n0.0,0.0,0.7,0.3\n1.0,1.0,0.2,0.8\n")
+    assert evaluate(read_predictions(floats))["accuracy"] == 1
 
 
 def test_nest_round_trips_through_flatten() -> None:

@@ -246,6 +246,8 @@ def predictions_from_columns(
             raise CmlError(f"{name}: regression needs numeric y_true and y_pred") from None
         if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
             raise CmlError(f"{name}: y_true and y_pred must be finite numbers")
+    elif proba_cols:
+        _check_proba_names(name, proba_cols, y_true, y_pred)
     return Predictions(
         source=name,
         y_true=y_true,
@@ -255,6 +257,34 @@ def predictions_from_columns(
         proba_labels=tuple(str(c)[len(PROBA_PREFIX) :] for c in proba_cols),
         task=task,
     )
+
+
+def _check_proba_names(
+    name: str, proba_cols: list[str], y_true: np.ndarray, y_pred: np.ndarray
+) -> None:
+    """At least one proba_<class> column must name a class of y_true or y_pred.
+
+    Scores for a class absent from these rows, beside ones that match, are fine; but
+    when none matches (proba_x, proba_y for labels 0, 1) the names are wrong, and each
+    column would become a phantom class that skews every macro average.
+    """
+    named = {c[len(PROBA_PREFIX) :] for c in proba_cols}
+    if y_true.dtype.kind != "f" and y_pred.dtype.kind != "f":  # formatted as in the whole
+        first = _label_strings(np.concatenate([y_true[:1], y_pred[:1]])).tolist()
+        if named.intersection(first):
+            return  # the usual case, in O(1)
+    classes = set(_factorize(y_true)[1].tolist()) | set(_factorize(y_pred)[1].tolist())
+    if named.isdisjoint(classes):
+        raise CmlError(
+            f"{name}: no proba_ column names a class of y_true or y_pred: got "
+            f"{_listed(proba_cols)}, expected proba_<class> for the classes "
+            f"{_listed(list(_sort_labels(classes)))}"
+        )
+
+
+def _listed(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) if len(n) <= 40 else repr(n[:40] + "…") for n in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
