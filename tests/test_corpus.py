@@ -599,6 +599,13 @@ CASES = [
         error=("p.csv", "proba_x", "expected proba_<class>"),
     ),
     Case(
+        "evaluate scores whose sum overflows",
+        ("evaluate", "p.csv", "--json"),
+        0,
+        {"p.csv": "y_true,y_pred,proba_0,proba_1\n0,0,1e308,1e308\n1,1,1e308,1e308\n"},
+        stdout=('"log_loss": 0.693147',),
+    ),
+    Case(
         "evaluate text scores",
         ("evaluate", "p.csv"),
         2,

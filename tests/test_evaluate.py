@@ -165,6 +165,25 @@ def test_scores_for_a_class_absent_from_the_rows_are_kept(tmp_path) -> None:
     assert evaluate(read_predictions(floats))["accuracy"] == 1
 
 
+def test_scores_whose_sum_overflows_are_normalised_without_overflow() -> None:
+    """Scores need not sum to 1, so each row is normalised; 1e308 + 1e308 overflowed to
+    inf and every such row got p = 0, a log loss of 36 instead of log(2)."""
+    import warnings
+
+    frame = pd.DataFrame(
+        {
+            "y_true": [0, 1, 1],
+            "y_pred": [0, 1, 0],
+            "proba_0": [1e308, 1e308, 1.5e308],
+            "proba_1": [1e308, 1e308, 0.5e308],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning: overflow on stderr
+        got = evaluate(predictions_from_frame(frame, "p.csv"))
+    assert got["log_loss"] == pytest.approx(-np.mean(np.log([0.5, 0.5, 0.25])), rel=1e-12)
+
+
 def test_nest_round_trips_through_flatten() -> None:
     from cml_py.metrics.parse import flatten
 

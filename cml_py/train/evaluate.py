@@ -151,9 +151,15 @@ def scored_classes(enc: Encoded) -> list[int]:
 
 def log_loss_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per-row log loss; scores are normalised per row first, so they need not sum to 1
-    exactly (a CSV rounds them)."""
-    totals = scores.sum(axis=1)
+    exactly (a CSV rounds them). A row whose sum overflows (1e308 twice) is normalised
+    by its largest score first: the same shares, where the plain sum would give p = 0."""
+    with np.errstate(over="ignore"):
+        totals = scores.sum(axis=1)
     p = _safe_div(scores[np.arange(len(y)), y], totals)
+    overflowed = np.flatnonzero(np.isinf(totals))
+    if len(overflowed):
+        rows = scores[overflowed] / scores[overflowed].max(axis=1, keepdims=True)
+        p[overflowed] = rows[np.arange(len(overflowed)), y[overflowed]] / rows.sum(axis=1)
     losses: np.ndarray = -np.log(np.clip(p, EPS, 1 - EPS))
     return losses
 
