@@ -606,6 +606,13 @@ CASES = [
         stdout=('"log_loss": 0.693147',),
     ),
     Case(
+        "evaluate regression values near 1e308",
+        ("evaluate", "p.csv", "--base", "p.csv", "--json"),
+        0,
+        {"p.csv": "y_true,y_pred\n1e308,-1e308\n-1e308,1e308\n1.5,2.5\n"},
+        stdout=('"rmse": null', '"rmse_nonfinite": "inf"'),
+    ),
+    Case(
         "evaluate text scores",
         ("evaluate", "p.csv"),
         2,

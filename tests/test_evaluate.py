@@ -184,6 +184,21 @@ def test_scores_whose_sum_overflows_are_normalised_without_overflow() -> None:
     assert got["log_loss"] == pytest.approx(-np.mean(np.log([0.5, 0.5, 0.25])), rel=1e-12)
 
 
+def test_regression_values_that_overflow_give_non_finite_metrics_quietly() -> None:
+    import warnings
+
+    from cml_py.train.stats import paired_statistics
+
+    frame = pd.DataFrame({"y_true": [1e308, -1e308, 1.5], "y_pred": [-1e308, 1e308, 2.5]})
+    predictions = predictions_from_frame(frame, "r.csv", task="regression")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = evaluate(predictions)
+        paired = paired_statistics(predictions, predictions, resamples=200)
+    assert got["rmse"] == got["mae"] == math.inf and "r2" not in got
+    assert paired.head["rmse"] == math.inf and "rmse" not in paired.stats  # no interval
+
+
 def test_nest_round_trips_through_flatten() -> None:
     from cml_py.metrics.parse import flatten
 

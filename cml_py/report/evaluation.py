@@ -64,6 +64,18 @@ def paired_text(
     return header + "\n" + text_table(table) + "\n"
 
 
+def metric_values(values: dict[str, float]) -> dict[str, Any]:
+    """Metrics for JSON as report.json writes values: a non-finite one (RMSE of values
+    near 1e308) is null with a sibling `<name>_nonfinite` of "inf", "-inf" or "NaN", as
+    JSON has no infinity."""
+    from cml_py.report.json_out import _put
+
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        _put(out, name, value)
+    return out
+
+
 def _number(value: float) -> Any:
     return value if math.isfinite(value) else None
 

@@ -191,16 +191,24 @@ def classification_metrics(
     return {name: v for name, v in values.items() if not math.isnan(v)}
 
 
+def overflow_ok() -> np.errstate:
+    """Regression values near float64's limit (1e308) overflow to inf, and inf - inf to
+    NaN: the metrics then say inf (RMSE, MAE), -inf or nothing (R²), as any non-finite
+    metric is reported, with no numpy warning on stderr."""
+    return np.errstate(over="ignore", invalid="ignore")
+
+
 def regression_sums(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per-row terms whose sums determine every regression metric (see regression_from_sums)."""
-    err = pred - y
-    nonzero = y != 0
-    ape = np.zeros_like(y)
-    np.divide(np.abs(err), np.abs(y), out=ape, where=nonzero)
-    return np.stack(
-        [err * err, np.abs(err), ape, nonzero.astype(np.float64), y, y * y, np.ones_like(y)],
-        axis=-1,
-    )
+    with overflow_ok():
+        err = pred - y
+        nonzero = y != 0
+        ape = np.zeros_like(y)
+        np.divide(np.abs(err), np.abs(y), out=ape, where=nonzero)
+        return np.stack(
+            [err * err, np.abs(err), ape, nonzero.astype(np.float64), y, y * y, np.ones_like(y)],
+            axis=-1,
+        )
 
 
 def regression_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
@@ -210,18 +218,21 @@ def regression_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
     error, and scikit-learn's epsilon turns it into a meaningless 1e15.
     """
     se, ae, ape, nonzero, y, y2, n = (sums[..., i] for i in range(7))
-    ss_tot = y2 - y * y / n
-    out = {
-        "rmse": np.sqrt(se / n),
-        "mae": ae / n,
-        "r2": np.where(ss_tot > 0, 1 - se / np.where(ss_tot > 0, ss_tot, 1), np.nan),
-        "mape": np.where(nonzero > 0, ape / np.where(nonzero > 0, nonzero, 1), np.nan),
-    }
+    with overflow_ok():
+        ss_tot = y2 - y * y / n
+        out = {
+            "rmse": np.sqrt(se / n),
+            "mae": ae / n,
+            "r2": np.where(ss_tot > 0, 1 - se / np.where(ss_tot > 0, ss_tot, 1), np.nan),
+            "mape": np.where(nonzero > 0, ape / np.where(nonzero > 0, nonzero, 1), np.nan),
+        }
     return out
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    values = regression_from_sums(regression_sums(y, pred).sum(axis=0))
+    with overflow_ok():
+        totals = regression_sums(y, pred).sum(axis=0)
+    values = regression_from_sums(totals)
     return {name: float(v) for name, v in values.items() if not math.isnan(float(v))}
 
 

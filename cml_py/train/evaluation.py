@@ -30,7 +30,12 @@ def evaluate_files(
         values = compute(head)
         if as_json:
             return out.to_json(
-                {"source": str(predictions), "task": head.task, "n": head.n, "metrics": values}
+                {
+                    "source": str(predictions),
+                    "task": head.task,
+                    "n": head.n,
+                    "metrics": out.metric_values(values),
+                }
             )
         return out.metrics_text(values, n=head.n, task=head.task, source=str(predictions))
     from cml_py.train.stats import paired_statistics
@@ -47,8 +52,8 @@ def evaluate_files(
             {
                 "task": head.task,
                 "n": result.n,
-                "base": result.base,
-                "head": result.head,
+                "base": out.metric_values(result.base),
+                "head": out.metric_values(result.head),
                 "stats": {name: out.stat_dict(stat) for name, stat in result.stats.items()},
             }
         )

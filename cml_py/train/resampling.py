@@ -163,12 +163,13 @@ def _regression_draws(
     rng = _rng(seed, _FAMILY_BLOCKS)
     g, block = _blocks(models[0].n, rng)
     weights = _block_weights(g, resamples, rng)
-    per_model = [
-        ev.regression_from_sums(
-            weights @ _block_sums(block, g, ev.regression_sums(p.y_true, p.y_pred))
-        )
-        for p in models
-    ]
+    with ev.overflow_ok():  # sums of values near 1e308: inf, and no stat for that metric
+        per_model = [
+            ev.regression_from_sums(
+                weights @ _block_sums(block, g, ev.regression_sums(p.y_true, p.y_pred))
+            )
+            for p in models
+        ]
     return {name: np.stack([d[name] for d in per_model], axis=1) for name in per_model[0]}
 
 
