@@ -363,3 +363,15 @@ def test_evaluate_command(tmp_path: Path, capsys) -> None:
     assert bad.code == 2 and "cannot be paired: main has 2 test rows and this PR has 400" in bad.err
     missing = run_cli(capsys, "evaluate", str(tmp_path / "none.csv"))
     assert missing.code == 2 and "predictions file does not exist" in missing.err
+
+
+def test_evaluate_text_output_replaces_control_characters(tmp_path: Path, capsys) -> None:
+    """Labels are the file's text and become metric names (per_class.<label>.f1): a NUL,
+    a bell or an escape must not reach the terminal or CI log, as in the text report."""
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"y_true,y_pred\na\x00b,a\x00b\nc\x07\x1b[31m,c\x07\x1b[31m\n")
+    for args in ((), ("--base", str(path))):
+        result = run_cli(capsys, "evaluate", str(path), *args)
+        assert result.code == 0, result.err
+        assert "per_class.a\ufffdb.f1" in result.out and "per_class.c\ufffd\ufffd[31m" in result.out
+        assert not any(c in result.out for c in "\x00\x07\x1b")

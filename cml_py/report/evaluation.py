@@ -9,6 +9,7 @@ from typing import Any
 from cml_py.model import PairedStat
 from cml_py.report.format import fmt_delta, fmt_float, fmt_pair
 from cml_py.report.tables import text_table
+from cml_py.report.text import _plain
 from cml_py.report.view import Table, interval_text
 
 
@@ -25,8 +26,10 @@ def stat_verdict(stat: PairedStat) -> str:
 
 
 def metrics_text(values: dict[str, float], *, n: int, task: str, source: str) -> str:
-    rows = tuple((name, fmt_float(value)) for name, value in values.items())
-    header = f"{source}: {task}, {n:,} rows"
+    # Metric names carry the file's labels (per_class.<label>.f1): no control character
+    # of theirs reaches the terminal or CI log, as in the text report.
+    rows = tuple((_plain(name), fmt_float(value)) for name, value in values.items())
+    header = f"{_plain(source)}: {task}, {n:,} rows"
     return header + "\n" + text_table(Table(("Metric", "Value"), "lr", rows)) + "\n"
 
 
@@ -48,7 +51,7 @@ def paired_text(
         stat = stats.get(name)
         rows.append(
             (
-                name,
+                _plain(name),
                 b,
                 h,
                 stat_interval(stat) if stat else fmt_delta(head[name] - base[name]),
