@@ -129,7 +129,17 @@ def test_task_inference(y_true, y_pred, proba, expected) -> None:
     [
         ("id,y_pred\n1,0\n", "missing column y_true"),
         ("y_true,y_pred\n", "no rows"),
-        ("y_true,y_pred\n1,\n", "row 2: y_pred is empty"),
+        ("y_true,y_pred\n1,\n", "row 2: y_pred is missing (empty or NaN; 1 row in all)"),
+        (
+            "y_true,y_pred\n1,1\n1,nan\n0,NaN\n",
+            "row 3: y_pred is missing (empty or NaN; 2 rows in all), expected a value in every row",
+        ),
+        (
+            "y_true\ty_pred\n1\t1\n",
+            "missing columns y_true, y_pred; expected columns id (optional), y_true, y_pred and "
+            "proba_<class> (optional); the header is separated by tabs, but predictions files "
+            "are CSV",
+        ),
         ("y_true,y_pred,proba_0\n1,1,x\n", "proba_* columns must hold numbers"),
         ("id,y_true,y_pred\n1,0,0\n1,1,1\n", "duplicate values"),
         ('y_true,y_pred\n"a\n', "cannot read predictions CSV"),

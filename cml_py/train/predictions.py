@@ -170,6 +170,16 @@ def read_predictions(
     return predictions_from_columns(columns, name, task=task)
 
 
+def _separator_hint(columns: dict[str, np.ndarray]) -> str:
+    """For a header that holds the expected names but split by tabs or semicolons (a
+    .tsv, a spreadsheet's export): predictions files are comma-separated."""
+    for header in columns:
+        for separator, what in (("\t", "tabs"), (";", "semicolons")):
+            if {"y_true", "y_pred"} <= {h.strip() for h in header.split(separator)}:
+                return f"; the header is separated by {what}, but predictions files are CSV"
+    return ""
+
+
 def _missing(values: np.ndarray) -> np.ndarray:
     """Empty cells as read: NaN in numeric columns, None/NaN in text columns."""
     if values.dtype.kind == "f":
@@ -206,14 +216,20 @@ def predictions_from_columns(
         raise CmlError(
             f"{name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
             "expected columns id (optional), y_true, y_pred and proba_<class> (optional)"
+            + _separator_hint(columns)
         )
     if len(columns["y_true"]) == 0:
         raise CmlError(f"{name}: no rows")
     for column in ("y_true", "y_pred"):
         empty = _missing(columns[column])
         if empty.any():
-            row = int(np.flatnonzero(empty)[0]) + 2
-            raise CmlError(f"{name}: row {row}: {column} is empty")
+            # Both readers read an empty cell and NaN (nan, NA, null…) alike.
+            rows = np.flatnonzero(empty)
+            count = f"{len(rows):,} row{'s' if len(rows) > 1 else ''}"
+            raise CmlError(
+                f"{name}: row {int(rows[0]) + 2}: {column} is missing (empty or NaN; "
+                f"{count} in all), expected a value in every row"
+            )
     proba_cols = [c for c in columns if c.startswith(PROBA_PREFIX)]
     proba = None
     if proba_cols:
