@@ -209,6 +209,14 @@ def test_regression_values_that_overflow_give_non_finite_metrics_quietly() -> No
     assert paired.head["rmse"] == math.inf and "rmse" not in paired.stats  # no interval
 
 
+def test_proba_names_are_checked_against_labels_as_each_column_writes_them() -> None:
+    """True in a boolean y_true is the label "True", not "1" (as it would be if y_true's
+    and y_pred's first values were looked at as one array)."""
+    frame = pd.DataFrame({"y_true": [True, False], "y_pred": [0, 0], "proba_1": [0.5, 0.5]})
+    with pytest.raises(CmlError, match="expected proba_<class> for the classes '0', 'False'"):
+        predictions_from_frame(frame, "p.csv")
+
+
 def test_nest_round_trips_through_flatten() -> None:
     from cml_py.metrics.parse import flatten
 

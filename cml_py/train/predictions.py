@@ -286,7 +286,7 @@ def _check_proba_names(
     """
     named = {c[len(PROBA_PREFIX) :] for c in proba_cols}
     if y_true.dtype.kind != "f" and y_pred.dtype.kind != "f":  # formatted as in the whole
-        first = _label_strings(np.concatenate([y_true[:1], y_pred[:1]])).tolist()
+        first = [_label_strings(y[:1])[0] for y in (y_true, y_pred)]
         if named.intersection(first):
             return  # the usual case, in O(1)
     classes = set(_factorize(y_true)[1].tolist()) | set(_factorize(y_pred)[1].tolist())
