@@ -31,7 +31,12 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]  # chosen at import time
     pass
 
 
-def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+def _construct_mapping(loader: Any, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+    if not isinstance(node, yaml.MappingNode):  # `!!map [1, 2]`
+        found = "sequence" if isinstance(node, yaml.SequenceNode) else "scalar"
+        raise yaml.constructor.ConstructorError(
+            None, None, f"expected a mapping node, but found {found}", node.start_mark
+        )
     loader.flatten_mapping(node)
     seen: dict[Any, Any] = {}
     for key_node, value_node in node.value:
@@ -145,6 +150,41 @@ def check_expansion(root: yaml.Node, source: str, limits: lim.Limits) -> None:
         stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
 
 
+def _unconstructible(loader: Any, root: yaml.Node) -> tuple[yaml.ScalarNode, Exception] | None:
+    """The first scalar of the document, in reading order, that its tag's constructor
+    cannot turn into a value, with the constructor's exception."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            constructor = loader.yaml_constructors.get(node.tag)
+            if constructor is None:
+                continue
+            try:
+                constructor(loader, node)
+            except Exception as exc:
+                return node, exc
+        stack.extend(reversed(_children(node)))
+    return None
+
+
+def _construct_failure(source: str, node: yaml.ScalarNode, exc: Exception) -> str:
+    mark = node.start_mark
+    kind = node.tag.rpartition(":")[2]
+    shown = repr(node.value) if len(node.value) <= 60 else repr(node.value[:57] + "...")
+    detail = ""
+    if kind == "timestamp":  # a date that looks like one but is not: say what is wrong
+        detail = f" ({exc}); quote it to keep it as text" if isinstance(exc, ValueError) else ""
+    return (
+        f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {shown} is not a valid "
+        f"{kind}{detail}"
+    )
+
+
 def load_yaml(text: str | bytes, source: str, *, limits: lim.Limits | None = None) -> Any:
     """Parse YAML within the limits, turning any parse error into a one-line CmlError
     with line and column."""
@@ -156,7 +196,19 @@ def load_yaml(text: str | bytes, source: str, *, limits: lim.Limits | None = Non
         if node is None:
             return None
         check_expansion(node, source, limits)
-        return loader.construct_document(node)
+        try:
+            return loader.construct_document(node)
+        except (yaml.YAMLError, RecursionError, MemoryError):
+            raise
+        except Exception:
+            # PyYAML's scalar constructors fail with plain ValueError, KeyError,
+            # AttributeError… (`2020-13-01`, `!!bool maybe`, `!!timestamp x`), which
+            # carry no position. Only then are the scalars constructed one by one to
+            # find the value to name: the common, valid document pays nothing for it.
+            failed = _unconstructible(loader, node)
+            if failed is None:
+                raise  # not a value in the document: a bug in cml-py, reported as one
+            raise CmlError(_construct_failure(source, *failed)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

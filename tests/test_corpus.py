@@ -109,18 +109,27 @@ PR_EVENT = {"number": 7, "pull_request": {"number": 7, "head": {"sha": "c" * 40}
 EVENT = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": "event.json"}
 
 
-def broken_main(path: Path) -> None:
-    """A tag `broken` on main whose metrics.json does not parse (the PR cannot fix it)."""
-    repo = path.parent
+def main_commit(tag: str, files: dict[str, str]) -> Callable[[Path], None]:
+    """A commit on main writing `files`, tagged `tag` (a base the PR cannot fix)."""
 
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    def make(path: Path) -> None:
+        repo = path.parent
 
-    git("checkout", "-q", "main")
-    (repo / "metrics.json").write_text('{"acc": ')
-    git("commit", "-q", "-am", "broken")
-    git("tag", "broken")
-    git("checkout", "-q", "feature")
+        def git(*args: str) -> None:
+            subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+        git("checkout", "-q", "main")
+        for name, text in files.items():
+            (repo / name).write_text(text)
+        git("add", "-A")
+        git("commit", "-q", "-m", tag)
+        git("tag", tag)
+        git("checkout", "-q", "feature")
+
+    return make
+
+
+broken_main = main_commit("broken", {"metrics.json": '{"acc": '})  # does not parse
 
 
 CASES = [
@@ -187,6 +196,51 @@ CASES = [
         2,
         {"m.yaml": "a: 1\x00\n"},
         error=("m.yaml", "U+0000", "not allowed"),
+    ),
+    *(
+        Case(
+            f"yaml value that cannot be constructed: {text}",
+            ("diff", "--metrics", "m.yaml"),
+            2,
+            {"m.yaml": text + "\n"},
+            error=(f"m.yaml:1:{column}: invalid YAML", message),
+        )
+        for text, column, message in (
+            ("acc: 2020-13-01", 6, "'2020-13-01' is not a valid timestamp (month must be in"),
+            ("acc: 2020-02-30", 6, "'2020-02-30' is not a valid timestamp (day is out of range"),
+            ("acc: 2001-12-14 21:59:43.10 +25:00", 6, "is not a valid timestamp (offset must"),
+            ("acc: !!float abc", 6, "'abc' is not a valid float"),
+            ("acc: !!int abc", 6, "'abc' is not a valid int"),
+            ("acc: !!int ''", 6, "'' is not a valid int"),
+            ("acc: !!bool maybe", 6, "'maybe' is not a valid bool"),
+            ("acc: !!timestamp xyz", 6, "'xyz' is not a valid timestamp"),
+            ("acc: !!map [1, 2]", 6, "expected a mapping node, but found sequence"),
+            ("2020-99-01: 1", 1, "'2020-99-01' is not a valid timestamp"),
+        )
+    ),
+    Case(
+        "params value that cannot be constructed",
+        ("diff",),
+        2,
+        {"params.yaml": "lr: 0.1\nwhen: [2020-13-01]\n"},
+        error=("params.yaml:2:8: invalid YAML", "'2020-13-01' is not a valid timestamp"),
+    ),
+    Case(
+        "main's metrics value cannot be constructed",
+        ("report", "-o", "-", "--format", "text", "--base", "baddate", "--metrics", "m.yaml"),
+        0,
+        {
+            ".tagged": main_commit("baddate", {"m.yaml": "acc: 2020-13-01\n"}),
+            "m.yaml": "acc: 0.9\n",
+        },
+        stdout=("m.yaml could not be read", "is not a valid timestamp", "treated as absent"),
+    ),
+    Case(
+        "main's params value cannot be constructed",
+        ("report", "-o", "-", "--format", "text", "--base", "badparam"),
+        0,
+        {".tagged": main_commit("badparam", {"params.yaml": "lr: !!float abc\n"})},
+        stdout=("params.yaml could not be read", "'abc' is not a valid float"),
     ),
     Case(
         "yaml 5,000-digit integer",
@@ -447,6 +501,27 @@ CASES = [
         2,
         {"cml.yaml": "metrics: [metrics.json]\ngate:\n  1: {min: 0.5}\n"},
         error=("cml.yaml", "gate"),
+    ),
+    Case(
+        "cml.yaml base that is no date",
+        ("gate",),
+        2,
+        {"cml.yaml": "metrics: [metrics.json]\nbase: 2020-13-01\n"},
+        error=("cml.yaml:2:7: invalid YAML", "'2020-13-01' is not a valid timestamp"),
+    ),
+    Case(
+        "cml.yaml gate limit that cannot be constructed",
+        ("gate",),
+        2,
+        {"cml.yaml": "metrics: [metrics.json]\ngate: {acc: {min: !!float abc}}\n"},
+        error=("cml.yaml:2:19: invalid YAML", "'abc' is not a valid float"),
+    ),
+    Case(
+        "main's cml.yaml value cannot be constructed",
+        ("gate", "--base", "badconf"),
+        2,
+        {".tagged": main_commit("badconf", {"cml.yaml": "gate: {acc: {min: !!float abc}}\n"})},
+        error=("badconf:cml.yaml:1:", "'abc' is not a valid float", "must be valid"),
     ),
     Case(
         "cml.yaml nested 150 deep",
