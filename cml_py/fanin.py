@@ -35,6 +35,7 @@ from cml_py.model import (
     Verdict,
     is_number,
 )
+from cml_py.unicode import check_unicode
 
 E = TypeVar("E", bound=Enum)
 
@@ -264,7 +265,8 @@ def _read_leg(directory: Path) -> dict[str, Any]:
     try:
         limits = lim.active()
         lim.check_file(path, str(path), limits)
-        data = json.loads(path.read_text(encoding="utf-8"), parse_int=number_from_digits)
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text, parse_int=number_from_digits)
     except FileNotFoundError:
         raise CmlError(
             f"{path}: no report.json in this leg's directory; each leg runs "
@@ -277,6 +279,7 @@ def _read_leg(directory: Path) -> dict[str, Any]:
         raise CmlError(f"{path}: cannot read the leg's report: {reason}") from None
     if not isinstance(data, dict) or "metrics" not in data or "gate" not in data:
         raise CmlError(f"{path}: not a cml-py report.json")
+    check_unicode(data, text, str(path), json=True)
     return data
 
 

@@ -23,6 +23,7 @@ import yaml
 from cml_py import limits as lim
 from cml_py.errors import CmlError
 from cml_py.model import HugeInt
+from cml_py.unicode import check_unicode
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -197,7 +198,7 @@ def load_yaml(text: str | bytes, source: str, *, limits: lim.Limits | None = Non
             return None
         check_expansion(node, source, limits)
         try:
-            return loader.construct_document(node)
+            tree = loader.construct_document(node)
         except (yaml.YAMLError, RecursionError, MemoryError):
             raise
         except Exception:
@@ -209,6 +210,8 @@ def load_yaml(text: str | bytes, source: str, *, limits: lim.Limits | None = Non
             if failed is None:
                 raise  # not a value in the document: a bug in cml-py, reported as one
             raise CmlError(_construct_failure(source, *failed)) from None
+        check_unicode(tree, text, source)  # libyaml refuses `"\ud800"`, PyYAML alone not
+        return tree
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

@@ -329,6 +329,50 @@ CASES = [
         error=("metrics.json", "'a.b' appears twice"),
     ),
     Case("binary file as json", ("diff",), 2, {"metrics.json": b"\x89PNG\r\n\x1a\n\x00\x00"}),
+    *(
+        Case(
+            f"json lone surrogate: {' '.join(args)}",
+            args,
+            2,
+            {"metrics.json": '{"acc": 0.9, "\\ud800": 1}'},
+            error=("metrics.json: the name '\\ud800' is not valid Unicode", "lone surrogate"),
+        )
+        for args in (
+            ("diff",),
+            ("gate",),
+            ("report", "-o", "-"),
+            ("report", "-o", "-", "--format", "json"),
+            ("report", "-o", "-", "--format", "junit"),
+        )
+    ),
+    Case(
+        "json lone low surrogate in a params value",
+        ("diff", "--json", "--params", "p.json"),
+        2,
+        {"p.json": '{"a": {"b": ["x", "\\udc80"]}}'},
+        error=("p.json: the value of 'a.b.1' is not valid Unicode", "(\\udc80)"),
+    ),
+    Case(
+        "json surrogate pair",
+        ("diff", "--all", "--params", "p.json"),
+        0,
+        {"p.json": '{"\\ud83d\\ude00": "\\ud83d\\ude00", "b": "\\\\ud800"}'},
+        stdout=("\U0001f600",),
+    ),
+    Case(
+        "yaml lone surrogate escape",
+        ("diff", "--params", "p.yaml"),
+        2,
+        {"p.yaml": 'a: "\\ud800"\n'},
+        error=("p.yaml:1:", "invalid YAML"),
+    ),
+    Case(
+        "toml lone surrogate escape",
+        ("diff", "--params", "p.toml"),
+        2,
+        {"p.toml": 'a = "\\udc80"\n'},
+        error=("p.toml", "invalid TOML", "not a Unicode scalar value"),
+    ),
     Case("empty metrics file", ("diff",), 0, {"metrics.json": ""}),
     Case(
         "toml 5,000-digit integer",
@@ -740,6 +784,13 @@ CASES = [
             )
         },
         error=("legs/a/report.json", "metrics.0.name", "expected a string"),
+    ),
+    Case(
+        "merged leg with a lone surrogate in a name",
+        ("report", "--merge", "legs/a", "-o", "-"),
+        2,
+        {"legs/a/report.json": leg(GOOD_LEG).replace('"name": "acc"', '"name": "acc\\ud800"')},
+        error=("legs/a/report.json", "the value of 'metrics.0.name' is not valid Unicode"),
     ),
     Case(
         "merged leg with a string for its metrics",

@@ -10,6 +10,7 @@ import pytest
 from cml_py.charts.dvc_plots import draw_plots
 from cml_py.dvc.plots import PlotData, parse_records
 from cml_py.dvc.project import TEMPLATES, PlotDef
+from cml_py.errors import CmlError
 from tests.conftest import Repo
 from tests.helpers import run_cli
 
@@ -81,6 +82,14 @@ def test_plot_data_shapes() -> None:
     ]
     dvclive = json.dumps({"roc": [{"fpr": 0, "tpr": 0}]}).encode()
     assert parse_records(dvclive, "roc.json") == [{"fpr": 0, "tpr": 0}]
+
+
+def test_plot_data_with_a_lone_surrogate_is_refused() -> None:
+    """`\\ud800` decodes to a string no UTF-8 writer accepts; a pair is one character."""
+    with pytest.raises(CmlError, match=r"roc\.json: the value of 'roc\.0\.label' is not valid"):
+        parse_records(b'{"roc": [{"fpr": 0, "label": "\\ud800"}]}', "roc.json")
+    emoji = parse_records(b'{"roc": [{"fpr": 0, "label": "\\ud83d\\ude00"}]}', "roc.json")
+    assert emoji == [{"fpr": 0, "label": "\U0001f600"}]
 
 
 # --- init looks first ----------------------------------------------------------------

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -179,3 +181,34 @@ def test_deeply_nested_input_does_not_recurse() -> None:
 def test_parse_table_rejects_ragged_long_rows() -> None:
     with pytest.raises(CmlError, match="the header has 2 columns but the values row has 3"):
         parse_table("a,1\nb,2,3\n", "x.csv", delimiter=",")
+
+
+def test_json_lone_surrogates_are_refused_and_pairs_kept() -> None:
+    """`\\ud800` alone decodes to a string no UTF-8 writer takes (printing it crashes)."""
+    with pytest.raises(CmlError, match=r"m\.json: the name 'a\.\\udfff' is not valid Unicode"):
+        parse('{"a": {"\\udfff": 1}}', "m.json")
+    with pytest.raises(CmlError, match=r"the value of 'a\.1' is not valid Unicode.*\(\\udc80\)"):
+        parse('{"a": [1, "x\\udc80"]}', "m.json")
+    assert parse('{"\\ud83d\\ude00": "\\uD83D\\uDE00", "b": "\\\\ud800"}', "m.json") == {
+        "\U0001f600": "\U0001f600",
+        "b": "\\ud800",  # an escaped backslash: text, not a surrogate
+    }
+
+
+def test_yaml_lone_surrogates_are_refused_without_libyaml_too() -> None:
+    """libyaml's scanner refuses `"\\ud800"`; PyYAML's own (an install without libyaml)
+    decodes it, so load_yaml checks what it built."""
+    script = (
+        "import yaml; del yaml.CSafeLoader\n"
+        "from cml_py.errors import CmlError\n"
+        "from cml_py.metrics.parse import parse_file\n"
+        "assert parse_file(b'e: \"\\\\U0001F600\"', 'p.yaml') == {'e': '\\U0001f600'}\n"
+        "try:\n"
+        "    parse_file(b'a: [\"\\\\U0000DC80\"]', 'p.yaml')\n"
+        "except CmlError as exc:\n"
+        "    print(exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.startswith("p.yaml: the value of 'a.0' is not valid Unicode"), proc.stdout

@@ -224,6 +224,11 @@ def test_images_only_from_the_artifact_and_only_pngs(
             "longer than 2000",
         ),
         (lambda p: p.unlink(), "expected report.json as a regular file"),
+        (
+            lambda p: edit_json(p, lambda d: d["metrics"][0].update(name="acc\ud800")),
+            "'metrics.0.name' is not valid Unicode",
+        ),
+        (lambda p: p.write_bytes(b'{"a": "\xed\xa0\x80"}'), "expected UTF-8 text"),
     ],
 )
 def test_a_malformed_artifact_is_refused_before_anything_is_posted(

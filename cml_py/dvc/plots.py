@@ -20,6 +20,7 @@ from typing import Any
 from cml_py.dvc.project import IMAGE_SUFFIXES, PLOT_DATA_SUFFIXES, PlotDef
 from cml_py.errors import CmlError
 from cml_py.paths import check_readable
+from cml_py.unicode import check_unicode
 
 MAX_BYTES = 20 * 1024 * 1024  # per data file: plots are for a comment, not a data lake
 MAX_RECORDS = 200_000
@@ -80,6 +81,7 @@ def parse_records(data: bytes, path: str) -> Records:
                 tree = json.loads(text)
             except (json.JSONDecodeError, RecursionError) as exc:
                 raise CmlError(f"{path}: invalid JSON: {exc}") from None
+            check_unicode(tree, text, path, json=True)
         else:
             from cml_py.yamlio import load_yaml
 

@@ -21,6 +21,7 @@ from cml_py import limits as lim
 from cml_py.bulk import paused_gc
 from cml_py.errors import CmlError
 from cml_py.model import HugeInt, Scalar
+from cml_py.unicode import check_unicode
 
 FORMATS = {
     ".json": "json",
@@ -75,6 +76,8 @@ def parse_file(data: bytes, path: str, limits: lim.Limits | None = None) -> dict
         tree = load_yaml(text, path, limits=limits)
     else:
         tree = _load_toml(text, path, limits)
+    if kind == "json":  # YAML: load_yaml checks; TOML's parser refuses lone surrogates
+        check_unicode(tree, text, path, json=True)
     if tree is None:
         return {}
     if not isinstance(tree, dict):

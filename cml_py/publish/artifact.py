@@ -40,6 +40,7 @@ from cml_py.model import (
     is_finite_number,
     is_number,
 )
+from cml_py.unicode import check_unicode
 
 REPORT_JSON_BYTES = 32 << 20
 PNG_BYTES = 10 << 20
@@ -79,11 +80,17 @@ def read_json(path: Path) -> dict[str, Any]:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        data = json.loads(path.read_bytes(), parse_constant=no_constants)
+        # UTF-8, as cml-py writes it: json.loads(bytes) would take UTF-16 and let UTF-8
+        # surrogates through ("surrogatepass"), strings no writer can print.
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text, parse_constant=no_constants)
+    except UnicodeDecodeError as exc:
+        raise _bad(path, f"expected UTF-8 text, found an invalid byte at {exc.start}") from None
     except (ValueError, RecursionError) as exc:
         raise _bad(path, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _bad(path, "expected a JSON object at the top level")
+    check_unicode(data, text, str(path), json=True)
     return data
 
 
