@@ -18,7 +18,7 @@ from typing import Any
 
 from cml_py.config import Config
 from cml_py.errors import CmlError
-from cml_py.paths import check_readable
+from cml_py.paths import check_readable, lookup_error
 
 STEP_COLUMNS = ("step", "epoch", "iteration", "iter")
 IGNORED_COLUMNS = ("timestamp", "time", "wall_time")
@@ -160,7 +160,7 @@ def load_artifacts(
         fields["metrics_path"] = f"{out_dir}/{out.METRICS}"
         base_files = source.read_files([predictions_path, importance_path])
         head_file = repo_root / predictions_path
-        if head_file.is_file() or head_file.is_symlink():
+        if _present(head_file, predictions_path):
             check_readable(head_file, repo_root, "the predictions file", predictions_path)
             from cml_py.train.predictions import read_predictions
 
@@ -192,12 +192,15 @@ def load_artifacts(
     patterns = curve_patterns(config, repo_root)
     if patterns:
         regexes = [glob_regex(p) for p in patterns]
-        head_paths = sorted(
-            p.relative_to(repo_root).as_posix()
-            for pattern in patterns
-            for p in repo_root.glob(pattern)
-            if p.is_file() or p.is_symlink()
-        )
+        try:
+            head_paths = sorted(
+                p.relative_to(repo_root).as_posix()
+                for pattern in patterns
+                for p in repo_root.glob(pattern)
+                if p.is_file() or p.is_symlink()
+            )
+        except OSError as exc:
+            raise lookup_error(f"{config.source}: curves", "a training-curve file", exc) from None
         for path in head_paths:
             check_readable(repo_root / path, repo_root, "the curves file", path)
         base_paths = [p for p in source.list_files() if any(r.match(p) for r in regexes)]
@@ -220,7 +223,7 @@ def _seed_predictions(
     head_seeds = []
     for path in paths:
         file = repo_root / path
-        if not (file.is_file() or file.is_symlink()):
+        if not _present(file, path):
             break
         check_readable(file, repo_root, "the predictions file", path)
         head_seeds.append(read_predictions(file, display=path, task=head.task))
@@ -241,8 +244,18 @@ def _seed_predictions(
     return {"head_seeds": tuple(head_seeds), "base_seeds": tuple(base_seeds)}
 
 
+def _present(path: Path, name: str) -> bool:
+    """A training output at `path`: a file, or a symlink for check_readable to refuse."""
+    try:
+        return path.is_file() or path.is_symlink()
+    except OSError as exc:  # train.output_dir longer than the file system allows
+        raise lookup_error(name, "a training output", exc) from None
+
+
 def _read_local(root: Path, path: str) -> bytes | None:
     target = root / path
+    if not _present(target, path):
+        return None
     if target.is_symlink():
         check_readable(target, root, "a training output", path)
     return target.read_bytes() if target.is_file() else None

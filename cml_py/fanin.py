@@ -35,6 +35,7 @@ from cml_py.model import (
     Verdict,
     is_number,
 )
+from cml_py.paths import lookup_error
 from cml_py.unicode import check_unicode
 
 E = TypeVar("E", bound=Enum)
@@ -318,12 +319,19 @@ def parse_leg(data: dict[str, Any], leg: str, source: str) -> _Leg:
     )
 
 
+def _is_dir(directory: Path) -> bool:
+    try:
+        return directory.is_dir()
+    except OSError as exc:
+        raise lookup_error(str(directory), "--merge: the leg directory", exc) from None
+
+
 def merge_legs(
     directories: Sequence[Path], *, report_id: str, echo: Callable[[str], None]
 ) -> Report:
     from cml_py import __version__
 
-    missing = [str(d) for d in directories if not d.is_dir()]
+    missing = [str(d) for d in directories if not _is_dir(d)]
     if missing:  # a leg that uploaded nothing must not quietly drop out of the gate
         plural = "directories" if len(missing) > 1 else "directory"
         raise CmlError(f"--merge: leg {plural} not found: " + ", ".join(missing))

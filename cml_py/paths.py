@@ -14,6 +14,7 @@ that come from settings or from the PR's tree are checked before they are used:
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,19 @@ if TYPE_CHECKING:
     from cml_py.trust import Settings
 
 OWNER_MARK = ".cml-py-output"  # written into every directory cml-py creates and may replace
+
+
+def lookup_error(name: str, what: str, exc: OSError) -> CmlError:
+    """Looking up a path named in settings, on the command line or by the PR (pathlib's
+    is_file, exists, is_symlink, glob) raises for more than a missing file before Python
+    3.13: a name longer than the file system allows (255 bytes a part on most),
+    a folder that cannot be searched. That is bad input, and the message says which."""
+    reason = (
+        "the name is longer than the file system allows"
+        if exc.errno == errno.ENAMETOOLONG
+        else exc.strerror or str(exc)
+    )
+    return CmlError(f"{name}: {what} cannot be looked up: {reason}")
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -54,15 +68,20 @@ def _check_readable(
     """A path that is not a symlink resolves to its resolved folder plus its name, so
     the folder's answer (kept in `folders`) serves every file in it; a last part such
     as `..` is no file name and is resolved whole."""
-    if path.is_symlink():
-        raise CmlError(f"{name}: {what} is a symlink; cml-py reads only regular files")
-    if path.name in ("", ".", ".."):
-        where = _where(path, real_root)
-    elif path.name == ".git":
-        where = "git"
-    else:
-        known = folders.get(path.parent)
-        where = folders[path.parent] = _where(path.parent, real_root) if known is None else known
+    try:
+        if path.is_symlink():
+            raise CmlError(f"{name}: {what} is a symlink; cml-py reads only regular files")
+        if path.name in ("", ".", ".."):
+            where = _where(path, real_root)
+        elif path.name == ".git":
+            where = "git"
+        else:
+            known = folders.get(path.parent)
+            where = folders[path.parent] = (
+                _where(path.parent, real_root) if known is None else known
+            )
+    except OSError as exc:
+        raise lookup_error(name, what, exc) from None
     if where == "outside":
         raise CmlError(f"{name}: {what} resolves outside the repository ({root})")
     if where == "git":
@@ -90,6 +109,12 @@ def check_writable_dir(path: Path, root: Path, what: str) -> Path:
     """A directory cml-py writes into: inside `root`, neither `root` itself nor `.git`."""
     resolved = path.resolve()
     real_root = root.resolve()
+    try:
+        resolved.lstat()  # absent is fine (it is created); unreachable is not
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        raise lookup_error(f"{what} {path}", "the directory", exc) from None
     if not inside(resolved, real_root):
         raise CmlError(f"{what} {path}: must be a directory inside the repository ({root})")
     if resolved == real_root:

@@ -31,6 +31,7 @@ from cml_py.config import CONFIG_NAMES, Config, TrainConfig, find_config, parse_
 from cml_py.errors import CmlError
 from cml_py.git import Git
 from cml_py.model import BaseRef, PolicyChange
+from cml_py.paths import lookup_error
 
 if TYPE_CHECKING:
     from cml_py.report.template_source import TemplateSource
@@ -132,7 +133,11 @@ def _candidate_paths(config_path: Path | None, cwd: Path, root: Path) -> list[st
 def check_local_file(path: Path, root: Path, what: str) -> None:
     """A file cml-py reads from the working tree must be a regular file inside the
     repository: a symlink could make it read (and publish) anything on the runner."""
-    if path.is_symlink():
+    try:
+        symlink = path.is_symlink()
+    except OSError as exc:
+        raise lookup_error(str(path), what, exc) from None
+    if symlink:
         raise CmlError(f"{path}: {what} is a symlink; cml-py reads only regular files")
     if _relative(path, root) is None:
         raise CmlError(f"{path}: {what} is outside the repository ({root})")

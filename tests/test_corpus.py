@@ -31,6 +31,7 @@ SECRET = "s3cr3t-proxy-pass"
 TOKEN = "ghs_installation_token_0123456789"
 
 Content = str | bytes | Callable[[Path], None] | None
+LONG = "a" * 300  # a file name longer than the file system allows (255 bytes)
 
 
 @dataclass(frozen=True)
@@ -474,6 +475,94 @@ CASES = [
         2,
         {"cml.yaml": "metrics: [out]\n", "out/x.json": "{}"},
         error=("cml.yaml", "'out' is a directory"),
+    ),
+    *(
+        Case(
+            f"name too long: {what}",
+            args,
+            2,
+            files,
+            error=(*where, "cannot be looked up", "longer than the file system allows"),
+        )
+        for what, args, files, where in (
+            (
+                "cml.yaml metrics",
+                ("diff", "--trust-pr-config"),
+                {"cml.yaml": f"metrics: ['{LONG}.json']\n"},
+                ("cml.yaml: metrics: file 'aaa",),
+            ),
+            ("--metrics", ("diff", "--metrics", f"{LONG}.json"), {}, ("--metrics: file",)),
+            ("--params glob", ("diff", "--params", f"{LONG}/*.yaml"), {}, ("--params: file",)),
+            ("--config", ("diff", "--config", f"{LONG}.yaml"), {}, ("the config file",)),
+            (
+                "--template",
+                ("report", "--template", f"{LONG}.j2", "-o", "-"),
+                {},
+                ("--template",),
+            ),
+            (
+                "report.template",
+                ("report", "-o", "-", "--trust-pr-config"),
+                {"cml.yaml": f"metrics: [metrics.json]\nreport: {{template: {LONG}.j2}}\n"},
+                ("the template",),
+            ),
+            ("--merge", ("report", "--merge", LONG, "-o", "-"), {}, ("--merge",)),
+            ("--out", ("run", "--no-publish", "--out", LONG), {}, ("--out",)),
+            (
+                "curves",
+                ("report", "-o", "-", "--format", "text", "--trust-pr-config"),
+                {"cml.yaml": f"metrics: [metrics.json]\ncurves: ['{LONG}/*.csv']\n"},
+                ("cml.yaml: curves",),
+            ),
+            (
+                "predictions in train.output_dir",
+                ("report", "-o", "-", "--trust-pr-config"),
+                {
+                    "cml.yaml": "metrics: [metrics.json]\n"
+                    f"train: {{command: 'true', output_dir: {LONG}}}\n"
+                },
+                ("predictions.csv",),
+            ),
+            (
+                "train.output_dir",
+                ("run", "--no-publish", "--no-charts", "--trust-pr-config"),
+                {"cml.yaml": f"train: {{command: 'true', output_dir: {LONG}}}\n"},
+                ("train.output_dir",),
+            ),
+            (
+                "train.outputs",
+                ("run", "--no-publish", "--no-charts", "--trust-pr-config"),
+                {"cml.yaml": f"train: {{command: 'true', outputs: {{metrics: [{LONG}.json]}}}}\n"},
+                ("train.outputs.metrics",),
+            ),
+            (
+                "data path",
+                ("diff", "--trust-pr-config"),
+                {"cml.yaml": f"metrics: [metrics.json]\ndata: {{d: {{path: {LONG}.csv}}}}\n"},
+                ("data.d",),
+            ),
+            (
+                "data glob",
+                ("diff", "--trust-pr-config"),
+                {"cml.yaml": f"metrics: [metrics.json]\ndata: {{d: {{path: '{LONG}/*.csv'}}}}\n"},
+                ("cml.yaml: data.d.path",),
+            ),
+            (
+                "DVC plot file",
+                ("report", "-o", "out/r.md", "--charts", "out/charts", "--trust-pr-config"),
+                {
+                    "cml.yaml": "dvc: true\n",
+                    "dvc.yaml": f"metrics: [metrics.json]\nplots: [{LONG}.csv]\n",
+                },
+                ("a plot file",),
+            ),
+            (
+                "image the report links",
+                ("comment", "r.md", "--local-dir", "published"),
+                {"r.md": f"# report\n![chart]({LONG}.png)\n"},
+                (f"the image '{LONG}.png' the report links",),
+            ),
+        )
     ),
     Case(
         "metrics file is a FIFO",

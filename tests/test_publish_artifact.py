@@ -193,6 +193,7 @@ def test_images_only_from_the_artifact_and_only_pngs(
             {"name": "c", "title": "symlink", "path": "charts/link.png", "note": ""},
             {"name": "d", "title": "not a png", "path": "charts/fake.png", "note": ""},
             {"name": "e", "title": "real", "path": "charts/real.png", "note": ""},
+            {"name": "f", "title": "too long", "path": "charts/" + "a" * 300 + ".png", "note": ""},
         ]
 
     edit_json(artifact / "report.json", point_elsewhere)
@@ -204,7 +205,7 @@ def test_images_only_from_the_artifact_and_only_pngs(
     assert len(blobs) == 1  # only charts/real.png crossed the wire
     (comment,) = github_fake.comments_on(issue=7)
     assert comment["body"].count("raw=true") == 1
-    assert comment["body"].count("A chart of the artifact was not published") == 4
+    assert comment["body"].count("A chart of the artifact was not published") == 5
     assert "runner secrets" not in github_fake.captured_text()
 
 

@@ -80,19 +80,23 @@ def _read_files(found: list[Any], spec: DatasetSpec, display: Callable[[str], st
 def _head_paths(spec: DatasetSpec, config: Config, root: Path) -> list[str]:
     from cml_py.metrics.diff import natural_key
     from cml_py.metrics.files import is_glob
+    from cml_py.paths import lookup_error
 
     out: list[str] = []
     where = f"{config.source}: data.{spec.name}.path"
     for pattern in spec.paths:
         if is_glob(pattern):
-            matches = sorted(
-                (
-                    Path(os.path.relpath(p, root)).as_posix()
-                    for p in config.root.glob(pattern)
-                    if p.is_file() or p.is_symlink()
-                ),
-                key=natural_key,
-            )
+            try:
+                matches = sorted(
+                    (
+                        Path(os.path.relpath(p, root)).as_posix()
+                        for p in config.root.glob(pattern)
+                        if p.is_file() or p.is_symlink()
+                    ),
+                    key=natural_key,
+                )
+            except OSError as exc:
+                raise lookup_error(where, repr(pattern), exc) from None
             if not matches:
                 raise CmlError(f"{where}: {pattern!r} matches no file in the working tree")
             out += matches

@@ -19,7 +19,7 @@ from typing import Any
 
 from cml_py.dvc.project import IMAGE_SUFFIXES, PLOT_DATA_SUFFIXES, PlotDef
 from cml_py.errors import CmlError
-from cml_py.paths import check_readable
+from cml_py.paths import check_readable, lookup_error
 from cml_py.unicode import check_unicode
 
 MAX_BYTES = 20 * 1024 * 1024  # per data file: plots are for a comment, not a data lake
@@ -150,8 +150,11 @@ def load_plots(state: Any, ws: Any, source: Any, notes: list[str]) -> tuple[Plot
             head = []
             for path in files:
                 target = root / path
-                if not (target.exists() or target.is_symlink()):
-                    continue
+                try:
+                    if not (target.exists() or target.is_symlink()):
+                        continue
+                except OSError as exc:
+                    raise lookup_error(path, "a plot file", exc) from None
                 check_readable(target, root, "a plot file", path)
                 try:
                     head.append((path, _decode(path, target.read_bytes(), plot.image)))

@@ -20,6 +20,7 @@ from cml_py.limits import active as active_limits
 from cml_py.metrics.diff import natural_key
 from cml_py.metrics.parse import parse_file
 from cml_py.model import MetricFile, MetricSet
+from cml_py.paths import lookup_error
 
 AUTODETECT_METRICS = (
     "metrics.json",
@@ -89,28 +90,36 @@ def head_paths(spec: FileSpec, repo_root: Path) -> list[str]:
     """
     found: list[str] = []
     for pattern in spec.patterns:
-        if is_glob(pattern):
-            matches = sorted(
-                (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file()),
-                key=natural_key,
-            )
-            if not matches and spec.required:
-                raise CmlError(f"{spec.origin}: {pattern!r} matches no file")
-            found.extend(matches)
-        else:
-            path = spec.directory / pattern
-            if not path.is_file():
-                if spec.required:
-                    if path.is_dir():
-                        kind = "is a directory, expected a file"
-                    elif path.exists():
-                        kind = "is not a regular file (a pipe, socket or device)"
-                    else:
-                        kind = "does not exist"
-                    raise CmlError(f"{spec.origin}: file {pattern!r} {kind}")
-                continue
-            found.append(_relative(path, repo_root))
+        try:
+            found.extend(_head_matches(spec, pattern, repo_root))
+        except OSError as exc:
+            raise lookup_error(spec.origin, f"file {pattern!r}", exc) from None
     return list(dict.fromkeys(found))
+
+
+def _head_matches(spec: FileSpec, pattern: str, repo_root: Path) -> list[str]:
+    """The files one pattern names; pathlib's lookups may raise OSError (a name too
+    long for the file system), which the caller reports."""
+    if is_glob(pattern):
+        matches = sorted(
+            (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file()),
+            key=natural_key,
+        )
+        if not matches and spec.required:
+            raise CmlError(f"{spec.origin}: {pattern!r} matches no file")
+        return matches
+    path = spec.directory / pattern
+    if path.is_file():
+        return [_relative(path, repo_root)]
+    if spec.required:
+        if path.is_dir():
+            kind = "is a directory, expected a file"
+        elif path.exists():
+            kind = "is not a regular file (a pipe, socket or device)"
+        else:
+            kind = "does not exist"
+        raise CmlError(f"{spec.origin}: file {pattern!r} {kind}")
+    return []
 
 
 def base_paths(spec: FileSpec, repo_root: Path, base_files: Iterable[str]) -> list[str]:

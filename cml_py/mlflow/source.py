@@ -283,7 +283,7 @@ def _named_run_id(config: Config, root: Any, env: Mapping[str, str]) -> tuple[st
     `mlflow.run_id_file` — a regular file inside the repository, read with a size limit."""
     from pathlib import Path
 
-    from cml_py.paths import check_readable
+    from cml_py.paths import check_readable, lookup_error
 
     if env.get("MLFLOW_RUN_ID"):
         return r.check_run_id(env["MLFLOW_RUN_ID"], "MLFLOW_RUN_ID"), "MLFLOW_RUN_ID"
@@ -292,8 +292,11 @@ def _named_run_id(config: Config, root: Any, env: Mapping[str, str]) -> tuple[st
         return None
     path = config.root / config.mlflow.run_id_file
     display = Path(os.path.relpath(path, root)).as_posix()
-    if not (path.is_file() or path.is_symlink()):
-        return None
+    try:
+        if not (path.is_file() or path.is_symlink()):
+            return None
+    except OSError as exc:
+        raise lookup_error(display, "mlflow.run_id_file", exc) from None
     check_readable(path, Path(root), "mlflow.run_id_file", display)
     with path.open("rb") as handle:
         data = handle.read(RUN_ID_FILE_LIMIT + 1)

@@ -216,20 +216,23 @@ def _charts(data: dict[str, Any], directory: Path, notes: list[str]) -> list[tup
         raw = _text(item.get("path"), f"charts[{i}].path") or ""
         normal = posixpath.normpath(raw)
         candidate = root / normal
-        ok = (
-            not raw.startswith("/")
-            and not normal.startswith("..")
-            and normal.lower().endswith(".png")
-            and all(
-                not (root / Path(*Path(normal).parts[: n + 1])).is_symlink()
-                for n in range(len(Path(normal).parts))
+        try:
+            ok = (
+                not raw.startswith("/")
+                and not normal.startswith("..")
+                and normal.lower().endswith(".png")
+                and all(
+                    not (root / Path(*Path(normal).parts[: n + 1])).is_symlink()
+                    for n in range(len(Path(normal).parts))
+                )
+                and candidate.is_file()
+                and candidate.stat().st_size <= PNG_BYTES
             )
-            and candidate.is_file()
-            and candidate.stat().st_size <= PNG_BYTES
-        )
-        if ok:
-            with candidate.open("rb") as handle:
-                ok = handle.read(8) == PNG_SIGNATURE
+            if ok:
+                with candidate.open("rb") as handle:
+                    ok = handle.read(8) == PNG_SIGNATURE
+        except OSError:  # a name the file system cannot look up: no chart of this artifact
+            ok = False
         if ok:
             found.append((title, candidate))
         else:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from cml_py.errors import CmlError
+from cml_py.paths import lookup_error
 
 _MARKDOWN = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src><[^>]*>|[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 _HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*(?P<q>[\"'])(?P<src>.*?)(?P=q)[^>]*>", re.IGNORECASE)
@@ -82,11 +83,15 @@ def _refusal(ref: ImageRef, report_dir: Path) -> tuple[Path | None, str | None]:
         return None, "outside the report's directory"
     root = report_dir.resolve()
     candidate = root
-    for part in normal.split("/"):
-        candidate = candidate / part
-        if candidate.is_symlink():
-            return None, "a symlink"
-    if not candidate.is_file():
+    try:
+        for part in normal.split("/"):
+            candidate = candidate / part
+            if candidate.is_symlink():
+                return None, "a symlink"
+        present = candidate.is_file()
+    except OSError as exc:
+        raise lookup_error(str(report_dir), f"the image {raw!r} the report links", exc) from None
+    if not present:
         raise CmlError(
             f"the report links the image {raw!r}, which does not exist (looked in {report_dir})"
         )

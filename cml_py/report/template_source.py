@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cml_py.errors import CmlError
 from cml_py.git import Git
-from cml_py.paths import in_git_dir
+from cml_py.paths import in_git_dir, lookup_error
 
 TEMPLATE_BYTES_LIMIT = 1 << 20  # a report template is a page of markdown, not a megabyte
 
@@ -69,16 +69,20 @@ def from_working_tree(root: Path, rel: str) -> TemplateSource:
 
     def read(path: str) -> str | None:
         target = root / path
-        if target.is_symlink():
-            raise CmlError(f"{path}: the template is a symlink; cml-py reads only regular files")
         try:
+            if target.is_symlink():
+                raise CmlError(
+                    f"{path}: the template is a symlink; cml-py reads only regular files"
+                )
             inside = target.resolve().relative_to(resolved_root)
+            if in_git_dir(inside.as_posix()):  # e.g. through a symlinked folder
+                raise CmlError(f"{path}: cml-py never reads git's own files (.git)")
+            if not target.is_file():
+                return None
         except ValueError:
             raise CmlError(f"{path}: the template is outside the repository") from None
-        if in_git_dir(inside.as_posix()):  # e.g. through a symlinked folder
-            raise CmlError(f"{path}: cml-py never reads git's own files (.git)")
-        if not target.is_file():
-            return None
+        except OSError as exc:
+            raise lookup_error(path, "the template", exc) from None
         return _decode(target.read_bytes(), path)
 
     return TemplateSource(rel, rel, read)
@@ -94,6 +98,10 @@ def template_from_flag(path: Path, root: Path | None) -> TemplateSource:
         rel = resolved.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         raise CmlError(f"{path}: --template must be a file inside the repository") from None
-    if resolved.is_symlink():
+    try:
+        symlink = resolved.is_symlink()
+    except OSError as exc:
+        raise lookup_error(str(path), "--template", exc) from None
+    if symlink:
         raise CmlError(f"{path}: the template is a symlink; cml-py reads only regular files")
     return from_working_tree(root, rel)

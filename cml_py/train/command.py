@@ -165,20 +165,22 @@ def _existing(root: Path, pattern: str, key: str) -> list[Path]:
     since they are copied into the outputs and published."""
     from cml_py.config import find_repo_root
     from cml_py.metrics.files import is_glob
-    from cml_py.paths import check_readable
+    from cml_py.paths import check_readable, lookup_error
 
     repo = find_repo_root(root) or root
-    if is_glob(pattern):
-        found = sorted(p for p in root.glob(pattern) if p.is_file() or p.is_symlink())
-        if not found:
+    try:
+        if is_glob(pattern):
+            found = sorted(p for p in root.glob(pattern) if p.is_file() or p.is_symlink())
+        else:
+            found = [root / pattern] if (root / pattern).is_file() else []
+    except OSError as exc:
+        raise lookup_error(f"train.outputs.{key}", repr(pattern), exc) from None
+    if not found:
+        if is_glob(pattern):
             raise CmlError(
                 f"train.outputs.{key}: {pattern!r} matches no file after the command ran"
             )
-    else:
-        path = root / pattern
-        if not path.is_file():
-            raise CmlError(f"train.outputs.{key}: the command did not write {pattern!r}")
-        found = [path]
+        raise CmlError(f"train.outputs.{key}: the command did not write {pattern!r}")
     for path in found:
         check_readable(path, repo, "the output", f"train.outputs.{key}: {path.relative_to(root)}")
     return found

@@ -255,6 +255,13 @@ def test_a_symlinked_run_id_file_is_refused(in_repo: Repo, experiment: str, caps
     assert result.code == 2 and "run-id.txt: mlflow.run_id_file is a symlink" in result.err
 
 
+def test_a_run_id_file_name_too_long_is_bad_input(in_repo: Repo, experiment: str, capsys) -> None:
+    pr_repo(in_repo, mlflow_config(experiment, f"  run_id_file: {'r' * 300}.txt\n"))
+    result = run_cli(capsys, "gate")
+    assert result.code == 2, result.err
+    assert "mlflow.run_id_file cannot be looked up: the name is longer than" in result.err
+
+
 def test_pr_runs_may_live_in_their_own_experiment(in_repo: Repo, experiment: str, capsys):
     from mlflow.tracking import MlflowClient
 
