@@ -56,6 +56,14 @@ class Checker:
     def string(self, value: Any, path: tuple[str, ...]) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, f"expected a non-empty string, got {_describe(value)}")
+        return self._no_nul(value, path)
+
+    def _no_nul(self, value: str, path: tuple[str, ...]) -> str:
+        """Settings strings become paths, git arguments and commands, none of which can
+        hold a NUL character: refused here, by key, rather than as a ValueError from
+        the file system or subprocess later."""
+        if "\0" in value:
+            raise self.fail(path, f"expected text without NUL characters (\\0), got {value!r}")
         return value
 
     def string_list(self, value: Any, path: tuple[str, ...]) -> tuple[str, ...]:
@@ -99,9 +107,9 @@ class Checker:
 
     def command(self, value: Any, path: tuple[str, ...]) -> str | tuple[str, ...]:
         if isinstance(value, str) and value.strip():
-            return value
+            return self._no_nul(value, path)
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return tuple(value)
+            return tuple(self._no_nul(v, (*path, str(i))) for i, v in enumerate(value))
         raise self.fail(
             path, f"expected a command string or a list of arguments, got {_describe(value)}"
         )

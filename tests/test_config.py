@@ -204,6 +204,18 @@ def test_train_command_section(tmp_path: Path) -> None:
         ("train: {command: 5}", "train.command: expected a command string or a list of arguments"),
         ("train: {command: x, timeout: 0}", "train.timeout: expected a number of seconds > 0"),
         (
+            'train: {command: "a\\0b"}',
+            "train.command: expected text without NUL characters (\\0), got 'a\\x00b'",
+        ),
+        ('train: {command: [a, "b\\0"]}', "train.command.1: expected text without NUL"),
+        ('train: {command: x, output_dir: "o\\0"}', "train.output_dir: expected text without NUL"),
+        ('train: {command: x, outputs: {metrics: ["m\\0"]}}', "train.outputs.metrics.0: expected"),
+        ('train: {dvc: exp run, set_params: ["a=\\0"]}', "train.set_params.0: expected text"),
+        ('metrics: ["m\\0.json"]', "metrics.0: expected text without NUL characters"),
+        ('base: "ma\\0in"', "base: expected text without NUL characters"),
+        ('report: {template: "t\\0.j2"}', "report.template: expected text without NUL"),
+        ('data: {d: {path: "d\\0.csv"}}', "data.d.path.0: expected text without NUL"),
+        (
             "train: {command: x, outputs: {predictions: [a, b]}}",
             "train.outputs.predictions: expected a non-empty string",
         ),

@@ -678,6 +678,13 @@ CASES = [
         error=("output_dir",),
     ),
     Case(
+        "train.command with a NUL byte",
+        ("run", "--no-publish", "--no-charts", "--trust-pr-config"),
+        2,
+        {"cml.yaml": 'train:\n  command: "a\\0b"\n'},
+        error=("cml.yaml: train.command: expected text without NUL characters",),
+    ),
+    Case(
         "--config is a directory",
         ("diff", "--config", "conf"),
         2,
