@@ -98,13 +98,18 @@ class Git:
         return Path(top), head
 
     def commit_sha(self, rev: str) -> str | None:
-        """The full sha of `rev` as a commit, or None when it does not name one here."""
+        """The full sha of `rev` as a commit, or None when it does not name one here.
+
+        Only an object id counts: rev-parse also accepts revision syntax that is no
+        single commit and prints it as such (`^main` gives `^<sha>`, an exclusion),
+        which used as a sha makes every base file read as missing."""
         proc = self.run(
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
         )
         if proc.returncode != 0:
             return None
-        return proc.stdout.decode().strip() or None
+        sha = proc.stdout.decode("utf-8", "replace").strip()
+        return sha if _OBJECT_ID.fullmatch(sha) else None
 
     def fork_point(self, ref: str, head: str) -> tuple[bool, str | None]:
         """(whether `ref` exists, the merge-base of `ref` and `head`) in one git call:

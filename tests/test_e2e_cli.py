@@ -190,6 +190,21 @@ def test_missing_base_branch_says_what_to_fetch(in_repo: Repo, capsys) -> None:
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("source", ["--base", "GITHUB_BASE_REF", "cml.yaml base"])
+def test_an_exclusion_is_no_base(in_repo: Repo, capsys, monkeypatch, source: str) -> None:
+    """`^main` passes `git rev-parse --verify` as `^<sha>`; taken for a sha, every file
+    of main read as missing and main's cml.yaml as absent (the PR's own rules applied)."""
+    in_repo.write("cml.yaml", CONFIG + ("base: '^main'\n" if source == "cml.yaml base" else ""))
+    feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1}, keep_config=True)
+    args = ("--base", "^main") if source == "--base" else ()
+    if source == "GITHUB_BASE_REF":
+        monkeypatch.setenv("GITHUB_BASE_REF", "^main")
+    result = run_cli(capsys, "diff", *args)
+    assert result.code == 2, result.out
+    assert f"base '^main' (from {source}) not found in this clone" in result.err
+    assert result.err.count("\n") == 1
+
+
 def test_no_main_or_master(tmp_path: Path, capsys, monkeypatch) -> None:
     repo = Repo(tmp_path / "r")
     repo.git("branch", "-m", "trunk")

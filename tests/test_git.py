@@ -146,6 +146,20 @@ def test_revision_expressions_name_a_commit_not_a_branch(repo: Repo) -> None:
         assert (base.sha, base.how) == (sha, f"commit {rev} (from --base)"), rev
 
 
+def test_a_revision_that_is_no_single_commit_is_not_found(repo: Repo) -> None:
+    """`git rev-parse --verify '^main^{commit}'` succeeds and prints `^<sha>` (an
+    exclusion), which must not become the base's sha."""
+    repo.commit("one")
+    repo.branch("feature")
+    repo.commit("two")
+    git = Git(repo.path)
+    assert git.commit_sha("^main") is None
+    with pytest.raises(CmlError, match=r"base '\^main' \(from --base\) not found"):
+        _base(repo, ("^main", "--base"))
+    with pytest.raises(CmlError, match=r"base '\^main' \(from GITHUB_BASE_REF\) not found"):
+        _base(repo, ("^main", "GITHUB_BASE_REF"))
+
+
 def test_missing_paths_that_look_like_object_answers_are_just_missing(repo: Repo) -> None:
     """cat-file answers `<request> missing`; a path such as `family tree/cml.yaml` makes
     that line look like `<id> <type> <size>` and must not be parsed as one."""
