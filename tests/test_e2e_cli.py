@@ -205,6 +205,32 @@ def test_an_exclusion_is_no_base(in_repo: Repo, capsys, monkeypatch, source: str
     assert result.err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("base", "command"),
+    [
+        ("--output=/tmp/x", None),  # an option of git fetch
+        ("main:metrics.json", None),  # a refspec: would create a branch named metrics.json
+        ("+main", None),  # a forced refspec
+        ("main~1", None),  # a revision, not a branch
+        ("feature x", None),
+        ("it's", "git fetch origin 'it'\"'\"'s'"),  # a branch name git allows, quoted
+        ("release/1.2", "git fetch origin release/1.2"),
+    ],
+)
+def test_the_fetch_hint_suggests_only_a_branch_name(in_repo: Repo, capsys, base, command) -> None:
+    """The base comes from a flag, the CI or cml.yaml, and the hint is meant to be
+    pasted into a shell."""
+    feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1})
+    result = run_cli(capsys, "diff", "--base", base)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert f"base {base!r} (from --base) not found in this clone" in result.err
+    if command is None:
+        assert "git fetch origin" not in result.err
+        assert "elsewhere fetch the branch it is on from your remote" in result.err
+    else:
+        assert f"elsewhere run `{command}`" in result.err
+
+
 def test_no_main_or_master(tmp_path: Path, capsys, monkeypatch) -> None:
     repo = Repo(tmp_path / "r")
     repo.git("branch", "-m", "trunk")

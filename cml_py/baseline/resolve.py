@@ -9,6 +9,7 @@ variables for the PR/MR, cml.yaml's `base:`, then `main`, then `master`.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 
 from cml_py.errors import CmlError
@@ -18,10 +19,12 @@ from cml_py.model import BaseRef
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _PLAIN_NAME = re.compile(r"^[^~^:?*\[\\\s]+$")  # what a ref name may hold (git check-ref-format)
-FETCH_HINT = (
-    "in GitHub Actions set `fetch-depth: 0` on actions/checkout; in GitLab CI set "
-    "`GIT_DEPTH: 0`; elsewhere run `git fetch origin {name}`"
+_CI_FETCH_HINT = (
+    "in GitHub Actions set `fetch-depth: 0` on actions/checkout; in GitLab CI set `GIT_DEPTH: 0`"
 )
+# What git check-ref-format refuses anywhere in a ref name: control characters, space,
+# DEL, ~ ^ : ? * [ and backslash.
+_NOT_IN_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 SHALLOW_HINT = (
     "this clone is shallow: in GitHub Actions set `fetch-depth: 0` on actions/checkout; "
     "in GitLab CI set `GIT_DEPTH: 0`; elsewhere run `git fetch --unshallow origin`"
@@ -55,8 +58,7 @@ def resolve_base(git: Git, requested: tuple[str, str] | None, head: str | None) 
         found = _resolve_one(git, rev, source, head)
         if found is None:
             raise CmlError(
-                f"base {rev!r} (from {source}) not found in this clone; "
-                + FETCH_HINT.format(name=rev)
+                f"base {rev!r} (from {source}) not found in this clone; " + fetch_hint(rev)
             )
         return found
     for name in ("main", "master"):
@@ -65,7 +67,32 @@ def resolve_base(git: Git, requested: tuple[str, str] | None, head: str | None) 
             return found
     raise CmlError(
         "no base branch found: neither 'main' nor 'master' exists here or on origin; "
-        "pass --base REV or set `base:` in cml.yaml, or " + FETCH_HINT.format(name="main")
+        "pass --base REV or set `base:` in cml.yaml, or " + fetch_hint("main")
+    )
+
+
+def fetch_hint(name: str) -> str:
+    """How to bring the base into the clone. The name comes from a flag, the CI or
+    cml.yaml and the command is meant to be pasted, so `git fetch origin NAME` is
+    suggested only for a name that can be a branch — which `git fetch` cannot take for
+    an option (`--output=x`) or a refspec (`main:metrics.json` would create a branch
+    named metrics.json) — and shell-quoted even then."""
+    if _could_be_branch(name):
+        return f"{_CI_FETCH_HINT}; elsewhere run `git fetch origin {shlex.quote(name)}`"
+    return f"{_CI_FETCH_HINT}; elsewhere fetch the branch it is on from your remote"
+
+
+def _could_be_branch(name: str) -> bool:
+    """git check-ref-format's rules for a branch name, and no leading '-' (an option)
+    or '+' (a forced refspec)."""
+    return not (
+        not name
+        or name == "@"
+        or name.startswith(("-", "+", "/"))
+        or name.endswith(("/", ".", ".lock"))
+        or any(bad in name for bad in ("..", "//", "@{"))
+        or _NOT_IN_REF.search(name)
+        or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
     )
 
 
