@@ -255,6 +255,15 @@ def test_a_metrics_path_never_reads_gits_own_files(in_repo: Repo, capsys) -> Non
     assert "job-token" not in result.out + result.err
 
 
+def test_a_glob_never_matches_inside_git(in_repo: Repo, capsys) -> None:
+    """`**/*.json` is a common pattern; git's own folder is not part of the project."""
+    hostile(in_repo, config=MAIN.replace("[m.json]", "['**/*.json']"))
+    (in_repo.path / ".git" / "leak.json").write_text('{"token": "job-token-0123456789"}')
+    result = run_cli(capsys, "diff", "--trust-pr-config", "--all")
+    assert result.code == 0, result.err
+    assert "acc" in result.out and "job-token" not in result.out + result.err
+
+
 def test_an_image_reference_cannot_publish_a_file_from_outside(
     in_repo: Repo, capsys, tmp_path, monkeypatch
 ) -> None:

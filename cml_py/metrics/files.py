@@ -20,7 +20,7 @@ from cml_py.limits import active as active_limits
 from cml_py.metrics.diff import natural_key
 from cml_py.metrics.parse import parse_file
 from cml_py.model import MetricFile, MetricSet
-from cml_py.paths import lookup_error
+from cml_py.paths import in_git_dir, lookup_error
 
 AUTODETECT_METRICS = (
     "metrics.json",
@@ -101,10 +101,10 @@ def _head_matches(spec: FileSpec, pattern: str, repo_root: Path) -> list[str]:
     """The files one pattern names; pathlib's lookups may raise OSError (a name too
     long for the file system), which the caller reports."""
     if is_glob(pattern):
-        matches = sorted(
-            (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file()),
-            key=natural_key,
-        )
+        # Like git itself, a pattern never matches inside .git (`**/*.json` would reach
+        # git's own files, which a path naming them directly is refused for).
+        found = (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file())
+        matches = sorted((rel for rel in found if not in_git_dir(rel)), key=natural_key)
         if not matches and spec.required:
             raise CmlError(f"{spec.origin}: {pattern!r} matches no file")
         return matches
