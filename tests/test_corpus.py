@@ -784,7 +784,7 @@ CASES = [
         ("evaluate", "p.csv.gz"),
         2,
         {"p.csv.gz": b"\x1f\x8b\x08\x00junk"},
-        error=("p.csv.gz", "cannot read predictions CSV"),
+        error=("p.csv.gz", "cannot decompress"),
     ),
     Case(
         "train predictions that are not UTF-8",

@@ -113,6 +113,30 @@ def test_reading_from_bytes_as_from_git(tmp_path) -> None:
     assert got.n == 3 and got.proba_labels == ("a", "b")
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_predictions_are_read_within_the_data_limit(
+    tmp_path, monkeypatch, suffix: str
+) -> None:
+    """A few kilobytes of gzip can hold gigabytes of CSV: the limit applies to what the
+    file decompresses to, and reading stops one byte past it."""
+    import bz2
+    import gzip
+    import lzma
+
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}[suffix]
+    small = tmp_path / f"p.csv{suffix}"
+    small.write_bytes(compress(CSV.encode()))
+    assert pr.read_predictions(small).n == 3
+    bomb = tmp_path / f"bomb.csv{suffix}"
+    bomb.write_bytes(compress(b"y_true,y_pred\n" + b"0,0\n" * 800_000))  # 3.2 MB of CSV
+    assert bomb.stat().st_size < 100_000
+    monkeypatch.setenv("CML_PY_MAX_DATA_MB", "2")
+    with pytest.raises(CmlError, match=r"bomb.csv.*decompresses to more than 2.0 MiB"):
+        pr.read_predictions(bomb)
+    from_git = pr.read_predictions(f"main:p.csv{suffix}", data=compress(CSV.encode()))
+    assert from_git.n == 3
+
+
 def _readers(monkeypatch, reader: str) -> None:
     """Read with pandas as where pyarrow is not installed."""
     if reader == "pandas":
@@ -130,8 +154,10 @@ def _readers(monkeypatch, reader: str) -> None:
         ("p.csv", b"y_true,y_pred\n\xe9,\xe9\n", "utf-8"),
         ("p.csv", b"id,y_true,y_pred\n\xe9,1,1\n", "utf-8"),
         ("p.csv", b"\xe9,y_true,y_pred\n1,1,1\n", "utf-8"),
-        ("p.csv.gz", b"\x1f\x8b\x08\x00junk", "cannot read predictions csv"),
-        ("p.csv.bz2", b"BZh91AY&SYjunk", "cannot read predictions csv"),
+        ("p.csv.gz", b"\x1f\x8b\x08\x00junk", "cannot decompress"),
+        ("p.csv.bz2", b"BZh91AY&SYjunk", "cannot decompress"),
+        ("p.csv.xz", b"\xfd7zXZ\x00junk", "cannot decompress"),
+        ("p.csv.zst", b"(\xb5/\xfdjunk", "compressed as .zst are not read"),
     ],
 )
 def test_undecodable_predictions_are_bad_input(

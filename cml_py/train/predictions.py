@@ -22,6 +22,7 @@ from cml_py.train.predictions_read import (
     _read_with_pandas,
     _read_with_pyarrow,
     check_memory,
+    decompressed,
 )
 
 TASKS = ("classification", "regression")
@@ -149,6 +150,9 @@ def read_predictions(
     """
     name = display or str(path)
     limits = limits or lim.active()
+    plain = decompressed(str(path), name, data, limits)
+    if plain is not None:
+        data = plain
     if data is not None:
         lim.check_size(name, len(data), limits, field="data_bytes")
         check_memory(name, len(data), io.BytesIO(data), limits)
