@@ -3,8 +3,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cml_py.metrics.diff import diff_sets, natural_key
+from cml_py.metrics.direction import infer_direction
 from cml_py.model import Direction, MetricFile, MetricSet, Verdict
 
 
@@ -92,3 +95,55 @@ def test_order_is_files_in_order_then_natural_keys() -> None:
 def test_natural_key() -> None:
     names = ["layer10.w", "layer2.w", "layer1.w", "Layer1.b"]
     assert sorted(names, key=natural_key) == ["Layer1.b", "layer1.w", "layer2.w", "layer10.w"]
+
+
+_SEGMENTS = [
+    "data",
+    "train",
+    "a",
+    "psi",
+    "missing",
+    "drift_share",
+    "loss",
+    "val_loss",
+    "acc",
+    "lossless",
+    "time",
+    "x1",
+    "Data",
+    "DATA",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=4).map(".".join),
+            st.text(max_size=12),
+        ),
+        min_size=1,
+        max_size=20,
+        unique=True,
+    )
+)
+def test_every_rows_direction_is_what_the_name_implies(names: list[str]) -> None:
+    """The per-row fast path (a cost word checked per part of the name) must agree with
+    infer_direction for every name: `data.train.a.psi` holds no cost word, yet is
+    better lower, and judging it higher let a gate pass a drifted dataset."""
+    rows = diff_sets(mset(m_json=dict.fromkeys(names, 0.5)), mset(m_json=dict.fromkeys(names, 0.6)))
+    for row in rows:
+        assert row.direction is infer_direction(row.name), row.name
+        expected = Verdict.BETTER if row.direction is Direction.HIGHER else Verdict.WORSE
+        assert row.verdict is expected, row.name
+
+
+def test_a_rise_in_drift_or_missing_values_is_worse() -> None:
+    rows = one(
+        {"data.train.a.psi": 0.0, "data.train.a.missing": 0.0},
+        {"data.train.a.psi": 3.3, "data.train.a.missing": 0.5},
+    )
+    assert {name: row.verdict for name, row in rows.items()} == {
+        "data.train.a.psi": Verdict.WORSE,
+        "data.train.a.missing": Verdict.WORSE,
+    }

@@ -126,17 +126,22 @@ def _compare_file(
     higher, lower = Direction.HIGHER, Direction.LOWER
     better, worse, unchanged = Verdict.BETTER, Verdict.WORSE, Verdict.UNCHANGED
     finite = math.isfinite
-    prefix_cost: dict[str, object] = {}  # does the part before the last dot hold a cost word?
+    # Could the name's direction be other than "higher"? Decided by its part before the
+    # last dot (shared by many names, so checked once) or by its leaf.
+    prefix_cost: dict[str, object] = {}
     for name in names:
         b = old_get(name, missing)
         h = new_get(name, missing)
         if infer is not None:
-            # A cost word is a whole segment, so it lies before or after the last dot:
-            # the prefix (shared by many names) is checked once.
+            # A cost word is a whole segment, so it lies before or after the last dot;
+            # under `data.` a leaf such as `psi` or `missing` is a cost too (see
+            # infer_direction), which no cost word would reveal.
             head, _, leaf = name.rpartition(".")
             cost = prefix_cost.get(head)
             if cost is None:
-                cost = prefix_cost[head] = may_name_a_cost(head.lower()) or False
+                cost = prefix_cost[head] = (
+                    head == "data" or head.startswith("data.") or may_name_a_cost(head.lower())
+                ) or False
             direction: Direction | None = (
                 infer(name) if cost or may_name_a_cost(leaf.lower()) else higher
             )
