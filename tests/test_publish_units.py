@@ -283,6 +283,19 @@ def test_marker_and_nonce() -> None:
     assert sticky.with_nonce(body, "abc").endswith("<!-- cml-py nonce=abc -->\n")
 
 
+def test_annotations_mask_tokens_and_url_passwords() -> None:
+    """Gate annotations print the PR's names and values into the job log and the check."""
+    register("ghs_annotation_token_0123456789")
+    checks = [
+        GateCheck("*", "min", Status.FAIL, metric="acc", value="ghs_annotation_token_0123456789"),
+        GateCheck("*", "min", Status.FAIL, metric="ghs_annotation_token_0123456789", value=0.1),
+        GateCheck("*", "min", Status.WARN, metric="b", value="https://u:hunter2pw@db.example/x"),
+    ]
+    printed = "\n".join(actions.gate_annotations(checks))
+    assert "ghs_annotation" not in printed and "hunter2pw" not in printed
+    assert printed.count("***") == 4  # the name in the second title and its text
+
+
 def test_annotations_are_escaped_and_capped() -> None:
     checks = [
         GateCheck("acc", "min", Status.FAIL, metric=f"m{i}", value=0.5, limit=0.9, note="50%\nbad")

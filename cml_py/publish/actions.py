@@ -10,6 +10,7 @@ from pathlib import Path
 from cml_py.errors import CmlError
 from cml_py.model import GateCheck, Status
 from cml_py.publish import shrink
+from cml_py.redact import redact
 from cml_py.report.format import fmt_scalar
 from cml_py.report.view import limit_text
 
@@ -77,11 +78,13 @@ def gate_annotations(checks: Sequence[GateCheck]) -> list[str]:
     for status, level in ((Status.FAIL, "error"), (Status.WARN, "warning")):
         chosen = [c for c in checks if c.status is status]
         for check in chosen[:MAX_ANNOTATIONS]:
-            text = (
+            # Names and values are the PR's: masked like every other output (a token its
+            # training wrote as a metric would otherwise reach the job log and check).
+            text = redact(
                 f"{check.target} {limit_text(check)}: this PR {fmt_scalar(check.value)}, "
                 f"main {fmt_scalar(check.base)}" + (f" ({check.note})" if check.note else "")
             )
-            title = _escape_property(f"cml-py gate: {check.target}")
+            title = _escape_property(redact(f"cml-py gate: {check.target}"))
             lines.append(f"::{level} title={title}::{_escape_data(text)}")
         if len(chosen) > MAX_ANNOTATIONS:
             lines.append(
