@@ -356,7 +356,14 @@ def check_server_url(value: str, where: str) -> str:
     URL; a database or file store (`sqlite:///…`, `./mlruns`) is served by `mlflow server`."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port  # parsed on access: "http://h:99999" is out of range
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+        shown = repr(value.split("@")[-1])
+        raise CmlError(f"{where}: not a valid URL ({exc}): {shown}") from None
+    if port == 0:
+        raise CmlError(f"{where}: expected a port from 1 to 65535, got 0")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         # Never the value itself after a scheme: a database URI may hold a password.
         shown = f"{parts.scheme}:…" if parts.scheme else repr(value.split("@")[-1])

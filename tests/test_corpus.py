@@ -726,6 +726,20 @@ CASES = [
         env={"CML_PY_MAX_TEMPLATE_SECONDS": "1"},
         error=("t.j2", "took too long to render", "CML_PY_MAX_TEMPLATE_SECONDS"),
     ),
+    *(
+        Case(
+            f"mlflow {key} that is no URL: {value}",
+            ("diff",),
+            2,
+            {"cml.yaml": f"metrics: [metrics.json]\nmlflow: {{experiment: e, {key}: '{value}'}}\n"},
+            error=("cml.yaml", f"mlflow.{key}", "not a valid URL"),
+        )
+        for key, value in (
+            ("tracking_uri", "http://[::1"),
+            ("tracking_uri", "http://127.0.0.1:99999"),
+            ("ui_url", "http://[x"),
+        )
+    ),
     Case(
         "a limit given in superscript digits",  # str.isdigit() says yes, int() says no
         ("diff",),
