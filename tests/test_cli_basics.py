@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -93,3 +94,24 @@ def test_a_bug_exits_4_never_1(in_repo: Repo, capsys, monkeypatch) -> None:
     assert "Traceback" not in result.err and result.err.count("\n") == 1
     monkeypatch.setenv("CML_PY_DEBUG", "1")
     assert "Traceback" in run_cli(capsys, "gate").err
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])  # click writes UTF-8 to "ascii"
+def test_a_log_that_cannot_show_every_character_gets_question_marks(
+    repo: Repo, encoding: str
+) -> None:
+    """A Windows runner's log is often cp1252: no `≥`, no `—`, no metric name in Greek.
+    What cannot be shown becomes `?`; the run itself must not fail."""
+    repo.write("metrics.json", {"accuracy_α": 0.5})
+    repo.write("cml.yaml", "gate: {accuracy_α: {min: 0.1}}\n")
+    repo.commit()
+    proc = subprocess.run(
+        [sys.executable, "-m", "cml_py", "gate"],
+        cwd=repo.path,
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode(encoding)
+    assert "PASS  accuracy_?" in out and "? 0.1" in out

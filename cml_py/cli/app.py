@@ -4,6 +4,7 @@ error — and never prints a token."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -82,12 +83,24 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _printable_streams() -> None:
+    """Print what the terminal's encoding cannot show as `?` instead of failing: a CI
+    log on Windows is often cp1252 (no `≥`, `—` or a metric's own non-Latin name), and a
+    lone surrogate has no encoding at all. Only the error handler changes."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "replace") != "replace":
+            with contextlib.suppress(ValueError, OSError):  # closed or detached: leave it
+                reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command and exit with its code, whatever happens."""
     code: int
     from cml_py import tokens
 
     tokens.protect()  # every token value is masked before anything can print it
+    _printable_streams()
     try:
         result = cli.main(args=argv, prog_name="cml-py", standalone_mode=False)
         code = result if isinstance(result, int) else EXIT_OK
