@@ -1149,6 +1149,18 @@ CASES = [
         error=("CML_PY_PR", "expected a PR/MR number"),
         github=True,
     ),
+    *(
+        Case(
+            f"repository {repository}",  # '..' would climb out of /repos/ in the API path
+            ("comment", "report.md"),
+            2,
+            {"event.json": event(PR_EVENT)},
+            env={**EVENT, "GITHUB_REPOSITORY": repository},
+            error=("GITHUB_REPOSITORY", "expected owner/name"),
+            github=True,
+        )
+        for repository in ("../x", "./.", "octo/..")
+    ),
     Case(
         "report to post is a symlink to the runner's environment",
         ("comment", "report.md"),

@@ -322,7 +322,12 @@ def _check_shapes(values: dict[str, Any]) -> None:
     if sha and not _SHA.match(sha):
         raise CmlError(f"the commit sha {sha!r:.60} is not a commit id (CML_PY_SHA?)")
     repository = values.get("repository")
-    if values.get("forge") == "github" and repository and not _GITHUB_REPOSITORY.match(repository):
+    dots = repository and {".", ".."} & set(str(repository).split("/"))  # climbs in an API path
+    if (
+        values.get("forge") == "github"
+        and repository
+        and (dots or not _GITHUB_REPOSITORY.match(repository))
+    ):
         raise CmlError(
             f"GITHUB_REPOSITORY: expected owner/name, got {repository!r:.80} (CML_PY_REPOSITORY?)"
         )
