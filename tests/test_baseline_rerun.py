@@ -231,3 +231,16 @@ def test_report_with_charts_links_them_relative_to_the_report(in_repo: Repo, cap
         run_cli(capsys, "report", "--format", "json", "-o", "-", "--charts", "img").out
     )
     assert [c["path"] for c in data["charts"]][:2] == ["img/metric_changes.png", "img/roc_pr.png"]
+
+
+def test_the_cache_is_never_inside_the_checkout_even_with_relative_settings(tmp_path) -> None:
+    """A relative RUNNER_TEMP, XDG_CACHE_HOME or HOME would put main's re-trained
+    outputs in the working directory: the checkout the PR controls."""
+    from cml_py.baseline.rerun import cache_root
+
+    assert cache_root({"RUNNER_TEMP": str(tmp_path)}) == tmp_path / "cml-py" / "baselines"
+    relative = {"RUNNER_TEMP": "-1", "XDG_CACHE_HOME": "cache", "HOME": "."}
+    assert cache_root(relative).is_absolute()
+    assert cache_root({"XDG_CACHE_HOME": "x", "HOME": str(tmp_path)}) == (
+        tmp_path / ".cache" / "cml-py" / "baselines"
+    )

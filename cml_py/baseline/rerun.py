@@ -53,13 +53,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def cache_root(env: Mapping[str, str] | None = None) -> Path:
     """Outside any checkout: the runner's per-job temporary directory in CI (GitHub's
-    RUNNER_TEMP), else $XDG_CACHE_HOME or ~/.cache."""
+    RUNNER_TEMP), else $XDG_CACHE_HOME or ~/.cache. A relative value is ignored (as the
+    XDG spec says): it would put the cache in the working directory, the checkout."""
     env = os.environ if env is None else env
-    if env.get("RUNNER_TEMP"):
-        return Path(env["RUNNER_TEMP"]) / "cml-py" / "baselines"
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]) / "cml-py" / "baselines"
-    return Path.home() / ".cache" / "cml-py" / "baselines"
+    for variable in ("RUNNER_TEMP", "XDG_CACHE_HOME"):
+        value = env.get(variable)
+        if value and Path(value).is_absolute():
+            return Path(value) / "cml-py" / "baselines"
+    home = env.get("HOME") or str(Path.home())
+    if not Path(home).is_absolute():
+        import tempfile
+
+        home = tempfile.gettempdir()
+    return Path(home) / ".cache" / "cml-py" / "baselines"
 
 
 def cache_dir(base: BaseRef, config_text: str, head_layout: str) -> Path:
