@@ -755,6 +755,8 @@ CASES = [
         error=("--upload-pack",),
     ),
     Case("--base that does not exist", ("diff", "--base", "nope"), 2, error=("nope",)),
+    Case("--base that is empty", ("diff", "--base", ""), 2, error=("--base", "must not be empty")),
+    Case("--id that is empty", ("report", "--id", " ", "-o", "-"), 2, error=("--id", "empty")),
     Case(
         "report into an unwritable place",
         ("report", "-o", "/proc/cml-py/report.md"),

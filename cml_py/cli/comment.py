@@ -10,6 +10,7 @@ import click
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
     config_option,
+    not_empty,
     stderr,
     strict_option,
     token_env_option,
@@ -30,6 +31,7 @@ from cml_py.errors import EXIT_OK
 @click.option(
     "--id",
     "report_id",
+    callback=not_empty,
     default=None,
     metavar="ID",
     help="Report id of the sticky comment. Default: the id in the report's marker.",

@@ -22,6 +22,14 @@ def config_option(
     )
 
 
+def not_empty(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option given as `''` (an unset variable in a workflow: `--base "$BASE"`) is an
+    error, not a silent fall back to the default."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty", param=param)
+    return value
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every comparing command shares; they override cml.yaml."""
     decorators = [
@@ -29,6 +37,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--base",
             metavar="REV",
+            callback=not_empty,
             help="Base to compare with: a branch (its merge-base with HEAD is used), "
             "tag or commit. Default: the CI's target branch, then main, master.",
         ),

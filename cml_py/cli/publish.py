@@ -10,6 +10,7 @@ import click
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
     config_option,
+    not_empty,
     stderr,
     strict_option,
     token_env_option,
@@ -22,6 +23,7 @@ from cml_py.cli.options import (
 @click.option(
     "--id",
     "report_id",
+    callback=not_empty,
     default=None,
     metavar="ID",
     help="Report id of the sticky comment and check. Default: cml.yaml report.id.",

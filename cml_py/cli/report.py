@@ -18,6 +18,7 @@ from cml_py.cli.options import (
     Common,
     common_options,
     merge_options,
+    not_empty,
     stderr,
 )
 from cml_py.errors import EXIT_OK
@@ -51,6 +52,7 @@ from cml_py.redact import redact
 @click.option(
     "--id",
     "report_id",
+    callback=not_empty,
     default=None,
     metavar="ID",
     help="Report id in the hidden marker; one sticky comment per id. "

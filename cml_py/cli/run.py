@@ -12,6 +12,7 @@ from cml_py.cli.options import (
     Common,
     common_options,
     merge_options,
+    not_empty,
     stderr,
     strict_option,
     token_env_option,
@@ -32,6 +33,7 @@ from cml_py.errors import EXIT_OK
 @click.option(
     "--id",
     "report_id",
+    callback=not_empty,
     default=None,
     metavar="ID",
     help="Report id: one sticky comment and one check per id.",

@@ -10,6 +10,7 @@ from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
     Common,
     common_options,
+    not_empty,
     stderr,
     strict_option,
     token_env_option,
@@ -23,6 +24,7 @@ from cml_py.errors import EXIT_OK
 @click.option(
     "--id",
     "report_id",
+    callback=not_empty,
     default=None,
     metavar="ID",
     help="Report id; the check is named cml-py (default id) or cml-py (ID).",
