@@ -130,6 +130,7 @@ def test_hostile_column_names_and_categories_are_escaped(in_repo: Repo, capsys) 
         (b"id,age\n1,2\n3,4,5\n", "data/train.csv: malformed CSV: Error tokenizing data"),
         (b"", "data/train.csv: the file is empty; expected a CSV header row"),
         (b"id,age\n1,\xff\xfe\n", "data/train.csv: not UTF-8 text; expected a CSV file"),
+        (b"id,age,age\n1,2,3\n", "data/train.csv: the column 'age' appears twice in the header"),
     ],
 )
 def test_bad_data_files_exit_2_with_one_line(

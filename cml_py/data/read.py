@@ -62,6 +62,11 @@ def _read_text(path: Path, display: str, sep: str, max_columns: int) -> Any:
 
     kind = "TSV" if sep == "\t" else "CSV"
     try:
+        # The header as written (header=None): pandas renames a repeated name to `a.1`,
+        # which would compare as a column of its own.
+        header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, encoding="utf-8")
+        written = ["" if isinstance(v, float) else str(v) for v in header.iloc[0].tolist()]
+        lim.unique_columns([name for name in written if name], display)
         header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise CmlError(f"{display}: the file is empty; expected a {kind} header row") from None
