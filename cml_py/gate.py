@@ -58,8 +58,11 @@ def literal_matches(patterns: set[str], rows: Sequence[DiffRow]) -> dict[str, li
 
 
 def glob_matches(pattern: str, rows: Sequence[DiffRow]) -> list[DiffRow]:
-    """Rows a glob names (by name or `file:name`), with the pattern compiled once."""
+    """Rows a glob names (by name, or by `file:name` when it holds a colon), with the
+    pattern compiled once."""
     match = pattern_matcher(pattern)
+    if ":" not in pattern:  # `val*` must not take every metric of `valid/metrics.json`
+        return [row for row in rows if match(row.name)]
     return [row for row in rows if match(row.name) or match(f"{row.path}:{row.name}")]
 
 

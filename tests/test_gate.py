@@ -125,3 +125,17 @@ def test_significant_rule_without_statistics_is_never_a_silent_fallback() -> Non
     (check,) = evaluate_gate([GateRule("acc", max_drop=0.01, significant=True)], rows).checks
     assert check.status is F
     assert check.note.startswith("cannot test: no paired statistics")
+
+
+def test_a_glob_without_a_colon_matches_names_not_file_paths() -> None:
+    """`*` crosses `/` and `:`, so matching `val*` against `valid/metrics.json:train_loss`
+    took every metric of that file: a higher-is-better rule failed an improving loss."""
+    base = MetricSet((MetricFile("valid/metrics.json", {"val_acc": 0.9, "train_loss": 0.2}),))
+    head = MetricSet((MetricFile("valid/metrics.json", {"val_acc": 0.91, "train_loss": 0.1}),))
+    rows = diff_sets(base, head, directions=[("val*", Direction.HIGHER)])
+    by_name = {r.name: r for r in rows}
+    assert by_name["train_loss"].direction is Direction.LOWER
+    checks = evaluate_gate([GateRule("val*", min=0.8)], rows).checks
+    assert [(c.metric, c.status) for c in checks] == [("val_acc", P)]
+    in_file = evaluate_gate([GateRule("valid/*:train_*", max=0.15)], rows).checks
+    assert [(c.metric, c.status) for c in in_file] == [("train_loss", P)]

@@ -105,6 +105,8 @@ def matches(pattern: str, path: str, name: str) -> bool:
     Globs follow fnmatch: `*` also crosses dots, so `*loss` matches `train.loss`.
     """
     match = pattern_matcher(pattern)
+    if ":" not in pattern:  # `*` crosses `/` and `:`: `val*` would match `valid/m.json:loss`
+        return bool(match(name))
     return bool(match(name) or match(f"{path}:{name}"))
 
 
