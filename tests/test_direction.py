@@ -26,6 +26,19 @@ H, L = Direction.HIGHER, Direction.LOWER
         ("timeliness", H),
         ("roc_auc", H),
         ("mape", L),
+        ("val.MSELoss", L),  # an acronym before a camelCase word
+        ("BCELoss", L),
+        ("NLLLoss", L),
+        ("GPUMemoryMB", L),
+        ("IOTime", L),
+        ("ROCAUC", H),
+        ("F1Score", H),
+        ("data.ds.latency.psi", L),  # the data stage's measure decides, not the column
+        ("data.ds.latency.p_value", H),
+        ("data.time_series.rows", H),
+        ("data.error_log.columns", H),
+        ("data.ds.x.missing", L),
+        ("data.loading_time", L),  # a user's own metric under data.: its words decide
     ],
 )
 def test_infer_direction_by_name_segment(name: str, expected: Direction) -> None:

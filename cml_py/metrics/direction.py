@@ -36,7 +36,9 @@ COST_WORDS = frozenset(
         "perplexity",
     }
 )
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# camelCase and acronyms: `valLoss` → val Loss, `MSELoss` → MSE Loss, `GPUMemoryMB` →
+# GPU Memory MB (an upper-case run ends before the capital that starts a word).
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SEPARATORS = re.compile(r"[._\-/\s:]+")
 
 
@@ -77,9 +79,19 @@ DATA_COSTS = frozenset(
 )
 
 
+# The data stage's measures that are not costs: counts and the tests' p-values.
+DATA_NEUTRAL = frozenset({"rows", "columns", "p_value"})
+
+
 def infer_direction(name: str) -> Direction:
-    if name.startswith("data.") and name.rpartition(".")[2] in DATA_COSTS:
-        return Direction.LOWER
+    if name.startswith("data."):
+        # The data stage's own measure decides, never the dataset's or column's name
+        # (a column called `latency` does not make its p-value better lower).
+        leaf = name.rpartition(".")[2]
+        if leaf in DATA_COSTS:
+            return Direction.LOWER
+        if leaf in DATA_NEUTRAL:
+            return Direction.HIGHER
     if not _ANY_COST_WORD(name.lower()):  # the common case, without splitting
         return Direction.HIGHER
     if any(segment in COST_WORDS for segment in name_segments(name)):
