@@ -34,8 +34,12 @@ _DROP_RULES = ("max_drop", "max_drop_pct")
 _GLOB = re.compile(r"[*?\[]")
 
 
-def _at_most(value: float, limit: float) -> bool:
-    return value <= limit or math.isclose(value, limit, rel_tol=1e-9, abs_tol=1e-12)
+def _at_most(value: float, limit: float, scale: float = 0.0) -> bool:
+    """`value <= limit`, up to floating-point noise: a relative tolerance of 1e-9, and
+    for a change (a difference of two values, where `limit` may be 0) 1e-12 of the
+    values' own size — never a fixed amount, which would pass 1e-12 against
+    `max: 1e-13`."""
+    return value <= limit or math.isclose(value, limit, rel_tol=1e-9, abs_tol=1e-12 * scale)
 
 
 def literal_matches(patterns: set[str], rows: Sequence[DiffRow]) -> dict[str, list[DiffRow]]:
@@ -165,7 +169,8 @@ def _check_drop(
         return replace(common, status=Status.PASS)
     worse_by = (base - head) if row.direction is not Direction.LOWER else (head - base)
     if kind == "max_drop":
-        return _drop_verdict(rule, row, _at_most(worse_by, limit), "", common, limit)
+        scale = max(abs(base), abs(head))
+        return _drop_verdict(rule, row, _at_most(worse_by, limit, scale), "", common, limit)
     if worse_by <= 0 and not rule.significant and not gain_required:
         return replace(common, status=Status.PASS)
     if base == 0 and gain_required:  # as MLflow: from 0, any gain is enough
@@ -175,7 +180,7 @@ def _check_drop(
             return _drop_verdict(rule, row, True, "", common, 0.0)
         note = f"main's value is {base}: a relative drop is unbounded"
         return _drop_verdict(rule, row, False, note, common, 0.0)
-    ok = _at_most(worse_by / abs(base) * 100.0, limit)
+    ok = _at_most(worse_by / abs(base) * 100.0, limit, 1.0)  # a share of main's value
     return _drop_verdict(rule, row, ok, "", common, limit / 100.0 * abs(base))
 
 

@@ -24,6 +24,11 @@ def run(rule: GateRule, name: str, base, head, directions=()) -> list[Status]:
 
 CASES = [
     # rule, metric, base, head, expected statuses (one per rule kind)
+    (GateRule("err", max=1e-13), "err", 1e-14, 1e-12, [F]),  # tiny limits are limits too
+    (GateRule("p", min=1e-12), "p", 0.5, 1e-30, [F]),
+    (GateRule("p", min=1e-12), "p", 0.5, 1e-12 * (1 - 1e-12), [P]),  # within 1e-9 of it
+    (GateRule("err", max_drop=0), "err", 1e-14, 1e-12, [F]),
+    (GateRule("loss", max_drop=0), "loss", 0.3, 0.1 + 0.2, [P]),  # 0.30000000000000004
     (GateRule("acc", min=0.9), "acc", 0.95, 0.91, [P]),
     (GateRule("acc", min=0.9), "acc", 0.95, 0.9, [P]),
     (GateRule("acc", min=0.9), "acc", 0.95, 0.8999, [F]),
