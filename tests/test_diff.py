@@ -147,3 +147,10 @@ def test_a_rise_in_drift_or_missing_values_is_worse() -> None:
         "data.train.a.psi": Verdict.WORSE,
         "data.train.a.missing": Verdict.WORSE,
     }
+
+
+def test_an_int_and_a_float_past_2_53_keep_their_exact_difference() -> None:
+    """9007199254740993 - 9007199254740992.0 rounds to 0.0 in floats; a verdict of
+    "worse" beside a change of 0 would contradict itself."""
+    row = one({"n_rows": 9007199254740993}, {"n_rows": 9007199254740992.0})["n_rows"]
+    assert row.verdict is Verdict.WORSE and row.delta == -1.0

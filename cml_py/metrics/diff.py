@@ -209,6 +209,10 @@ def _compare_numbers(
     delta = h - b
     if delta != delta:  # inf - inf: two different numbers too large to subtract
         return Verdict.CHANGED, None, None
+    if delta == 0:  # an int against a float past 2**53: the float subtraction rounds
+        from fractions import Fraction  # the difference away; the exact one is not 0
+
+        delta = float(Fraction(h) - Fraction(b))
     rel = delta / abs(b) if b != 0 and math.isfinite(b) else None
     if direction is None:
         return Verdict.CHANGED, delta, rel
