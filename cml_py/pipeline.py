@@ -294,21 +294,42 @@ def _one_row_per_metric(
     two gate verdicts — for one number. The evaluated one wins: it is the one with
     confidence intervals. `evaluated` names the evaluated rows' file when they come from
     elsewhere than the training outputs (MLflow's predictions artifact)."""
+    from cml_py.metrics import files as mf
     from cml_py.train import layout as out
 
     if evaluated is None:
         if config.train is None or not config.train.outputs.predictions:
             return rows
-        evaluated = f"{_relative(config.root / config.train.output_dir, ws.root)}/{out.METRICS}"
+        outputs = _relative(config.root / config.train.output_dir, ws.root)
+        evaluated = f"{outputs}/{out.METRICS}"
+        # What the training command wrote: its outputs directory and its metrics files.
+        written = [_relative(config.root / w, ws.root) for w in config.train.outputs.metrics]
+        tests = [mf.glob_regex(w).match if mf.is_glob(w) else w.__eq__ for w in written]
+
+        def same_source(path: str) -> bool:
+            return path.startswith(f"{outputs}/") or any(test(path) for test in tests)
+    else:
+        run = evaluated.split("/", 1)[0]  # the run the predictions came from: "mlflow"
+
+        def same_source(path: str) -> bool:
+            return path == run
+
     names = {row.name for row in rows if row.path == evaluated}
-    dropped = sorted({row.path for row in rows if row.path != evaluated and row.name in names})
+
+    def shadowed(row: DiffRow) -> bool:
+        """The same number from the same source: the training's outputs or the run.
+        Another metrics file that happens to use the name (another model, another
+        dataset) keeps its row, and a gate rule on it its verdict."""
+        return row.path != evaluated and row.name in names and same_source(row.path)
+
+    dropped = sorted({row.path for row in rows if shadowed(row)})
     if not dropped:
         return rows
     notes.append(
         f"Metrics that {', '.join(dropped)} and the evaluated predictions both report are "
         "shown once, as evaluated from the predictions."
     )
-    return tuple(row for row in rows if row.path == evaluated or row.name not in names)
+    return tuple(row for row in rows if not shadowed(row))
 
 
 def gate(compared: Compared) -> GateResult:
