@@ -66,15 +66,13 @@ def _read_text(path: Path, display: str, sep: str, max_columns: int) -> Any:
         # which would compare as a column of its own.
         header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, encoding="utf-8")
         written = ["" if isinstance(v, float) else str(v) for v in header.iloc[0].tolist()]
-        lim.unique_columns([name for name in written if name], display)
-        header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise CmlError(f"{display}: the file is empty; expected a {kind} header row") from None
     except UnicodeDecodeError:
         raise CmlError(f"{display}: not UTF-8 text; expected a {kind} file") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise CmlError(f"{display}: cannot read as {kind}: {_first_line(exc)}") from None
-    _check_columns(header.columns, display, max_columns)
+    _check_columns(written, display, max_columns)
     try:
         frame = pd.read_csv(path, sep=sep, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError:
@@ -87,13 +85,15 @@ def _read_text(path: Path, display: str, sep: str, max_columns: int) -> Any:
 
 
 def _check_columns(columns: Any, display: str, max_columns: int) -> None:
+    """The header as written: not too wide, no name twice (columns without a name are
+    left to the reader, which calls them `Unnamed: N`)."""
     names = [str(c) for c in columns]
     if len(names) > max_columns:
         raise CmlError(
             f"{display}: {len(names):,} columns is over the limit of {max_columns:,} "
             "(max_columns in cml.yaml's data: raises it; columns: picks some)"
         )
-    lim.unique_columns(names, display)
+    lim.unique_columns([name for name in names if name], display)
 
 
 def _supported(arrow_type: Any) -> bool:
