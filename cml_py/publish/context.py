@@ -62,13 +62,14 @@ def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
         return {}
     where = f"GITHUB_EVENT_PATH ({path})"
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
             # A pipe would block the step until a writer comes; /dev/zero never ends.
             raise CmlError(
                 f"{where}: expected the runner's event payload file, not a "
                 "directory, pipe or device"
             )
-        lim.check_file(path, where, lim.active())
+        lim.check_size(where, info.st_size, lim.active())
         data = json.loads(Path(path).read_text(encoding="utf-8"), parse_int=_event_int)
     except FileNotFoundError:
         return {}

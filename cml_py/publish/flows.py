@@ -185,12 +185,12 @@ def _check_report_file(path: Path) -> None:
     (`/proc/self/environ`), and a pipe or `/dev/zero` would never finish reading."""
     from cml_py import limits as lim
 
-    mode = path.lstat().st_mode  # FileNotFoundError: the caller's message
-    if stat.S_ISLNK(mode):
+    info = path.lstat()  # FileNotFoundError: the caller's message
+    if stat.S_ISLNK(info.st_mode):
         raise CmlError(f"{path}: the report is a symlink; cml-py posts only a regular file")
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise CmlError(f"{path}: the report is not a regular file (a directory, pipe or device)")
-    lim.check_file(path, str(path), lim.active())
+    lim.check_size(str(path), info.st_size, lim.active())
 
 
 def _actions_surfaces(ctx: CiContext, text: str, report_path: Path, outcome: Outcome) -> None:
