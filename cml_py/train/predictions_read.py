@@ -167,7 +167,8 @@ def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
             convert_options=pcsv.ConvertOptions(strings_can_be_null=True),
         )
         names = [str(n) for n in table.column_names]  # decoded here: may not be UTF-8
-    # OSError: a compressed file (.gz, .bz2, .zst by extension) that does not decompress.
+    # OSError: the file cannot be read. (Compressed files never get here: `decompressed`
+    # hands over their CSV, or refuses them by name.)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
     lim.unique_columns(names, name)
@@ -226,29 +227,22 @@ def _primitive(column: Any, dtype: np.dtype) -> np.ndarray:
 
 def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
     import io
-    import lzma
-    import tarfile
-    import zipfile
 
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
+        # compression=None: compressed files were decompressed (or refused) by
+        # `decompressed` before, so no name makes pandas decompress on its own.
+        frame = pd.read_csv(
+            io.BytesIO(source) if isinstance(source, bytes) else source, compression=None
+        )
     except FileNotFoundError:
         raise CmlError(f"{name}: predictions file does not exist") from None
-    # OSError, EOFError, LZMAError, BadZipFile, TarError: a compressed file that does
-    # not decompress (by extension: .gz, .bz2, .xz, .zip, .tar…); ImportError: its
-    # codec's module is not installed (zstandard).
     except (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,
         ValueError,  # UnicodeDecodeError included
         OSError,
-        EOFError,
-        lzma.LZMAError,
-        zipfile.BadZipFile,
-        tarfile.TarError,
-        ImportError,
     ) as exc:
         raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
     return {str(c): frame[c].to_numpy() for c in frame.columns}
