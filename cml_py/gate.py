@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from cml_py import inference
 from cml_py.config import GateRule
-from cml_py.metrics.direction import pattern_matcher
+from cml_py.metrics.direction import metric_pattern
 from cml_py.model import (
     MISSING_AT_HEAD,
     DiffRow,
@@ -64,8 +64,8 @@ def literal_matches(patterns: set[str], rows: Sequence[DiffRow]) -> dict[str, li
 def glob_matches(pattern: str, rows: Sequence[DiffRow]) -> list[DiffRow]:
     """Rows a glob names (by name, or by `file:name` when it holds a colon), with the
     pattern compiled once."""
-    match = pattern_matcher(pattern)
-    if ":" not in pattern:  # `val*` must not take every metric of `valid/metrics.json`
+    match, with_file = metric_pattern(pattern)
+    if not with_file:
         return [row for row in rows if match(row.name)]
     return [row for row in rows if match(row.name) or match(f"{row.path}:{row.name}")]
 

@@ -111,15 +111,19 @@ def pattern_matcher(pattern: str) -> Callable[[str], object]:
     return re.compile(translate(pattern)).match
 
 
-def matches(pattern: str, path: str, name: str) -> bool:
-    """A pattern names a metric by its dotted name, or by `file:name` to pick one file.
+def metric_pattern(pattern: str) -> tuple[Callable[[str], object], bool]:
+    """(the compiled pattern, whether it is also tried on `file:name`): a pattern names a
+    metric by its dotted name, or — only when it holds a colon — by `file:name` to pick
+    one file. `*` crosses `/` and `:`, so `val*` tried on `file:name` would take every
+    metric of `valid/metrics.json`."""
+    return pattern_matcher(pattern), ":" in pattern
 
-    Globs follow fnmatch: `*` also crosses dots, so `*loss` matches `train.loss`.
-    """
-    match = pattern_matcher(pattern)
-    if ":" not in pattern:  # `*` crosses `/` and `:`: `val*` would match `valid/m.json:loss`
-        return bool(match(name))
-    return bool(match(name) or match(f"{path}:{name}"))
+
+def matches(pattern: str, path: str, name: str) -> bool:
+    """See `metric_pattern`. Globs follow fnmatch: `*` also crosses dots, so `*loss`
+    matches `train.loss`."""
+    match, with_file = metric_pattern(pattern)
+    return bool(match(name) or (with_file and match(f"{path}:{name}")))
 
 
 def direction_for(
