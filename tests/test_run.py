@@ -174,21 +174,26 @@ open("results/preds.csv", "w").write("id,y_true,y_pred\\n" + rows + "\\n")
 """
 
 
-def test_a_metric_from_two_sources_gets_one_row_and_one_verdict(in_repo: Repo, capsys) -> None:
+def run_two_sources(in_repo: Repo, capsys, *, metrics: str = "", gate: str) -> dict:
+    """`run` with ONE_METRIC_TWO_SOURCES as the training; the report.json it wrote."""
     import sys
 
     in_repo.write("train.py", ONE_METRIC_TWO_SOURCES)
     in_repo.write(
         "cml.yaml",
-        f"train:\n  command: [{sys.executable}, train.py]\n"
+        metrics + f"train:\n  command: [{sys.executable}, train.py]\n"
         "  outputs: {metrics: [results/metrics.json], predictions: results/preds.csv}\n"
-        "gate:\n  accuracy: {min: 0.5}\n",
+        f"gate:\n  {gate}\n",
     )
     in_repo.write(".gitignore", "results/\n.cml-py/\ncml-py-report/\n")
     in_repo.commit()
     result = run_cli(capsys, "run", "--no-publish", "--no-charts")
     assert result.code == 0, result.err
-    data = json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
+    return json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
+
+
+def test_a_metric_from_two_sources_gets_one_row_and_one_verdict(in_repo: Repo, capsys) -> None:
+    data = run_two_sources(in_repo, capsys, gate="accuracy: {min: 0.5}")
     accuracy = [m for m in data["metrics"] if m["name"] == "accuracy"]
     assert [m["file"] for m in accuracy] == [".cml-py/out/metrics.json"]
     assert accuracy[0]["head"] == 0.8  # evaluated from the predictions, not the 0.99 claimed
@@ -200,22 +205,14 @@ def test_a_metric_from_two_sources_gets_one_row_and_one_verdict(in_repo: Repo, c
 def test_another_file_with_the_same_metric_name_keeps_its_row(in_repo: Repo, capsys) -> None:
     """Only the training's own copy of an evaluated metric gives way; a metrics file of
     another model that also reports `accuracy` keeps its row and its gate verdict."""
-    import sys
-
-    in_repo.write("train.py", ONE_METRIC_TWO_SOURCES)
     in_repo.write("baseline_model/metrics.json", {"accuracy": 0.7})
-    in_repo.write(
-        "cml.yaml",
-        "metrics: [baseline_model/metrics.json, results/metrics.json, .cml-py/out/metrics.json]\n"
-        f"train:\n  command: [{sys.executable}, train.py]\n"
-        "  outputs: {metrics: [results/metrics.json], predictions: results/preds.csv}\n"
-        "gate:\n  'baseline_model/metrics.json:accuracy': {min: 0.5}\n",
+    data = run_two_sources(
+        in_repo,
+        capsys,
+        metrics="metrics: [baseline_model/metrics.json, results/metrics.json, "
+        ".cml-py/out/metrics.json]\n",
+        gate="'baseline_model/metrics.json:accuracy': {min: 0.5}",
     )
-    in_repo.write(".gitignore", "results/\n.cml-py/\ncml-py-report/\n")
-    in_repo.commit()
-    result = run_cli(capsys, "run", "--no-publish", "--no-charts")
-    assert result.code == 0, result.err
-    data = json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
     files = sorted(m["file"] for m in data["metrics"] if m["name"] == "accuracy")
     assert files == [".cml-py/out/metrics.json", "baseline_model/metrics.json"]
     [check] = data["gate"]
