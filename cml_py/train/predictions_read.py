@@ -5,7 +5,6 @@ reader otherwise."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -110,48 +109,13 @@ def _text_columns(lines: list[bytes], columns: int, text: set[int]) -> None:
                 text.add(index)
 
 
-# Compression the readers would apply by file name on their own. The three the
-# standard library decompresses are decompressed here, within the size limit; the
-# readers only ever see plain CSV.
-_DECOMPRESS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
-_COMPRESSED = frozenset({".zst", ".zstd", ".lz4", ".br", ".zip", ".tar", ".tgz", ".7z", ".z"})
-
-
 def decompressed(path: str, name: str, source: bytes | None, limits: lim.Limits) -> bytes | None:
-    """The CSV inside a `.gz`, `.bz2` or `.xz` file (read from disk, or `source` read
-    from git), or None for a file whose name says it is not compressed.
+    """The CSV inside a `.gz`, `.bz2` or `.xz` predictions file, within the data limit
+    (see cml_py.compression), or None for a file whose name says it is not compressed."""
+    from cml_py.compression import decompressed as bounded
 
-    A compressed file is measured by what it decompresses to, not by its own size: a
-    few kilobytes of gzip can hold gigabytes of CSV. Reading stops one byte past the
-    data limit, so a bomb costs at most that much memory before it is refused."""
-    suffix = Path(path).suffix.lower()
-    if suffix in _COMPRESSED:
-        raise CmlError(
-            f"{name}: predictions compressed as {suffix} are not read; "
-            "use a plain .csv, or .csv.gz, .csv.bz2 or .csv.xz"
-        )
-    module_name = _DECOMPRESS.get(suffix)
-    if module_name is None:
-        return None
-    import importlib
-    import lzma
-
-    module = importlib.import_module(module_name)
-    raw: Any = io.BytesIO(source) if source is not None else path
-    budget = limits.data_bytes
-    try:
-        with module.open(raw, "rb") as stream:
-            data: bytes = stream.read(budget + 1)
-    except FileNotFoundError:
-        raise CmlError(f"{name}: predictions file does not exist") from None
-    except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
-        raise CmlError(f"{name}: cannot decompress: {_first_line(exc)}") from None
-    if len(data) > budget:
-        raise CmlError(
-            f"{name}: decompresses to more than {lim.size_text(budget)} "
-            f"({lim.hint('data_bytes', limits)})"
-        )
-    return data
+    budget, hint = limits.data_bytes, lim.hint("data_bytes", limits)
+    return bounded(path, name, source, budget=budget, what="predictions", raise_hint=hint)
 
 
 def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
@@ -226,7 +190,6 @@ def _primitive(column: Any, dtype: np.dtype) -> np.ndarray:
 
 
 def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
-    import io
 
     import pandas as pd
 
