@@ -71,7 +71,15 @@ def _read_files(found: list[Any], spec: DatasetSpec, display: Callable[[str], st
     frames = []
     for item in found:
         fmt = file_format(item.path, spec.format)
-        frames.append(read_frame(item.local, display(item.path), fmt, max_columns=spec.max_columns))
+        frames.append(
+            read_frame(
+                item.local,
+                display(item.path),
+                fmt,
+                max_columns=spec.max_columns,
+                max_mb=spec.max_mb,
+            )
+        )
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
