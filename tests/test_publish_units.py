@@ -306,8 +306,7 @@ def test_annotations_are_escaped_and_capped() -> None:
     errors = [ln for ln in lines if ln.startswith("::error")]
     assert len(errors) == 11 and errors[-1].endswith("2 more failed checks in the report")
     assert (
-        errors[0]
-        == "::error title=cml-py gate%3A m0::m0 ≥ 0.9: this PR 0.5, main null (50%25%0Abad)"
+        errors[0] == "::error title=cml-py gate%3A m0::m0 ≥ 0.9: this PR 0.5, main — (50%25%0Abad)"
     )
     assert lines[-1].startswith("::warning title=cml-py gate%3A a%3Ab%2Cc::")
 

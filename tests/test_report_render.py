@@ -52,7 +52,7 @@ def test_markdown_escapes_untrusted_names() -> None:
 
 def test_real_change_never_prints_as_equal() -> None:
     text = render(mixed_report(), "md")
-    assert "| tiny | 1.234e-05 | 1.24e-05 | ▲ +5.4e-08 (+0.4%) | 🟢 better |" in text
+    assert "| tiny | 1.234e-05 | 1.24e-05 | ▲ +5.4e-08 (+0.437%) | 🟢 better |" in text
 
 
 def test_unchanged_rows_hidden_unless_all() -> None:

@@ -11,8 +11,8 @@ from cml_py.errors import CmlError
 from cml_py.model import GateCheck, Status
 from cml_py.publish import shrink
 from cml_py.redact import redact
-from cml_py.report.format import fmt_scalar
-from cml_py.report.view import limit_text
+from cml_py.report.format import MISSING
+from cml_py.report.view import gate_numbers
 
 MAX_ANNOTATIONS = 10  # GitHub shows 10 of each kind per step
 
@@ -72,6 +72,10 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _shown(value: str | None) -> str:
+    return MISSING if value is None else value
+
+
 def gate_annotations(checks: Sequence[GateCheck]) -> list[str]:
     """`::error`/`::warning` lines for failed and warned gate checks, at most 10 each."""
     lines = []
@@ -80,9 +84,10 @@ def gate_annotations(checks: Sequence[GateCheck]) -> list[str]:
         for check in chosen[:MAX_ANNOTATIONS]:
             # Names and values are the PR's: masked like every other output (a token its
             # training wrote as a metric would otherwise reach the job log and check).
+            numbers = gate_numbers(check)
             text = redact(
-                f"{check.target} {limit_text(check)}: this PR {fmt_scalar(check.value)}, "
-                f"main {fmt_scalar(check.base)}" + (f" ({check.note})" if check.note else "")
+                f"{check.target} {numbers.rule}: this PR {_shown(numbers.value)}, "
+                f"main {_shown(numbers.base)}" + (f" ({check.note})" if check.note else "")
             )
             title = _escape_property(redact(f"cml-py gate: {check.target}"))
             lines.append(f"::{level} title={title}::{_escape_data(text)}")

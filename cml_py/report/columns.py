@@ -3,8 +3,10 @@
 Each value is formatted on its own with enough significant digits to be honest (see
 format.py), which leaves a column reading `0.9357`, `0.972`, `1.5`. A reviewer compares
 down a column, so the column gets one look: decimals padded with zeros to the column's
-significant digits (`0.9720`, `1.500`) — digits are only ever added, never changed — and
-the percentages of a change column share their decimals.
+significant digits (`0.9720`, `1.500`), and the percentages of a change column share
+their decimals. Both only ever show what the number is: zeros are added only where the
+number was formatted with those digits, and a percentage is only rounded to the
+column's decimals when that keeps two significant digits of it.
 
 Only the comment's tables are normalised: they hold at most a thousand rows, while the
 terminal and JSON outputs stream any number of rows and keep per-value formats.
@@ -35,8 +37,15 @@ def significant_digits(text: str) -> int | None:
     return len(digits) or 1
 
 
+FORMATTED_SIG = 4
+"""Every number in these columns was formatted with at least this many significant
+digits (format.fmt_float), so padding a shorter one up to it only writes zeros it had.
+Beyond, a `0.9` may stand for 0.89996: only a number shown with more digits had them."""
+
+
 def pad_numbers(cells: Sequence[str]) -> list[str]:
-    """Decimals padded with trailing zeros to the column's most significant digits."""
+    """Decimals padded with trailing zeros towards the column's most significant digits,
+    each no further than it was formatted (see FORMATTED_SIG)."""
     counts = [significant_digits(cell) for cell in cells]
     known = [c for c in counts if c is not None]
     if not known:
@@ -44,8 +53,8 @@ def pad_numbers(cells: Sequence[str]) -> list[str]:
     target = min(max(known), MAX_SIG)
     out = []
     for cell, count in zip(cells, counts, strict=True):
-        if count is not None and count < target:
-            cell += "0" * (target - count)
+        if count is not None:
+            cell += "0" * (min(target, max(count, FORMATTED_SIG)) - count)
         out.append(cell)
     return out
 
@@ -53,16 +62,17 @@ def pad_numbers(cells: Sequence[str]) -> list[str]:
 def same_percent_decimals(cells: Sequence[str]) -> list[str]:
     """The `(+1.88%)` parts of a change column, all with the same decimals — one when
     the typical (median) change is a percent or more, two below, three below 0.1 % —
-    never rounding a change to zero."""
+    unless rounding would leave a change fewer than two significant digits (0.05 % is
+    not shown as 0.1 %): such a change keeps its own."""
     found = [float(m.group(2)) for cell in cells for m in _PERCENT.finditer(cell)]
     if len([f for f in found if f > 0]) < 2:
         return list(cells)
     decimals = percent_decimals(found)
 
     def rewrite(match: re.Match[str]) -> str:
-        value = float(match.group(2))
-        text = f"{value:.{decimals}f}"
-        if float(text) == 0:  # too small for the column's decimals: keep its own digits
+        own = match.group(2)
+        text = f"{float(own):.{decimals}f}"
+        if (significant_digits(text) or 0) < 2 and text.rstrip("0") != own.rstrip("0"):
             return match.group(0)
         return f"({match.group(1)}{text}%)"
 

@@ -7,6 +7,9 @@ differ, so the table never shows "0.91 → 0.91" for a real change.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from cml_py.model import HugeInt, Scalar, is_number
 
 MISSING = "—"
@@ -59,11 +62,37 @@ def fmt_pair(base: Scalar, head: Scalar, sig: int = 4) -> tuple[str, str]:
     """Both values with enough digits that different numbers never look equal."""
     if not (is_number(base) and is_number(head)) or base == head:
         return fmt_scalar(base, sig), fmt_scalar(head, sig)
-    for digits in range(sig, 18):
-        a, b = fmt_number(base, digits), fmt_number(head, digits)
-        if a != b:
-            return a, b
-    return fmt_number(base, 17), fmt_number(head, 17)
+    a, b = fmt_distinct((base, head), sig)
+    return a, b
+
+
+def fmt_distinct(values: Sequence[Scalar], sig: int | Sequence[int] = 4) -> list[str]:
+    """Values shown side by side (main, this PR, a gate's limit): `sig` significant
+    digits (or one count per value), more where two different numbers would otherwise
+    print alike — but never more than a number's shortest exact form, so 0.3 beside
+    0.30000000000000004 stays `0.3` rather than growing into `0.29999999999999999`."""
+    sigs = [sig] * len(values) if isinstance(sig, int) else list(sig)
+    numbers = [(i, v) for i, v in enumerate(values) if is_number(v)]
+    texts = [fmt_scalar(v, sigs[i]) for i, v in enumerate(values)]
+    for digits in range(min(sigs, default=4), 18):
+        for i, v in numbers:
+            texts[i] = fmt_number(v, min(max(digits, sigs[i]), _exact_digits(v)))
+        if all(
+            texts[i] != texts[j] or a == b
+            for n, (i, a) in enumerate(numbers)
+            for j, b in numbers[n + 1 :]
+        ):
+            break
+    return texts
+
+
+def _exact_digits(value: float | int) -> int:
+    """Significant digits of a float's shortest exact form (`repr`): 1 for 0.3, 17 for
+    0.30000000000000004. Past them, more digits only show binary rounding."""
+    if type(value) is not float or not math.isfinite(value):
+        return 17
+    mantissa = repr(value).lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    return max(len(mantissa.rstrip("0")), 1)
 
 
 def fmt_delta(delta: float | int | None, sig: int = 3) -> str:

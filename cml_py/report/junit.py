@@ -5,9 +5,8 @@ system-out says why; only failed checks are failures."""
 from __future__ import annotations
 
 from cml_py.model import Report, Status
-from cml_py.report.format import fmt_delta, fmt_scalar
 from cml_py.report.significance import evidence_text
-from cml_py.report.view import limit_text
+from cml_py.report.view import gate_numbers, limit_text
 
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ATTR = str.maketrans(
@@ -53,12 +52,19 @@ def render_junit(report: Report) -> str:
         'errors="0" skipped="0">',
     ]
     for check in checks:
+        numbers = gate_numbers(check)
         name = f"{check.target} {limit_text(check)}".strip()
         if check.path:
             name = f"{check.path}:{name}"
-        detail = (
-            f"value {fmt_scalar(check.value)}, main {fmt_scalar(check.base)}, "
-            f"change {fmt_delta(check.change) or '0'}, limit {limit_text(check)}"
+        detail = ", ".join(
+            f"{label} {text}"
+            for label, text in (
+                ("value", numbers.value),
+                ("main", numbers.base),
+                ("change", numbers.change),
+                ("limit", numbers.rule),
+            )
+            if text  # nothing to say of what is missing or did not change
         )
         if check.note:
             detail += f"; {check.note}"

@@ -8,12 +8,13 @@ the terminal renderer passes the identity.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from operator import attrgetter, eq, itemgetter, mul
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cml_py.bulk import paused_gc
 from cml_py.model import (
@@ -26,8 +27,18 @@ from cml_py.model import (
     Status,
     Verdict,
     is_finite_number,
+    is_number,
 )
-from cml_py.report.format import MISSING, fmt_delta, fmt_float, fmt_number, fmt_pair, fmt_pct
+from cml_py.report.columns import significant_digits
+from cml_py.report.format import (
+    MISSING,
+    fmt_delta,
+    fmt_distinct,
+    fmt_float,
+    fmt_number,
+    fmt_pair,
+    fmt_pct,
+)
 
 Escape = Callable[[str], str]
 _VERDICT_OF = attrgetter("verdict")
@@ -107,16 +118,69 @@ class Marks:
     noise: str = "{word}, within noise"
 
 
-def limit_text(check: GateCheck) -> str:
+_RULE_TEXT = {
+    "min": "≥ {}",
+    "max": "≤ {}",
+    "max_drop": "worse by ≤ {}",
+    "max_drop_pct": "worse by ≤ {}%",
+}
+
+
+def limit_text(check: GateCheck, limit: str | None = None) -> str:
+    """The rule as a reviewer reads it (`≥ 0.9`); `limit`: its number as shown beside
+    the check's values (see gate_numbers)."""
     if check.limit is None:
         return ""
-    limit = fmt_number(check.limit)
-    return {
-        "min": f"≥ {limit}",
-        "max": f"≤ {limit}",
-        "max_drop": f"worse by ≤ {limit}",
-        "max_drop_pct": f"worse by ≤ {limit}%",
-    }.get(check.rule, limit)
+    return _RULE_TEXT.get(check.rule, "{}").format(limit or fmt_number(check.limit))
+
+
+class GateNumbers(NamedTuple):
+    """A gate check's numbers as every format shows them (unescaped)."""
+
+    base: str | None  # None when main has no value
+    value: str | None  # None when this PR has none
+    change: str  # "" when nothing changed
+    rule: str  # `≥ 0.9`, `worse by ≤ 1%`
+
+
+def gate_numbers(check: GateCheck) -> GateNumbers:
+    """What a rule compares, and its limit, with enough digits to differ whenever they
+    differ — the value for `min`/`max`, the drop for `max_drop`, the relative drop for
+    `max_drop_pct` — so a failed check never reads as sitting exactly on its limit
+    (where it would pass), and a passed one never as beyond it."""
+    base, value, change, limit = check.base, check.value, check.change, check.limit
+    shown_limit: str | None = None
+    has_value = check.metric is not None and check.note != MISSING_AT_HEAD
+    if check.rule in ("min", "max") and limit is not None and is_number(value):
+        base_text, value_text, shown_limit = fmt_distinct((base, value, limit))
+    else:
+        base_text, value_text = fmt_pair(base, value)
+    change_text = fmt_delta(change) if change else ""
+    if change and is_number(change) and limit is not None and math.isfinite(change):
+        sign = "+" if change > 0 else "-"
+        if check.rule == "max_drop":
+            drop, shown_limit = fmt_distinct((abs(change), abs(limit)), sig=(3, 4))
+            change_text = sign + drop
+        elif check.rule == "max_drop_pct" and is_finite_number(base) and base != 0:
+            percent = abs(change) / abs(base) * 100.0
+            shown, shown_limit = fmt_distinct((percent, abs(limit)), sig=(3, 4))
+            digits = max(3, significant_digits(shown) or 3)
+            change_text = f"{fmt_delta(change, digits)} ({sign}{shown}%)"
+        if shown_limit is not None and limit < 0:
+            shown_limit = "-" + shown_limit
+        # main and this PR with at least the change's decimals, so that their shown
+        # difference is the change shown beside them
+        decimals = _decimals(change_text.split(" ")[0])
+        base_text, value_text = (
+            _at_least_decimals(v, text, decimals)
+            for v, text in ((base, base_text), (value, value_text))
+        )
+    return GateNumbers(
+        base_text if check.base is not None else None,
+        value_text if has_value else None,
+        change_text,
+        limit_text(check, shown_limit),
+    )
 
 
 def _pair(
@@ -153,21 +217,38 @@ def verdict_text(row: DiffRow, marks: Marks) -> str:
 _STATUS_RANK = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
 
 
+def _decimals(text: str) -> int:
+    """Decimals of a plain number as shown (`-0.010004` → 6); 0 for an exponent."""
+    if "e" in text or "." not in text:
+        return 0
+    return len(text.rpartition(".")[2])
+
+
+def _at_least_decimals(value: Scalar, text: str, decimals: int) -> str:
+    """`text`, or `value` with `decimals` decimals (trailing zeros dropped) if it shows
+    fewer and is a plain float."""
+    if type(value) is not float or "e" in text or _decimals(text) >= decimals:
+        return text
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return text
+    longer = f"{value:.{decimals}f}"
+    return longer.rstrip("0").rstrip(".") if "." in longer else longer
+
+
 def gate_table(
     report: Report, esc: Escape, marks: Marks, *, show_file: bool, limit: int | None = None
 ) -> Table:
     checks, omitted = fold(report.gate.checks, limit, lambda c: _STATUS_RANK[c.status])
     rows = []
     for check in checks:
-        has_value = check.metric is not None and check.note != MISSING_AT_HEAD
-        base, value = _pair(check.base, check.value, check.base is not None, has_value, esc)
+        numbers = gate_numbers(check)
         row = [
             f"{marks.status[check.status]}",
             esc(check.target),
-            limit_text(check),
-            base,
-            value,
-            fmt_delta(check.change) if check.change else "",
+            numbers.rule,
+            MISSING if numbers.base is None else esc(numbers.base),
+            MISSING if numbers.value is None else esc(numbers.value),
+            numbers.change,
             esc(check.note),
         ]
         if show_file:
