@@ -168,3 +168,43 @@ def test_the_token_never_leaks(gitlab_fake, tmp_path, monkeypatch, capsys) -> No
     texts += [r.body for r in gitlab_fake.requests]
     for token in (TOKEN, "glpat-wrong-0123456789", JOB_TOKEN):
         assert not any(token in text for text in texts)
+
+
+def test_the_token_never_goes_to_another_address(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """requests strips `Authorization` when a redirect leaves the host, but not GitLab's
+    PRIVATE-TOKEN: a redirect is never followed, and a next-page link naming another
+    address (an instance whose external_url is wrong) is followed on the API's own."""
+    from werkzeug.wrappers import Request, Response
+
+    from tests.fakes.server import LocalServer
+
+    reached: list[dict[str, str]] = []
+
+    def elsewhere_app(environ, start_response):  # type: ignore[no-untyped-def]
+        reached.append(dict(Request(environ).headers))
+        return Response("[]", content_type="application/json")(environ, start_response)
+
+    gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN)
+    report = str(simple_report(tmp_path))
+    with LocalServer(elsewhere_app) as elsewhere:
+        other = elsewhere.url.replace("127.0.0.1", "localhost")
+        for method in ("GET", "POST"):
+            gitlab_fake.redirect = (method, r"/projects/42/merge_requests/7/notes", other)
+            result = run_cli(capsys, "comment", report, "--strict")
+            assert result.code == 3, result.err
+            assert (
+                f"GitLab answered with a redirect to {other}; cml-py does not follow "
+                "redirects, which would send the token there"
+            ) in result.err
+        assert not ours(gitlab_fake)
+
+        for i in range(150):  # two pages of notes, the second linked at the other address
+            gitlab_fake.add_note("merge_requests", "7", f"note {i}", "alice")
+        posted = gitlab_fake.add_note("merge_requests", "7", MARKER + "\nold", "cml-bot")
+        gitlab_fake.link_base = other
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path, "new\n")))
+        assert result.code == 0, result.err
+        assert "new" in gitlab_fake.notes[posted]["body"] and len(ours(gitlab_fake)) == 1
+    assert reached == []

@@ -42,6 +42,34 @@ def api_base(ctx: CiContext) -> str:
     raise CmlError("CI_API_V4_URL is not set; set CML_PY_API_URL=https://gitlab.example.com/api/v4")
 
 
+def _session_without_redirects() -> Any:
+    import requests
+
+    session = requests.Session()
+    session.max_redirects = 0  # the first redirect raises TooManyRedirects, unfollowed
+    return session
+
+
+def _redirect_message(response: Any) -> str:
+    """Where GitLab redirected to (scheme, host and port only: the rest is the API's
+    path), and why cml-py stops there."""
+    from urllib.parse import urlsplit
+
+    where = "another address"
+    try:
+        location = urlsplit(response.headers.get("Location", ""))
+        if location.hostname:
+            port = f":{location.port}" if location.port else ""
+            where = f"{location.scheme}://{location.hostname}{port}"
+    except ValueError:  # a port that is not one
+        pass
+    return (
+        f"GitLab answered with a redirect to {where}; cml-py does not follow redirects, "
+        "which would send the token there: set CML_PY_API_URL (or check CI_API_V4_URL) "
+        "to the address the API answers at"
+    )
+
+
 class GitLabPublisher(Publisher):
     comment_limit = GITLAB_NOTE_LIMIT
 
@@ -64,6 +92,13 @@ class GitLabPublisher(Publisher):
             timeout=DEFAULT_TIMEOUT,
             retry_transient_errors=False,
             per_page=100,
+            # The token goes to the configured API address only. A next-page link is
+            # followed on that address (a GitLab whose external_url differs would
+            # otherwise get it at another host, perhaps over http), and a redirect is
+            # never followed: requests strips `Authorization` from one to another host,
+            # but sends GitLab's PRIVATE-TOKEN and JOB-TOKEN headers along.
+            keep_base_url=True,
+            session=_session_without_redirects(),
         )
         self.gitlab.session.hooks["response"].append(self._remember_headers)
         self.project = self.gitlab.projects.get(project, lazy=True)
@@ -105,6 +140,8 @@ class GitLabPublisher(Publisher):
             ),
         ):
             return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+        if isinstance(exc, requests.exceptions.TooManyRedirects):
+            return Failure("client", exc.response.status_code, _redirect_message(exc.response))
         if isinstance(exc, requests.exceptions.RequestException):
             return Failure("client", None, f"{type(exc).__name__}: {exc}")
         return None

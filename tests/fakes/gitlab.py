@@ -38,6 +38,12 @@ class FakeGitLab:
     uploads: dict[str, bytes] = field(default_factory=dict)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    redirect: tuple[str, str, str] | None = None
+    """(method, API path regex, another server's URL): the next such request is answered
+    with a redirect there (302 for GET, 307 otherwise), once."""
+    link_base: str = ""
+    """The address next-page links name, when it is not the one requests came to (an
+    instance whose external_url is misconfigured)."""
     requests: list[Seen] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     base_url: str = ""
@@ -91,6 +97,15 @@ class FakeGitLab:
         if not path.startswith(root):
             return self._respond(seen, 404, {"message": "404 Not Found"})(environ, start_response)
         api_path = path[len(root) :]
+        if self.redirect is not None:
+            method, pattern, other = self.redirect
+            if request.method == method and re.fullmatch(pattern, api_path):
+                self.redirect = None
+                location = other + request.full_path.rstrip("?")
+                code = 302 if method == "GET" else 307
+                return self._respond(seen, code, None, {"Location": location})(
+                    environ, start_response
+                )
         fault = self._fault(request.method, api_path)
         if fault is not None and fault.kind != "reset":
             if fault.kind == "500":
@@ -205,7 +220,8 @@ class FakeGitLab:
         }
         if page < pages:
             query = {**request.args.to_dict(), "page": page + 1, "per_page": per_page}
-            headers["Link"] = f'<{self.base_url}{request.path}?{urlencode(query)}>; rel="next"'
+            base = self.link_base or self.base_url
+            headers["Link"] = f'<{base}{request.path}?{urlencode(query)}>; rel="next"'
         return 200, items[(page - 1) * per_page : page * per_page], headers
 
     def _list_notes(self, request, user, kind, iid):
