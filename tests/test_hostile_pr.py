@@ -397,6 +397,10 @@ def test_a_token_the_prs_code_wrote_into_its_metrics_is_masked_everywhere(
     seen += "".join(r.out + r.err for r in printed)
     [comment] = github_fake.comments_on(issue=7)
     seen += comment["body"]
+    # every request GitHub received: the comment, and the check run with its summary
+    sent = "".join(r.body for r in github_fake.requests)
+    assert '"summary"' in sent
+    seen += sent
     assert "***" in comment["body"] and "***" in (tmp_path / "r.md").read_text()
     for form in (TOKEN, md_cell(TOKEN), html_text(TOKEN), "S3cretPw"):
         assert form not in seen

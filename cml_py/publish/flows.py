@@ -234,13 +234,15 @@ def publish_status(
     if not ctx.head_sha:
         raise CmlError("no commit for the status: set CML_PY_SHA")
     publisher = publisher or make_publisher(ctx, echo)
-    fitted = shrink.fit(summary, shrink.CHECK_SUMMARY_LIMIT - 100, link=ctx.run_url)
+    # The summary is the report, which holds the PR's metric names and values: masked
+    # like every other output (its training can write the token as one).
+    fitted = shrink.fit(redact(summary), shrink.CHECK_SUMMARY_LIMIT - 100, link=ctx.run_url)
     extra = {"pending": pending} if pending is not None else {}
     try:
         kind = publisher.set_status(
             passed=passed,
             name=status_name(report_id),
-            title=title,
+            title=redact(title),
             summary=fitted,
             details_url=details_url or ctx.run_url,
             sha=ctx.head_sha,

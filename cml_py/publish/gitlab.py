@@ -57,7 +57,7 @@ def _redirect_message(response: Any) -> str:
 
     where = "another address"
     try:
-        location = urlsplit(response.headers.get("Location", ""))
+        location = urlsplit(response.headers.get("Location", "") if response else "")
         if location.hostname:
             port = f":{location.port}" if location.port else ""
             where = f"{location.scheme}://{location.hostname}{port}"
@@ -141,7 +141,8 @@ class GitLabPublisher(Publisher):
         ):
             return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
         if isinstance(exc, requests.exceptions.TooManyRedirects):
-            return Failure("client", exc.response.status_code, _redirect_message(exc.response))
+            status = getattr(exc.response, "status_code", None)
+            return Failure("client", status, _redirect_message(exc.response))
         if isinstance(exc, requests.exceptions.RequestException):
             return Failure("client", None, f"{type(exc).__name__}: {exc}")
         return None
