@@ -29,6 +29,19 @@ def test_html_text_escapes_quotes() -> None:
     assert html_text('"<b>"') == "&quot;&lt;b&gt;&quot;"
 
 
+@pytest.mark.parametrize("brk", ["\r", "\n", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_md_code_never_ends_its_line(brk: str, tmp_path) -> None:
+    """A branch name from a PR's artifact with a line break would end the code span,
+    and what follows — an image, a mention — would be live markdown. Read back from a
+    report file as the publisher does, a lone CR is a line break too."""
+    name = f"main{brk}{brk}![pixel](https://evil.example/p.png) @octocat"
+    code = md_code(name)
+    assert code.startswith("`main") and code.endswith("@octocat`") and code.count("`") == 2
+    path = tmp_path / "report.md"
+    path.write_text(f"Compared with {code} ·\n", encoding="utf-8", newline="")
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1
+
+
 def test_md_code_handles_backticks() -> None:
     assert md_code("main") == "`main`"
     assert md_code("a`b") == "``a`b``"

@@ -73,9 +73,15 @@ def html_text(text: str) -> str:
     return neutralise_mentions(text.translate(_HTML))
 
 
+_LINE_OR_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
 def md_code(text: str) -> str:
-    """Inline code for trusted-shape values such as commit SHAs and branch names."""
-    text = text.replace("\n", " ")
+    """Inline code for values such as commit SHAs and branch names. Nothing inside a
+    code span is markdown, but a line break ends it — `\r` as much as `\n` (a report
+    file read back turns a lone `\r` into a line) — and what follows would be markdown
+    again: every line break and control character becomes a space."""
+    text = _BIDI.sub("\ufffd", _LINE_OR_CONTROL.sub(" ", text))
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
