@@ -419,3 +419,36 @@ def test_images_that_cannot_be_committed_do_not_block_the_comment(
     )
     (comment,) = ours(github_fake)
     assert "_Chart not published (images: none): ROC._" in comment["body"]
+
+
+def test_a_comment_deleted_while_the_run_edits_it_is_posted_anew(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """A maintainer deletes the report (or another run's `recreate` does) between the
+    listing and the edit: the edit answers 404, and the PR must still get its report."""
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    old = github_fake.add_comment(7, MARKER + "\nold", "github-actions[bot]")
+
+    def delete_on_edit(method: str, path: str) -> None:
+        if method == "PATCH":
+            github_fake.comments.pop(old, None)
+
+    github_fake.before_request = delete_on_edit
+    result = run_cli(capsys, "comment", str(simple_report(tmp_path, "fresh\n")), "--strict")
+    assert result.code == 0, result.err
+    (comment,) = ours(github_fake)
+    assert comment["id"] != old and "fresh" in comment["body"]
+    assert "pull-requests: write" not in result.err
+
+
+def test_the_configured_author_is_a_github_login_in_any_case(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """GitHub logins are case-insensitive: `GitHub-Actions[bot]` is the bot that posts,
+    and its comment is edited, not joined by a new one on every run."""
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    monkeypatch.setenv("CML_PY_COMMENT_AUTHOR", "GitHub-Actions[bot]")
+    for text in ("first\n", "second\n", "third\n"):
+        assert run_cli(capsys, "comment", str(simple_report(tmp_path, text))).code == 0
+    (comment,) = ours(github_fake)
+    assert "third" in comment["body"]

@@ -208,3 +208,20 @@ def test_the_token_never_goes_to_another_address(
         assert result.code == 0, result.err
         assert "new" in gitlab_fake.notes[posted]["body"] and len(ours(gitlab_fake)) == 1
     assert reached == []
+
+
+def test_the_configured_author_is_used_on_gitlab_too(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """With CML_PY_COMMENT_AUTHOR set, as cml-py advises for a token that cannot say
+    who it is, GitLab's /user is not asked (here it fails) and the note is edited."""
+    gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN)
+    assert run_cli(capsys, "comment", str(simple_report(tmp_path, "first\n"))).code == 0
+    gitlab_fake.faults.append(Fault("GET", r"/user", "500", times=1000))
+    monkeypatch.setenv("CML_PY_COMMENT_AUTHOR", "cml-bot")
+    for text in ("second\n", "third\n"):
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path, text)))
+        assert result.code == 0, result.err
+    (note,) = ours(gitlab_fake)
+    assert "third" in note["body"]
+    assert len([r for r in gitlab_fake.requests if r.method == "POST"]) == 1

@@ -54,6 +54,7 @@ class CiContext:
     step_summary: Path | None = None
     output_file: Path | None = None
     github_actions: bool = False
+    comment_author: str | None = None  # CML_PY_COMMENT_AUTHOR: whose comments are ours
 
 
 def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
@@ -270,6 +271,7 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
         ("project_id", "CML_PY_PROJECT_ID"),
         ("head_sha", "CML_PY_SHA"),
         ("pr_number", "CML_PY_PR"),
+        ("comment_author", "CML_PY_COMMENT_AUTHOR"),
     ):
         if env.get(variable):
             if key == "pr_number":

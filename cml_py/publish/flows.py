@@ -156,12 +156,14 @@ def publish_comment(
         (ctx.forge or "", kind), f"the {kind} comment"
     )
     try:
-        author = publisher.author()
+        # The workflow's word on who posts (CML_PY_COMMENT_AUTHOR) wins on either forge.
+        author = ctx.comment_author or publisher.author()
         comment = sticky.post_sticky(
             publisher.thread(kind, ref),
             body,
             report_id=report_id,
             author=author,
+            same_login=sticky.SAME_LOGIN[ctx.forge or ""],
             mode=options.mode,
             retrier=publisher.retrier,
             classify=publisher.classify,

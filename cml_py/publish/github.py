@@ -160,12 +160,10 @@ class GitHubPublisher(Publisher):
     def author(self) -> str | None:
         """The exact login comments are written as, or None when it cannot be known.
 
-        CML_PY_COMMENT_AUTHOR (set by the workflow) wins; then the token's own user. The
-        Actions GITHUB_TOKEN cannot read /user, and its comments are by
+        The token's own user (CML_PY_COMMENT_AUTHOR, when set, is used instead: see
+        flows). The Actions GITHUB_TOKEN cannot read /user, and its comments are by
         github-actions[bot]. Another app's installation token cannot read /user or /app
         either: its `<app>[bot]` login is learned from the comment it creates."""
-        if os.environ.get("CML_PY_COMMENT_AUTHOR"):
-            return os.environ["CML_PY_COMMENT_AUTHOR"]
         try:
             return self.run("reading the token's user", lambda: self.github.get_user().login)
         except PermissionDenied:

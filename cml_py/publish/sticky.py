@@ -74,10 +74,33 @@ def new_nonce() -> str:
     return secrets.token_hex(8)
 
 
-def is_report_of(comment: Comment, report_id: str, author: str | None) -> bool:
-    """The marker is the first line and the author is exactly `author` (never unknown)."""
+def _exactly(a: str, b: str) -> bool:
+    return a == b
+
+
+def _ignoring_case(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+SAME_LOGIN: dict[str, Callable[[str, str], bool]] = {
+    "github": _ignoring_case,  # GitHub logins are case-insensitive: `Octocat` is octocat
+    "gitlab": _exactly,
+    "": _exactly,
+}
+"""Whether two spellings name the same account, per forge."""
+
+
+def is_report_of(
+    comment: Comment,
+    report_id: str,
+    author: str | None,
+    same_login: Callable[[str, str], bool] = _exactly,
+) -> bool:
+    """The marker is the first line and the author is `author` (never unknown)."""
     first = comment.body.lstrip("\ufeff").split("\n", 1)[0].strip()
-    return author is not None and comment.author == author and first == marker(report_id)
+    if author is None or comment.author is None or first != marker(report_id):
+        return False
+    return same_login(comment.author, author)
 
 
 def post_sticky(
@@ -86,6 +109,7 @@ def post_sticky(
     *,
     report_id: str,
     author: str | None,
+    same_login: Callable[[str, str], bool] = _exactly,
     mode: str,
     retrier: Retrier,
     classify: Callable[[BaseException], Failure | None],
@@ -100,7 +124,7 @@ def post_sticky(
     body = with_nonce(with_marker(body, report_id), nonce)
 
     def ours(comments: list[Comment], who: str | None) -> list[Comment]:
-        return [c for c in comments if is_report_of(c, report_id, who)]
+        return [c for c in comments if is_report_of(c, report_id, who, same_login)]
 
     listed = retrier.run(f"listing {what}", thread.list, classify)
     before = ours(listed, author)
@@ -109,20 +133,24 @@ def post_sticky(
         try:
             return retrier.run(f"updating {what}", lambda: thread.update(newest, body), classify)
         except PermissionDenied as exc:
-            if exc.failure.status == 404:
-                raise
-            warn(
-                f"editing the earlier {what.removeprefix('the ')} was refused ({exc}); "
-                "posted a new one instead (the earlier one stays)"
-            )
-            mode = "new"  # post, and leave the one we could not edit alone
+            if exc.failure.status != 404:
+                warn(
+                    f"editing the earlier {what.removeprefix('the ')} was refused ({exc}); "
+                    "posted a new one instead (the earlier one stays)"
+                )
+                mode = "new"  # post, and leave the one we could not edit alone
+            # 404: it was deleted since it was listed (by hand, or by another run's
+            # `recreate`): post the report anew, as if it had never been there.
     if mode == "recreate":
         for old in before:
             _delete(thread, old, retrier, classify, f"deleting the old {what}")
 
     def find_own() -> Comment | None:
         for comment in retrier.run(f"listing {what}", thread.list, classify):
-            if f"nonce={nonce}" in comment.body and (author is None or comment.author == author):
+            mine = author is None or (
+                comment.author is not None and same_login(comment.author, author)
+            )
+            if f"nonce={nonce}" in comment.body and mine:
                 return comment
         return None
 
@@ -136,7 +164,7 @@ def post_sticky(
             for previous in earlier:
                 _delete(thread, previous, retrier, classify, f"deleting the previous {what}")
             warn(
-                f"this token cannot tell who it is, so the {what} was posted anew and the "
+                f"this token cannot tell who it is, so {what} was posted anew and the "
                 f"previous one removed; set CML_PY_COMMENT_AUTHOR={created.author} to edit "
                 "it in place"
             )

@@ -70,6 +70,9 @@ class FakeGitHub:
     prefix: str = ""  # "/api/v3" for GitHub Enterprise Server
     tokens: dict[str, Token] = field(default_factory=dict)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    before_request: Callable[[str, str], None] | None = None
+    """Called with (method, path) as each request arrives: a test's way to have someone
+    else act on GitHub in the middle of a run (delete a comment, say)."""
     check_runs: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     git_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -140,6 +143,8 @@ class FakeGitHub:
         )
         self.requests.append(seen)
         path = request.path
+        if self.before_request is not None:
+            self.before_request(request.method, path)
         if not path.startswith(self.prefix):
             return self._send(Response(status=404), seen)(environ, start_response)
         api_path = path[len(self.prefix) :] or "/"
