@@ -28,6 +28,7 @@ from cml_py.model import (
     as_number,
     is_number,
 )
+from cml_py.report.format import fmt_number
 
 RULE_KINDS = ("min", "max", "max_drop", "max_drop_pct")
 _DROP_RULES = ("max_drop", "max_drop_pct")
@@ -178,7 +179,7 @@ def _check_drop(
     if base == 0 or not math.isfinite(base):
         if worse_by <= 0:
             return _drop_verdict(rule, row, True, "", common, 0.0)
-        note = f"main's value is {base}: a relative drop is unbounded"
+        note = f"main's value is {fmt_number(base)}: a relative drop is unbounded"
         return _drop_verdict(rule, row, False, note, common, 0.0)
     ok = _at_most(worse_by / abs(base) * 100.0, limit, 1.0)  # a share of main's value
     return _drop_verdict(rule, row, ok, "", common, limit / 100.0 * abs(base))

@@ -79,7 +79,8 @@ def test_a_pr_whose_data_drifts_fails_the_gate_and_says_why(in_repo: Repo, capsy
     assert psi > 0.2
     from cml_py.report.format import fmt_number
 
-    assert f"| ❌ | data.train.age.psi | ≤ 0.2 | 0 | {fmt_number(psi)} |" in md
+    # the gate's checks are on several files (data:train, m.json): a File column, as in text
+    assert f"| ❌ | data:train | data.train.age.psi | ≤ 0.2 | 0 | {fmt_number(psi)} |" in md
     assert f"| train | age | number | 0 → 0.06667 | {fmt_number(psi)} |" in data
     assert by_name["data.test.leaked"]["base"] == 0 and by_name["data.test.leaked"]["head"] == 0.1
     assert "| test | leaked | 0 | 0.1000 | +0.1 |" in data  # padded like its column

@@ -157,11 +157,14 @@ def test_many_changed_params_fold_away() -> None:
     from cml_py.model import MetricFile, MetricSet
 
     report = mixed_report()
-    base = MetricSet((MetricFile("params.json", {f"p{i}": i for i in range(12)}),))
-    head = MetricSet((MetricFile("params.json", {f"p{i}": i + 1 for i in range(12)}),))
+    base = MetricSet((MetricFile("params.json", {f"p{i}": i for i in range(15)}),))
+    head = MetricSet((MetricFile("params.json", {f"p{i}": i + (i < 12) for i in range(15)}),))
     many = replace(
         report, comparison=replace(report.comparison, params=diff_sets(base, head, judge=False))
     )
     text = render(many, "md")
-    assert "<details><summary>Params: 12 changed</summary>" in text and "#### Params" not in text
+    summary = "<details><summary>Params (12 changed, 3 unchanged)</summary>"
+    assert summary in text and "#### Params" not in text
+    # the count is of params, not of the table's rows, whatever the table shows
+    assert summary in render(replace(many, show_all=True), "md")
     assert "#### Params\n\n| Param |" in render(report, "md")  # a few stay in plain sight

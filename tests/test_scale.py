@@ -58,7 +58,7 @@ def test_markdown_folds_the_best_news_first(monkeypatch) -> None:
     changed = md.split("#### Metrics", 1)[1].split("\n\n")[1].split("\n")
     assert len(changed) == 2 + v.MD_ROWS
     assert sum("worse" in line for line in changed) == 500  # every worse row is shown
-    assert "… and 500 more rows (500 better) not shown here; report.json has every row." in md
+    assert "… and 500 more rows (500 better) not shown here; every row is in report.json" in md
     assert "… and 503 more rows not shown here" in md  # the collapsed all-metrics table
     names = [line.split(" | ")[0].lstrip("| ") for line in changed[2:]]
     assert names == sorted(names, key=natural_key)  # still in file order

@@ -8,11 +8,18 @@ differ, so the table never shows "0.91 → 0.91" for a real change.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from cml_py.model import HugeInt, Scalar, is_number
 
 MISSING = "—"
+
+_LOOKS_TYPED = re.compile(
+    r"|—|[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?i:nan|[-+]?inf(?:inity)?|true|false|null|none)"
+)
+"""Text that would read as a number, a boolean, null or a missing value: such a string
+metric is shown in quotes, or `"0.9"` beside 0.9 would look unchanged."""
 
 
 _SPEC = {sig: f".{sig}g" for sig in range(1, 18)}
@@ -25,6 +32,8 @@ def fmt_float(x: float, sig: int = 4) -> str:
     case (a plain number) is one C-level format and one membership test.
     """
     text = format(x, _SPEC[sig])  # strips trailing zeros; exponent below 1e-4 and at 10**sig
+    if text == "-0":  # -0.0 beside 0.0 would read as a change
+        return "0"
     if "e" in text:
         exponent = int(text[text.index("e") + 1 :])
         if 0 < exponent < 15:
@@ -55,7 +64,8 @@ def fmt_scalar(value: Scalar, sig: int = 4) -> str:
         return "true" if value else "false"
     if is_number(value):
         return fmt_number(value, sig)
-    return str(value)
+    text = str(value)
+    return f'"{text}"' if _LOOKS_TYPED.fullmatch(text) else text
 
 
 def fmt_pair(base: Scalar, head: Scalar, sig: int = 4) -> tuple[str, str]:

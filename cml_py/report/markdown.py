@@ -83,6 +83,7 @@ def build_context(report: Report) -> dict[str, Any]:
     for key in ("gate", "metrics", "params", "all_metrics"):  # one format per column
         context[key] = uniform(context[key], ("main", "this PR"), ("Change",))
     context["data"] = _data_context(data_rows)
+    context["data_counts"] = v.counts_text(data_rows) if data_rows else ""
     return context
 
 
@@ -124,7 +125,10 @@ def _context(
         "base_how": md_cell(base.how) if base else None,
         "head_sha": md_code(short(comparison.head_sha)),
         "metric_counts": v.counts_text(metric_rows),
-        "gate": v.gate_table(report, md_cell, MARKS, show_file=show_file, limit=v.MD_ROWS),
+        # the gate's checks cover the data stage's rows too: a file column if they differ
+        "gate": v.gate_table(
+            report, md_cell, MARKS, show_file=v.several_files(comparison.metrics), limit=v.MD_ROWS
+        ),
         "unpaired": md_cell(sig.unpaired_warning(report)),
         "significance": sig.significance_table(report, md_cell),
         "significance_summary": md_cell(sig.significance_summary(report)),
@@ -155,6 +159,7 @@ def _context(
             limit=v.MD_ROWS,
         ),
         "params_total": len(comparison.params),
+        "param_counts": v.counts_text(comparison.params),
         "params_changed": len(params_changed),
         # the collapsed list of every value, unless the table above already shows them all
         "all_metrics": v.values_table(metric_rows, md_cell, show_file=show_file, limit=v.MD_ROWS)

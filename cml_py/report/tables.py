@@ -22,8 +22,8 @@ def omitted_note(table: Table) -> str:
     n = table.omitted
     detail = f" ({table.omitted_detail})" if table.omitted_detail else ""
     return (
-        f"… and {n:,} more row{'s' if n != 1 else ''}{detail} not shown here; "
-        "report.json has every row."
+        f"… and {n:,} more row{'s' if n != 1 else ''}{detail} not shown here; every row is "
+        "in report.json (`cml-py run`) and in `cml-py report --format json --all`."
     )
 
 

@@ -432,10 +432,11 @@ def headline(report: Report) -> str:
     warn_text = f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
     if n == 0:
         return "no gate rules, report only"
-    if failed:
-        return f"gate failed: {failed} of {n} check{'s' if n != 1 else ''} failed{warn_text}"
-    passed = gate.count(Status.PASS)
-    return f"gate passed: {passed} of {n} check{'s' if n != 1 else ''} passed{warn_text}"
+    checks = f"check{'s' if n != 1 else ''}"
+    if failed or warned:  # "0 of 1 check passed" would read as a failure
+        verdict = "failed" if failed else "passed"
+        return f"gate {verdict}: {failed} of {n} {checks} failed{warn_text}"
+    return f"gate passed: {n} of {n} {checks} passed"
 
 
 def several_files(rows: Sequence[DiffRow]) -> bool:
