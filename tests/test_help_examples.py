@@ -3,6 +3,7 @@ parsed by the real command (options, arguments, choices), without running it."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import click
@@ -59,3 +60,29 @@ def test_help_example_parses(name: str, example: str) -> None:
         if isinstance(sub, click.Group):
             _, target, rest = sub.resolve_command(ctx, rest)
         target.make_context(sub_name, rest, parent=ctx)
+
+
+def test_every_cml_yaml_key_a_help_text_names_exists(tmp_path) -> None:
+    """`--help` sending a user to a cml.yaml key that the schema refuses (as
+    `publish.target` once was) is worse than no advice."""
+    from cml_py.config import parse_config
+    from cml_py.errors import CmlError
+
+    named: set[str] = set()
+    for command in commands().values():
+        text = " ".join(
+            [command.help or ""]
+            + [p.help or "" for p in command.params if isinstance(p, click.Option)]
+        )
+        named |= set(re.findall(r"cml\.yaml(?:'s)? `?([a-z_]+(?:\.[a-z_]+)*)", text))
+    named -= {"to", "with", "that", "is", "has", "of", "else", "only", "exit"}
+    assert {"metrics", "report.id"} <= named
+    for key in sorted(named):
+        data: object = [["not", "a", "valid", "value"]]
+        for part in reversed(key.split(".")):
+            data = {part: data}
+        # the key exists when only its value is refused ("expected …")
+        with pytest.raises(CmlError) as exc:
+            parse_config(data, source="cml.yaml", root=tmp_path)
+        message = str(exc.value)
+        assert "expected" in message and "unknown key" not in message, (key, message)

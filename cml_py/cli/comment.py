@@ -26,7 +26,8 @@ from cml_py.errors import EXIT_OK
     default=None,
     metavar="WHERE",
     help="auto (this run's PR/MR, else its commit), pr, commit, pr/N, issue/N or "
-    "commit/SHA. Default: cml.yaml publish.target, else auto.",
+    "commit/SHA. Default: auto. (Only the CI event or this flag chooses where the "
+    "comment goes, never a file the PR can change.)",
 )
 @click.option(
     "--id",
