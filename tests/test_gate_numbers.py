@@ -100,3 +100,16 @@ def test_json_keeps_the_exact_numbers(in_repo: Repo, capsys) -> None:
     checks = {c["metric"]: c for c in data["gate"]}
     assert checks["f1"]["value"] == 0.89996 and checks["auc"]["limit"] == 0.90004
     assert re.fullmatch(r"-0\.0500\d*", repr(checks["f1"]["change"]))
+
+
+def test_negative_limits_keep_their_one_sign() -> None:
+    checks = [
+        GateCheck("t", "min", Status.PASS, "m.json", "t", -0.4, -0.6, 0.2, -0.5),
+        GateCheck("t", "max_drop", Status.FAIL, "m.json", "t", 0.5, 0.5, 0.0001, -0.01),
+        GateCheck("t", "max_drop_pct", Status.FAIL, "m.json", "t", 1.001, 1.0, 0.001, -1.0),
+    ]
+    assert [gate_numbers(c).rule for c in checks] == [
+        "≥ -0.5",
+        "worse by ≤ -0.01",
+        "worse by ≤ -1%",
+    ]

@@ -158,16 +158,16 @@ def gate_numbers(check: GateCheck) -> GateNumbers:
     change_text = fmt_delta(change) if change else ""
     if change and is_number(change) and limit is not None and math.isfinite(change):
         sign = "+" if change > 0 else "-"
+        limit_sign = "-" if limit < 0 else ""  # a negative drop: a gain is required
         if check.rule == "max_drop":
-            drop, shown_limit = fmt_distinct((abs(change), abs(limit)), sig=(3, 4))
-            change_text = sign + drop
+            drop, shown = fmt_distinct((abs(change), abs(limit)), sig=(3, 4))
+            change_text, shown_limit = sign + drop, limit_sign + shown
         elif check.rule == "max_drop_pct" and is_finite_number(base) and base != 0:
             percent = abs(change) / abs(base) * 100.0
-            shown, shown_limit = fmt_distinct((percent, abs(limit)), sig=(3, 4))
-            digits = max(3, significant_digits(shown) or 3)
-            change_text = f"{fmt_delta(change, digits)} ({sign}{shown}%)"
-        if shown_limit is not None and limit < 0:
-            shown_limit = "-" + shown_limit
+            relative, shown = fmt_distinct((percent, abs(limit)), sig=(3, 4))
+            digits = max(3, significant_digits(relative) or 3)
+            change_text = f"{fmt_delta(change, digits)} ({sign}{relative}%)"
+            shown_limit = limit_sign + shown
         # main and this PR with at least the change's decimals, so that their shown
         # difference is the change shown beside them
         decimals = _decimals(change_text.split(" ")[0])
