@@ -326,6 +326,20 @@ def test_explicit_targets(github_fake, tmp_path, monkeypatch, capsys) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "target", ["pr/0", "pr/99999999999999999999", "issue/2147483648", "pr/\u0663"]
+)
+def test_a_target_number_out_of_range_or_not_ascii_is_bad_input(
+    github_fake, tmp_path, monkeypatch, capsys, target
+) -> None:
+    """`\\d` matched "٣" (an Arabic-Indic 3) and any length: pr/٣ posted on PR #3."""
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(capsys, "comment", str(simple_report(tmp_path)), "--target", target)
+    assert result.code == 2, result.err
+    assert "--target: expected" in result.err and "from 1 to 2,147,483,647" in result.err
+    assert not github_fake.requests  # rejected before any API call
+
+
 def test_report_id_from_flag_rewrites_the_marker(
     github_fake, tmp_path, monkeypatch, capsys
 ) -> None:
