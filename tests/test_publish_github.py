@@ -155,6 +155,24 @@ def test_images_none_replaces_them_with_data_tables(
     assert "heads/cml-py-assets" not in github_fake.refs
 
 
+@pytest.mark.parametrize("token", [INSTALLATION, READONLY])
+def test_a_data_table_that_is_not_utf8_is_left_out_with_a_note(
+    github_fake, tmp_path, monkeypatch, capsys, token
+) -> None:
+    """With --images none, and when a read-only token may not commit images, each chart
+    becomes its table: one in another encoding crashed with exit 4; now the note says
+    why the table is missing and the rest of the report goes out."""
+    files = github_actions(monkeypatch, github_fake, tmp_path, token=token)
+    report = report_with_images(tmp_path)
+    (tmp_path / "charts" / "roc pr.md").write_bytes(b"| Side |\n|--|\n| \xff\xfe |\n")
+    args = ["--images", "none"] if token == INSTALLATION else []
+    result = run_cli(capsys, "comment", str(report), *args)
+    assert result.code == 0, result.err
+    note = "_Chart not published (images: none): ROC; its data table roc pr.md is not"
+    summary = files["summary"].read_text()  # a read-only token's report is only here
+    assert note in summary and "| metric_2 | 0.2 | 0.3 |" in summary
+
+
 def test_missing_image_is_an_error_naming_it(github_fake, tmp_path, monkeypatch, capsys) -> None:
     github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
     report = simple_report(tmp_path, "![chart](charts/nope.png)\n")
