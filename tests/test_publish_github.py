@@ -9,9 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from werkzeug.wrappers import Response
 
 from tests.conftest import Repo
 from tests.fakes.github import FakeGitHub, Fault
+from tests.fakes.server import Answer, Interposer
 from tests.helpers import run_cli
 from tests.publish_env import (
     HEAD_SHA,
@@ -274,6 +276,67 @@ def test_primary_rate_limit_far_away_gives_up_clearly(
     assert (
         "the API rate limit is used up and resets at" in result.err and "(in 60 min)" in result.err
     )
+
+
+RATE_LIMITED = json.dumps(
+    {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"}
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "message"),
+    [
+        (403, {"x-ratelimit-remaining": "0", "retry-after": "1e400"}, "resets in more than a day"),
+        (
+            403,
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9999999999999"},
+            "resets in more than a day",
+        ),
+        (429, {"retry-after": "inf"}, "(the API asks to wait more than a day; try again later)"),
+    ],
+)
+def test_a_rate_limit_reset_beyond_any_bound_gives_up_clearly(
+    github_fake, tmp_path, monkeypatch, capsys, status, headers, message
+) -> None:
+    """`1e400` crashed (OverflowError, exit 4) and a reset in the year 300000000 said
+    "in 166636736211 min"."""
+    limited = Answer(
+        "GET",
+        r"/repos/octo/models/issues/7/comments",
+        lambda request, own: Response(
+            RATE_LIMITED, status=status, headers=headers, content_type="application/json"
+        ),
+        forward=False,
+    )
+    with Interposer(github_fake, [limited]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert "listing the PR comment failed" in result.err and message in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_retry_after_date_in_the_past_retries_now(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """An HTTP-date Retry-After was unreadable, so cml-py always waited 60 s."""
+    limited = Answer(
+        "GET",
+        r"/repos/octo/models/issues/7/comments",
+        lambda request, own: Response(
+            RATE_LIMITED,
+            status=429,
+            headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            content_type="application/json",
+        ),
+        forward=False,
+    )
+    with Interposer(github_fake, [limited]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 0, result.err
+    assert "retrying in 0.0 s" in result.err
+    assert len(ours(github_fake)) == 1
 
 
 def test_secondary_rate_limit_honours_retry_after(

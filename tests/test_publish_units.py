@@ -183,6 +183,42 @@ def failing(failures: list[Failure], result: str = "ok"):
     )
 
 
+def test_rate_limit_wait_from_odd_headers() -> None:
+    """Any header value is bounded: `1e400` and `inf` mean "too long" (the Retrier gives
+    up), NaN and words mean "unknown", an HTTP date counts from now (a past one: now)."""
+    assert rate_limit_wait({"Retry-After": "1e400"}, 0) == float("inf")
+    assert rate_limit_wait({"Retry-After": "inf"}, 0) == float("inf")
+    assert rate_limit_wait({"Retry-After": "nan"}, 0) is None
+    assert rate_limit_wait({"Retry-After": "soon"}, 0) is None
+    assert rate_limit_wait({"Retry-After": "-5"}, 0) == 0
+    assert rate_limit_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 1445412480) == 0
+    assert rate_limit_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 1445412470) == 10
+    assert rate_limit_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 2e9) == 0
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e400"}
+    assert rate_limit_wait(reset, 100) == float("inf")
+    assert rate_limit_wait({**reset, "x-ratelimit-reset": "nan"}, 100) is None
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (
+            Failure("rate", 403, "API rate limit exceeded", float("inf")),
+            "resets in more than a day",
+        ),
+        (Failure("rate", 403, "API rate limit exceeded", 1e13), "resets in more than a day"),
+        (Failure("secondary", 429, "slow down", float("inf")), "asks to wait more than a day"),
+    ],
+)
+def test_a_wait_beyond_any_bound_gives_up_at_once(failure: Failure, message: str) -> None:
+    clock = Clock()
+    retrier = Retrier(sleep=clock.sleep, clock=lambda: clock.now)
+    operation, classify, calls = failing([failure])
+    with pytest.raises(ServiceError, match=message):
+        retrier.run("listing the PR comment", operation, classify)
+    assert len(calls) == 1 and clock.sleeps == []
+
+
 def test_retrier_backs_off_then_succeeds_within_bounds() -> None:
     clock = Clock()
     retrier = Retrier(sleep=clock.sleep, clock=lambda: clock.now, base_delay=1, max_delay=8)

@@ -12,16 +12,19 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError, ServiceError
 from cml_py.redact import redact
 
 T = TypeVar("T")
+DAY = 86400.0  # a wait longer than this is not reported as a clock time
 
 
 @dataclass(frozen=True)
@@ -53,22 +56,55 @@ class PermissionDenied(ApiError):
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait, from GitHub's/GitLab's rate-limit headers, or None if absent."""
+    """Seconds to wait, from GitHub's/GitLab's rate-limit headers, or None if absent or
+    unreadable. `Retry-After` is seconds or an HTTP date (a past one: retry now); a value
+    too large to wait for (`1e400`, `inf`, a reset in the year 300000000) stays large,
+    and the Retrier gives up at once instead of computing a clock time from it."""
     lowered = {k.lower(): v for k, v in headers.items()}
     retry_after = lowered.get("retry-after")
     if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            return None
+        seconds = _number(retry_after)
+        if seconds is None:
+            seconds = _http_date(retry_after)
+            return None if seconds is None else max(0.0, seconds - now)
+        return max(0.0, seconds)
     remaining = lowered.get("x-ratelimit-remaining", lowered.get("ratelimit-remaining"))
-    reset = lowered.get("x-ratelimit-reset", lowered.get("ratelimit-reset"))
-    if remaining == "0" and reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
+    reset = _number(lowered.get("x-ratelimit-reset", lowered.get("ratelimit-reset")) or "")
+    if remaining == "0" and reset is not None:
+        return max(0.0, reset - now)
     return None
+
+
+def _number(text: str) -> float | None:
+    """A header's number (possibly infinite: it only means "too long"); None for NaN or
+    anything that is not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _http_date(text: str) -> float | None:
+    """An HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`) as a Unix time, None if it is not one."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def _later(seconds: float) -> str:
+    """When a wait ends, for a message: a clock time within a day, else only that it is
+    more than a day away (a reset header can name any year, or infinity)."""
+    if seconds > DAY:
+        return "in more than a day"
+    resets = time.strftime("%H:%M UTC", time.gmtime(time.time() + seconds))
+    return f"at {resets} (in {seconds / 60:.0f} min)"
 
 
 @dataclass
@@ -115,20 +151,20 @@ class Retrier:
             if failure.kind == "rate":
                 wait = failure.wait or 0.0
                 if wait > self.max_rate_wait:
-                    resets = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
                     raise ServiceError(
                         redact(
-                            f"{what} failed: the API rate limit is used up and resets at {resets} "
-                            f"(in {wait / 60:.0f} min); try again then"
+                            f"{what} failed: the API rate limit is used up and resets "
+                            f"{_later(wait)}; try again then"
                         )
                     )
                 delay = wait + random.uniform(0, 1)
             elif failure.kind == "secondary":
                 delay = failure.wait if failure.wait is not None else 60.0
                 if delay > self.max_rate_wait:
+                    asked = "more than a day" if delay > DAY else f"{delay:.0f} s"
                     raise ServiceError(
                         redact(
-                            f"{failure.describe(what)} (the API asks to wait {delay:.0f} s; "
+                            f"{failure.describe(what)} (the API asks to wait {asked}; "
                             "try again later)"
                         )
                     )
