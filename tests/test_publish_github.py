@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from tests.conftest import Repo
 from tests.fakes.github import FakeGitHub, Fault
@@ -350,6 +350,69 @@ def test_secondary_rate_limit_honours_retry_after(
     assert result.code == 0, result.err
     assert "secondary rate limit" in result.err and "retrying in 1.0 s" in result.err
     assert len(ours(github_fake)) == 1
+
+
+COMMENTS = r"/repos/octo/models/issues/7/comments"
+EDIT = r"/repos/octo/models/issues/comments/\d+"
+ELSEWHERE = "http://localhost:1/repos/octo/models/issues/7/comments"
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, content_type="application/json")
+
+
+def _next_page_elsewhere(request: Request, own: Response | None) -> Response:
+    assert own is not None
+    own.headers["Link"] = f'<{ELSEWHERE}?page=2>; rel="next"'
+    return own
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "make", "what"),
+    [
+        (
+            "GET",
+            COMMENTS,
+            lambda r, own: Response(status=301, headers={"Location": ELSEWHERE}),
+            "listing",
+        ),
+        ("GET", COMMENTS, _next_page_elsewhere, "listing"),
+        ("GET", COMMENTS, lambda r, own: _json(b'[{"id": 1, "bo'), "listing"),
+        ("GET", COMMENTS, lambda r, own: Response(b"<html>maintenance</html>"), "listing"),
+        ("GET", COMMENTS, lambda r, own: _json(b'{"message": "ok"}'), "listing"),
+        ("PATCH", EDIT, lambda r, own: Response(status=204), "updating"),
+        (
+            "PATCH",
+            EDIT,
+            lambda r, own: Response(status=301, headers={"Location": ELSEWHERE}),
+            "updating",
+        ),
+    ],
+    ids=[
+        "list-301-elsewhere",
+        "list-next-elsewhere",
+        "list-truncated",
+        "list-html",
+        "list-object",
+        "patch-204",
+        "patch-301-elsewhere",
+    ],
+)
+def test_an_answer_that_is_not_githubs_is_a_service_failure(
+    github_fake, tmp_path, monkeypatch, capsys, method, path, make, what
+) -> None:
+    """A proxy or a moved GitHub Enterprise answers what PyGithub cannot use; it raised
+    RuntimeError, AssertionError, JSONDecodeError or TypeError: exit 4."""
+    github_fake.add_comment(7, MARKER + "\nold report", "github-actions[bot]")
+    with Interposer(github_fake, [Answer(method, path, make)]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert f"{what} the PR comment failed: GitHub's answer was unexpected or unreadable" in (
+        result.err
+    )
+    assert len(result.err.strip().splitlines()) == 1
+    assert INSTALLATION not in result.out + result.err
 
 
 def test_a_70000_character_report_is_shrunk_not_rejected(

@@ -219,6 +219,32 @@ def test_a_wait_beyond_any_bound_gives_up_at_once(failure: Failure, message: str
     assert len(calls) == 1 and clock.sleeps == []
 
 
+def test_reading_turns_only_the_clients_complaints_into_an_unexpected_answer() -> None:
+    """Around client calls, what a client raises on an answer it cannot use becomes a
+    service failure; transport errors (also a ValueError such as requests' InvalidURL)
+    keep their own classification, and an error outside `reading` is still a crash."""
+    import requests
+
+    from cml_py.publish.net import UnexpectedAnswer, reading
+
+    with pytest.raises(UnexpectedAnswer, match="answer was unexpected"), reading("GitHub"):
+        json.loads('[{"id": 1, "bo')
+    with pytest.raises(requests.exceptions.InvalidURL), reading("GitHub"):
+        raise requests.exceptions.InvalidURL("no scheme")
+    retrier = Retrier(sleep=lambda s: None)
+    with pytest.raises(ServiceError, match=r"^listing the PR comment failed: GitHub's answer"):
+        retrier.run("listing the PR comment", lambda: _read_json("{"), lambda exc: None)
+    with pytest.raises(json.JSONDecodeError):  # not inside `reading`: a bug of ours
+        retrier.run("listing", lambda: json.loads("{"), lambda exc: None)
+
+
+def _read_json(text: str) -> object:
+    from cml_py.publish.net import reading
+
+    with reading("GitHub"):
+        return json.loads(text)
+
+
 def test_retrier_backs_off_then_succeeds_within_bounds() -> None:
     clock = Clock()
     retrier = Retrier(sleep=clock.sleep, clock=lambda: clock.now, base_delay=1, max_delay=8)

@@ -13,7 +13,7 @@ import functools
 import http.client
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from cml_py.publish.net import (
     Retrier,
     message_of,
     rate_limit_wait,
+    reading,
 )
 from cml_py.publish.shrink import GITHUB_COMMENT_LIMIT
 from cml_py.publish.sticky import Comment
@@ -83,6 +84,16 @@ def classify_error(exc: BaseException) -> Failure | None:
     return None
 
 
+def _answer(call: Callable[[], T]) -> T:
+    """`call()`, made of PyGithub calls only, with what PyGithub raises on an answer it
+    cannot use (a redirect or page link to another host, a body that is not the JSON it
+    expects) turned into UnexpectedAnswer: a service failure, not a crash."""
+    from github.GithubException import BadAttributeException
+
+    with reading("GitHub", BadAttributeException):
+        return call()
+
+
 def _comment(obj: Any) -> Comment:
     user = getattr(obj, "user", None)
     return Comment(obj.id, obj.body or "", user.login if user is not None else None, obj.html_url)
@@ -96,22 +107,33 @@ class _Thread:
         self.objects: dict[int, Any] = {}
 
     def list(self) -> list[Comment]:
-        objects = list(self.parent.get_comments())
-        self.objects = {o.id: o for o in objects}
-        return [_comment(o) for o in objects]
+        def read() -> list[tuple[Comment, Any]]:
+            return [(_comment(obj), obj) for obj in self.parent.get_comments()]
+
+        pairs = _answer(read)
+        self.objects = {comment.id: obj for comment, obj in pairs}
+        return [comment for comment, _ in pairs]
 
     def create(self, body: str) -> Comment:
-        obj = self.parent.create_comment(body)
-        self.objects[obj.id] = obj
-        return _comment(obj)
+        def post() -> tuple[Comment, Any]:
+            obj = self.parent.create_comment(body)
+            return _comment(obj), obj
+
+        comment, obj = _answer(post)
+        self.objects[comment.id] = obj
+        return comment
 
     def update(self, comment: Comment, body: str) -> Comment:
         obj = self.objects[comment.id]
-        obj.edit(body)
-        return _comment(obj)
+
+        def edit() -> Comment:
+            obj.edit(body)
+            return _comment(obj)
+
+        return _answer(edit)
 
     def delete(self, comment: Comment) -> None:
-        self.objects[comment.id].delete()
+        _answer(self.objects[comment.id].delete)
 
 
 class GitHubPublisher(Publisher):
@@ -155,6 +177,20 @@ class GitHubPublisher(Publisher):
 
     def classify(self, exc: BaseException) -> Failure | None:
         return classify_error(exc)
+
+    def run(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        """Every operation run here is PyGithub calls only (and reads of what they
+        return), so an answer PyGithub cannot use is GitHub's fault: see `_answer`."""
+        return super().run(
+            what, functools.partial(_answer, operation), idempotent=idempotent, recover=recover
+        )
 
     # -- identity -------------------------------------------------------------------
     def author(self) -> str | None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, TypeVar
@@ -30,7 +31,8 @@ DAY = 86400.0  # a wait longer than this is not reported as a clock time
 @dataclass(frozen=True)
 class Failure:
     """A forge error, classified. `kind` is one of: network, server, rate, secondary,
-    denied, missing, auth (the token was rejected), client."""
+    denied, missing, auth (the token was rejected), client, unexpected (an answer that
+    is not the API's: see UnexpectedAnswer)."""
 
     kind: str
     status: int | None
@@ -53,6 +55,60 @@ class ApiError(ServiceError):
 class PermissionDenied(ApiError):
     """The token may not do this (403, or 404 for what it cannot see); the caller can
     degrade gracefully."""
+
+
+class UnexpectedAnswer(Exception):
+    """The forge answered, but not as its API does: a redirect to another host, a page
+    link to another host or port, HTML from a proxy, truncated JSON, JSON of another
+    shape, a comment without an id. Raised only around the forge client's own calls
+    (`reading`) and by the checks of what they return, so a bug in cml-py's own code
+    still surfaces as one; the Retrier turns it into a service failure saying what was
+    being done."""
+
+    def __init__(self, forge: str, detail: str) -> None:
+        super().__init__(f"{forge}'s answer was unexpected or unreadable: {detail}")
+
+
+# What a forge client raises on an answer it cannot use: PyGithub raises RuntimeError
+# on a redirect to another host and AssertionError on a page link to another host or
+# port; json raises ValueError on a truncated body; a body of another shape gives
+# TypeError, KeyError, IndexError or AttributeError where the client indexes it.
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    RuntimeError,
+    AssertionError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+
+
+@contextmanager
+def reading(forge: str, *also: type[BaseException]) -> Iterator[None]:
+    """Run a forge client's calls (theirs only: no cml-py logic inside) with what they
+    raise on an unusable answer (`_READ_ERRORS`, and the client's own `also`) turned
+    into UnexpectedAnswer. Transport errors stay what they are: requests' errors are
+    OSErrors, some also ValueErrors (an invalid URL), and are classified as such."""
+    try:
+        yield
+    except OSError:
+        raise
+    except _READ_ERRORS + also as exc:
+        raise UnexpectedAnswer(forge, _detail(exc)) from exc
+
+
+def _detail(exc: BaseException) -> str:
+    """The client's complaint, short: PyGithub's redirect errors go on with advice for
+    programmers ("please correct your Github server URL via base_url: …")."""
+    text = str(exc).split(", please correct", 1)[0].strip()
+    if isinstance(exc, AssertionError):  # PyGithub asserts a link's host, port or path
+        text = f"a link outside the API's address ({text or 'no host'})"
+    elif isinstance(exc, ValueError) and text:
+        text = f"not valid JSON ({text})"
+    elif not isinstance(exc, RuntimeError):
+        text = f"not the expected data ({type(exc).__name__}: {text})"
+    return text[:200]
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
@@ -133,8 +189,11 @@ class Retrier:
         attempt = 0
         while True:
             attempt += 1
+            failure: Failure | None
             try:
                 return operation()
+            except UnexpectedAnswer as exc:
+                failure = Failure("unexpected", None, str(exc))
             except Exception as exc:
                 failure = classify(exc)
                 if failure is None:
@@ -146,7 +205,7 @@ class Retrier:
                     failure.describe(what) + "; the token was rejected: check "
                     "CML_PY_TOKEN (or GITHUB_TOKEN / GITLAB_TOKEN)"
                 )
-            if failure.kind == "client":
+            if failure.kind in ("client", "unexpected"):  # asking again gets the same answer
                 raise ApiError(failure.describe(what), failure=failure)
             if failure.kind == "rate":
                 wait = failure.wait or 0.0
