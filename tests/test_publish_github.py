@@ -415,6 +415,31 @@ def test_an_answer_that_is_not_githubs_is_a_service_failure(
     assert INSTALLATION not in result.out + result.err
 
 
+@pytest.mark.parametrize(
+    ("make", "forward"),
+    [
+        (lambda r, own: Response(status=307, headers={"Location": ELSEWHERE}), False),
+        (lambda r, own: Response(b"", status=200), False),
+        (lambda r, own: _json(b"{}", status=201), True),
+        (lambda r, own: _json(b'{"id": 5, "body": "x"}', status=201), True),
+    ],
+    ids=["307", "empty-200", "empty-object", "no-url"],
+)
+def test_a_post_answered_without_the_comment_is_a_service_failure(
+    github_fake, tmp_path, monkeypatch, capsys, make, forward
+) -> None:
+    """The create answered with no comment (a redirect, an empty body, `{}`): cml-py
+    exited 0 having printed no link and posted nothing, without a word."""
+    with Interposer(github_fake, [Answer("POST", COMMENTS, make, forward=forward)]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert "posting the PR comment failed: GitHub's answer was unexpected or unreadable: " in (
+        result.err
+    )
+    assert ("without a valid id" in result.err) or ("no usable web URL" in result.err)
+
+
 def test_a_70000_character_report_is_shrunk_not_rejected(
     github_fake, tmp_path, monkeypatch, capsys
 ) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError, ServiceError
-from cml_py.publish.base import Publisher
+from cml_py.publish.base import Publisher, checked_comment
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import (
     ApiError,
@@ -96,7 +96,8 @@ def _answer(call: Callable[[], T]) -> T:
 
 def _comment(obj: Any) -> Comment:
     user = getattr(obj, "user", None)
-    return Comment(obj.id, obj.body or "", user.login if user is not None else None, obj.html_url)
+    login = user.login if user is not None else None
+    return checked_comment("GitHub", obj.id, obj.body, login, obj.html_url, need_url=True)
 
 
 class _Thread:
