@@ -440,6 +440,28 @@ def test_a_post_answered_without_the_comment_is_a_service_failure(
     assert ("without a valid id" in result.err) or ("no usable web URL" in result.err)
 
 
+def test_202_forever_stops_at_the_retry_bound(github_fake, tmp_path, monkeypatch, capsys) -> None:
+    """PyGithub asks again every 2 s while GitHub answers 202, all inside one attempt:
+    the run hung past the 5-minute bound. Now each 202 is an attempt under the Retrier,
+    whose bound (CML_PY_RETRY_SECONDS, here 2 s) ends it."""
+    import time
+
+    accepted = Answer(
+        "GET", COMMENTS, lambda r, own: _json(b"{}", status=202), times=1000, forward=False
+    )
+    monkeypatch.setenv("CML_PY_RETRY_SECONDS", "2")
+    with Interposer(github_fake, [accepted]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        started = time.monotonic()
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert time.monotonic() - started < 10
+    last = result.err.strip().splitlines()[-1]
+    assert "listing the PR comment failed: HTTP 202: Accepted: GitHub is still processing" in last
+    assert "(gave up" in last and accepted.times > 990
+    assert not ours(github_fake)
+
+
 def test_a_70000_character_report_is_shrunk_not_rejected(
     github_fake, tmp_path, monkeypatch, capsys
 ) -> None:

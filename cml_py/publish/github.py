@@ -79,9 +79,27 @@ def classify_error(exc: BaseException) -> Failure | None:
         ),
     ):
         return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+    if isinstance(exc, requests.exceptions.RetryError):  # a 202 to a read: see _no_202_loop
+        return Failure("server", 202, "Accepted: GitHub is still processing the request")
     if isinstance(exc, requests.exceptions.RequestException):  # a bad URL, header, redirect…
         return Failure("client", None, f"{type(exc).__name__}: {exc}")
     return None
+
+
+def _no_202_loop() -> Any:
+    """Transport retries for PyGithub: none (the Retrier decides), except that a 202
+    Accepted to a GET or HEAD raises RetryError at once. PyGithub itself asks again every
+    2 s for as long as GitHub (or a proxy) answers 202, inside one Retrier attempt, so
+    the Retrier's time bound never applied; now each 202 is a failed attempt under it."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=0,
+        read=False,  # a read error is raised as itself, as without a Retry
+        status_forcelist=(202,),
+        allowed_methods=("GET", "HEAD"),
+        raise_on_status=True,
+    )
 
 
 def _answer(call: Callable[[], T]) -> T:
@@ -167,7 +185,7 @@ class GitHubPublisher(Publisher):
             auth=Auth.Token(ctx.token),
             base_url=ctx.api_url or "https://api.github.com",
             timeout=DEFAULT_TIMEOUT,
-            retry=None,
+            retry=_no_202_loop(),
             per_page=100,
             seconds_between_requests=0.0,
             seconds_between_writes=interval,

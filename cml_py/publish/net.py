@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, TypeVar
 
@@ -163,6 +164,21 @@ def _later(seconds: float) -> str:
     return f"at {resets} (in {seconds / 60:.0f} min)"
 
 
+def retry_seconds(env: Mapping[str, str]) -> float:
+    """How long one operation may take with its retries: 300 s, or CML_PY_RETRY_SECONDS
+    (a job that must fail sooner; the tests of what happens at the bound)."""
+    raw = env.get("CML_PY_RETRY_SECONDS", "300")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise CmlError(f"CML_PY_RETRY_SECONDS: expected seconds, got {raw!r:.40}") from None
+    if not 0 < seconds <= 3600:  # also NaN and inf: the bound must be one
+        raise CmlError(
+            f"CML_PY_RETRY_SECONDS: expected more than 0 and up to 3600 seconds, got {raw!r:.40}"
+        )
+    return seconds
+
+
 @dataclass
 class Retrier:
     """Runs one API operation under the policy above."""
@@ -170,7 +186,7 @@ class Retrier:
     attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 20.0
-    total_seconds: float = 300.0
+    total_seconds: float = field(default_factory=lambda: retry_seconds(os.environ))
     max_rate_wait: float = 90.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
