@@ -1081,6 +1081,15 @@ CASES = [
         github=True,
     ),
     Case(
+        "retry bound that is not finite",
+        ("comment", "report.md"),
+        2,
+        {"event.json": event(PR_EVENT)},
+        env={**EVENT, "CML_PY_RETRY_SECONDS": "inf"},
+        error=("CML_PY_RETRY_SECONDS", "up to 3600 seconds"),
+        github=True,
+    ),
+    Case(
         "GITHUB_OUTPUT is a directory",
         ("comment", "report.md"),
         0,

@@ -278,3 +278,75 @@ def test_a_pr_number_from_the_workflow_must_be_ascii_digits(number: str) -> None
     env = {"CML_PY_SHA": "a" * 40, "CML_PY_PR": number, "GITHUB_EVENT_NAME": "push"}
     with pytest.raises(CmlError, match="CML_PY_PR: expected a PR number"):
         target_from_event(env, publisher=None)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda run: run.update(head_repository="stranger/models"),
+            "workflow_run.head_repository: expected an object, got a string",
+        ),
+        (
+            lambda run: run["head_repository"].update(owner="stranger"),
+            "workflow_run.head_repository.owner: expected an object, got a string",
+        ),
+        (
+            lambda run: run["head_repository"]["owner"].update(login=7),
+            "workflow_run.head_repository.owner.login: expected a string, got a number",
+        ),
+        (lambda run: run.update(head_branch=["x"]), "workflow_run.head_branch: expected a string"),
+        (
+            lambda run: run.update(pull_requests={"number": 9}),
+            "workflow_run.pull_requests: expected a list, got an object",
+        ),
+        (
+            lambda run: run.update(pull_requests=["#9"]),
+            "workflow_run.pull_requests[0]: expected an object, got a string",
+        ),
+        (
+            lambda run: run.update(pull_requests=[{"number": 0}]),
+            "workflow_run.pull_requests[0].number: expected a PR number from 1 to "
+            "2,147,483,647, got 0",
+        ),
+        (
+            lambda run: run.update(pull_requests=[{"number": 7}, {"number": "8"}]),
+            "workflow_run.pull_requests[1].number: expected a PR number from 1 to "
+            "2,147,483,647, got a string",
+        ),
+        (
+            lambda run: run.update(pull_requests=[{"number": 2**31}]),
+            "got 2147483648",
+        ),
+    ],
+)
+def test_an_odd_workflow_run_event_is_bad_input_naming_the_field(tmp_path, change, message) -> None:
+    """Read before any API call: `head_repository` as a string crashed (exit 4), and a PR
+    number 0 reached the API as a 404 (exit 3)."""
+    from cml_py.errors import CmlError
+    from cml_py.publish.artifact import target_from_event
+
+    payload = workflow_run_payload()
+    change(payload["workflow_run"])
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": str(event)}
+    with pytest.raises(CmlError) as raised:
+        target_from_event(env, publisher=None)
+    assert str(raised.value).startswith("GITHUB_EVENT_PATH: workflow_run.")
+    assert message in str(raised.value)
+
+
+def test_a_workflow_run_without_a_head_owner_still_finds_the_pr(
+    default_branch, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """`head_repository.owner: null` (or no head_repository) is an absent field, not a
+    crash: the PR is found from the head commit."""
+    artifact = pr_artifact(tmp_path, capsys, acc=0.97)
+    github_fake.add_pull(9, HEAD_SHA, owner="stranger")
+    payload = workflow_run_payload()
+    payload["workflow_run"]["head_repository"]["owner"] = None
+    publish_env(monkeypatch, github_fake, tmp_path, payload)
+    result = run_cli(capsys, "publish", str(artifact))
+    assert result.code == 0, result.err
+    assert len(github_fake.comments_on(issue=9)) == 1

@@ -9,9 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from werkzeug.wrappers import Request, Response
 
 from tests.conftest import Repo
 from tests.fakes.github import FakeGitHub, Fault
+from tests.fakes.server import Answer, Interposer
 from tests.helpers import run_cli
 from tests.publish_env import (
     HEAD_SHA,
@@ -155,6 +157,24 @@ def test_images_none_replaces_them_with_data_tables(
     assert "heads/cml-py-assets" not in github_fake.refs
 
 
+@pytest.mark.parametrize("token", [INSTALLATION, READONLY])
+def test_a_data_table_that_is_not_utf8_is_left_out_with_a_note(
+    github_fake, tmp_path, monkeypatch, capsys, token
+) -> None:
+    """With --images none, and when a read-only token may not commit images, each chart
+    becomes its table: one in another encoding crashed with exit 4; now the note says
+    why the table is missing and the rest of the report goes out."""
+    files = github_actions(monkeypatch, github_fake, tmp_path, token=token)
+    report = report_with_images(tmp_path)
+    (tmp_path / "charts" / "roc pr.md").write_bytes(b"| Side |\n|--|\n| \xff\xfe |\n")
+    args = ["--images", "none"] if token == INSTALLATION else []
+    result = run_cli(capsys, "comment", str(report), *args)
+    assert result.code == 0, result.err
+    note = "_Chart not published (images: none): ROC; its data table roc pr.md is not"
+    summary = files["summary"].read_text()  # a read-only token's report is only here
+    assert note in summary and "| metric_2 | 0.2 | 0.3 |" in summary
+
+
 def test_missing_image_is_an_error_naming_it(github_fake, tmp_path, monkeypatch, capsys) -> None:
     github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
     report = simple_report(tmp_path, "![chart](charts/nope.png)\n")
@@ -258,6 +278,67 @@ def test_primary_rate_limit_far_away_gives_up_clearly(
     )
 
 
+RATE_LIMITED = json.dumps(
+    {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"}
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "message"),
+    [
+        (403, {"x-ratelimit-remaining": "0", "retry-after": "1e400"}, "resets in more than a day"),
+        (
+            403,
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9999999999999"},
+            "resets in more than a day",
+        ),
+        (429, {"retry-after": "inf"}, "(the API asks to wait more than a day; try again later)"),
+    ],
+)
+def test_a_rate_limit_reset_beyond_any_bound_gives_up_clearly(
+    github_fake, tmp_path, monkeypatch, capsys, status, headers, message
+) -> None:
+    """`1e400` crashed (OverflowError, exit 4) and a reset in the year 300000000 said
+    "in 166636736211 min"."""
+    limited = Answer(
+        "GET",
+        r"/repos/octo/models/issues/7/comments",
+        lambda request, own: Response(
+            RATE_LIMITED, status=status, headers=headers, content_type="application/json"
+        ),
+        forward=False,
+    )
+    with Interposer(github_fake, [limited]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert "listing the PR comment failed" in result.err and message in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_retry_after_date_in_the_past_retries_now(
+    github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """An HTTP-date Retry-After was unreadable, so cml-py always waited 60 s."""
+    limited = Answer(
+        "GET",
+        r"/repos/octo/models/issues/7/comments",
+        lambda request, own: Response(
+            RATE_LIMITED,
+            status=429,
+            headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            content_type="application/json",
+        ),
+        forward=False,
+    )
+    with Interposer(github_fake, [limited]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 0, result.err
+    assert "retrying in 0.0 s" in result.err
+    assert len(ours(github_fake)) == 1
+
+
 def test_secondary_rate_limit_honours_retry_after(
     github_fake, tmp_path, monkeypatch, capsys
 ) -> None:
@@ -269,6 +350,116 @@ def test_secondary_rate_limit_honours_retry_after(
     assert result.code == 0, result.err
     assert "secondary rate limit" in result.err and "retrying in 1.0 s" in result.err
     assert len(ours(github_fake)) == 1
+
+
+COMMENTS = r"/repos/octo/models/issues/7/comments"
+EDIT = r"/repos/octo/models/issues/comments/\d+"
+ELSEWHERE = "http://localhost:1/repos/octo/models/issues/7/comments"
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, content_type="application/json")
+
+
+def _next_page_elsewhere(request: Request, own: Response | None) -> Response:
+    assert own is not None
+    own.headers["Link"] = f'<{ELSEWHERE}?page=2>; rel="next"'
+    return own
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "make", "what"),
+    [
+        (
+            "GET",
+            COMMENTS,
+            lambda r, own: Response(status=301, headers={"Location": ELSEWHERE}),
+            "listing",
+        ),
+        ("GET", COMMENTS, _next_page_elsewhere, "listing"),
+        ("GET", COMMENTS, lambda r, own: _json(b'[{"id": 1, "bo'), "listing"),
+        ("GET", COMMENTS, lambda r, own: Response(b"<html>maintenance</html>"), "listing"),
+        ("GET", COMMENTS, lambda r, own: _json(b'{"message": "ok"}'), "listing"),
+        ("PATCH", EDIT, lambda r, own: Response(status=204), "updating"),
+        (
+            "PATCH",
+            EDIT,
+            lambda r, own: Response(status=301, headers={"Location": ELSEWHERE}),
+            "updating",
+        ),
+    ],
+    ids=[
+        "list-301-elsewhere",
+        "list-next-elsewhere",
+        "list-truncated",
+        "list-html",
+        "list-object",
+        "patch-204",
+        "patch-301-elsewhere",
+    ],
+)
+def test_an_answer_that_is_not_githubs_is_a_service_failure(
+    github_fake, tmp_path, monkeypatch, capsys, method, path, make, what
+) -> None:
+    """A proxy or a moved GitHub Enterprise answers what PyGithub cannot use; it raised
+    RuntimeError, AssertionError, JSONDecodeError or TypeError: exit 4."""
+    github_fake.add_comment(7, MARKER + "\nold report", "github-actions[bot]")
+    with Interposer(github_fake, [Answer(method, path, make)]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert f"{what} the PR comment failed: GitHub's answer was unexpected or unreadable" in (
+        result.err
+    )
+    assert len(result.err.strip().splitlines()) == 1
+    assert INSTALLATION not in result.out + result.err
+
+
+@pytest.mark.parametrize(
+    ("make", "forward"),
+    [
+        (lambda r, own: Response(status=307, headers={"Location": ELSEWHERE}), False),
+        (lambda r, own: Response(b"", status=200), False),
+        (lambda r, own: _json(b"{}", status=201), True),
+        (lambda r, own: _json(b'{"id": 5, "body": "x"}', status=201), True),
+    ],
+    ids=["307", "empty-200", "empty-object", "no-url"],
+)
+def test_a_post_answered_without_the_comment_is_a_service_failure(
+    github_fake, tmp_path, monkeypatch, capsys, make, forward
+) -> None:
+    """The create answered with no comment (a redirect, an empty body, `{}`): cml-py
+    exited 0 having printed no link and posted nothing, without a word."""
+    with Interposer(github_fake, [Answer("POST", COMMENTS, make, forward=forward)]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert "posting the PR comment failed: GitHub's answer was unexpected or unreadable: " in (
+        result.err
+    )
+    assert ("without a valid id" in result.err) or ("no usable web URL" in result.err)
+
+
+def test_202_forever_stops_at_the_retry_bound(github_fake, tmp_path, monkeypatch, capsys) -> None:
+    """PyGithub asks again every 2 s while GitHub answers 202, all inside one attempt:
+    the run hung past the 5-minute bound. Now each 202 is an attempt under the Retrier,
+    whose bound (CML_PY_RETRY_SECONDS, here 2 s) ends it."""
+    import time
+
+    accepted = Answer(
+        "GET", COMMENTS, lambda r, own: _json(b"{}", status=202), times=1000, forward=False
+    )
+    monkeypatch.setenv("CML_PY_RETRY_SECONDS", "2")
+    with Interposer(github_fake, [accepted]):
+        github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+        started = time.monotonic()
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    assert time.monotonic() - started < 10
+    last = result.err.strip().splitlines()[-1]
+    assert "listing the PR comment failed: HTTP 202: Accepted: GitHub is still processing" in last
+    assert "(gave up" in last and accepted.times > 990
+    assert not ours(github_fake)
 
 
 def test_a_70000_character_report_is_shrunk_not_rejected(
@@ -324,6 +515,20 @@ def test_explicit_targets(github_fake, tmp_path, monkeypatch, capsys) -> None:
         bad.code == 2
         and "--target: expected auto, pr, commit, pr/N, issue/N or commit/SHA" in bad.err
     )
+
+
+@pytest.mark.parametrize(
+    "target", ["pr/0", "pr/99999999999999999999", "issue/2147483648", "pr/\u0663"]
+)
+def test_a_target_number_out_of_range_or_not_ascii_is_bad_input(
+    github_fake, tmp_path, monkeypatch, capsys, target
+) -> None:
+    """`\\d` matched "٣" (an Arabic-Indic 3) and any length: pr/٣ posted on PR #3."""
+    github_actions(monkeypatch, github_fake, tmp_path, token=INSTALLATION)
+    result = run_cli(capsys, "comment", str(simple_report(tmp_path)), "--target", target)
+    assert result.code == 2, result.err
+    assert "--target: expected" in result.err and "from 1 to 2,147,483,647" in result.err
+    assert not github_fake.requests  # rejected before any API call
 
 
 def test_report_id_from_flag_rewrites_the_marker(

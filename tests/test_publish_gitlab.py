@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from werkzeug.wrappers import Response
+
 from tests.conftest import Repo
 from tests.fakes.github import Fault
 from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.server import Answer, Interposer
 from tests.helpers import run_cli
 from tests.publish_env import HEAD_SHA, PNG, gitlab_ci, report_with_images
 
@@ -225,3 +229,41 @@ def test_the_configured_author_is_used_on_gitlab_too(
     (note,) = ours(gitlab_fake)
     assert "third" in note["body"]
     assert len([r for r in gitlab_fake.requests if r.method == "POST"]) == 1
+
+
+NOTES = r"/api/v4/projects/42/merge_requests/7/notes"
+DISCUSSIONS = rf"/api/v4/projects/42/repository/commits/{HEAD_SHA}/discussions"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "mr"),
+    [
+        (NOTES, b'{"a": 1}', 7),
+        (NOTES, b'[{"body": "x"}]', 7),
+        (NOTES, b'[{"id": 3, "body": "x", "author": "bob"}]', 7),
+        (NOTES, b'[{"id": "3", "body": "x"}]', 7),
+        (DISCUSSIONS, b'[{"id": "d", "notes": {"id": 3}}]', None),
+        (DISCUSSIONS, b'[{"id": "d", "notes": [{"body": "x"}]}]', None),
+    ],
+    ids=["object", "no-id", "author-string", "id-string", "notes-object", "note-no-id"],
+)
+def test_a_malformed_note_list_is_a_service_failure(
+    gitlab_fake, tmp_path, monkeypatch, capsys, path, body, mr
+) -> None:
+    """A note list that is not GitLab's crashed: KeyError 0 for an object, AttributeError
+    for a note without an id or with `"author": "bob"` (exit 4)."""
+    gitlab_fake.add_note("merge_requests", "7", MARKER + "\nold", "cml-bot")
+    odd = Answer(
+        "GET",
+        path,
+        lambda request, own: Response(body, content_type="application/json"),
+        forward=False,
+    )
+    with Interposer(gitlab_fake, [odd]):
+        gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN, mr=mr)
+        result = run_cli(capsys, "comment", str(simple_report(tmp_path)))
+    assert result.code == 3, result.err
+    what = "the MR note" if mr else "the commit comment"
+    assert f"listing {what} failed: GitLab's answer was unexpected or unreadable" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert TOKEN not in result.out + result.err

@@ -183,6 +183,68 @@ def failing(failures: list[Failure], result: str = "ok"):
     )
 
 
+def test_rate_limit_wait_from_odd_headers() -> None:
+    """Any header value is bounded: `1e400` and `inf` mean "too long" (the Retrier gives
+    up), NaN and words mean "unknown", an HTTP date counts from now (a past one: now)."""
+    assert rate_limit_wait({"Retry-After": "1e400"}, 0) == float("inf")
+    assert rate_limit_wait({"Retry-After": "inf"}, 0) == float("inf")
+    assert rate_limit_wait({"Retry-After": "nan"}, 0) is None
+    assert rate_limit_wait({"Retry-After": "soon"}, 0) is None
+    assert rate_limit_wait({"Retry-After": "-5"}, 0) == 0
+    assert rate_limit_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 1445412480) == 0
+    assert rate_limit_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 1445412470) == 10
+    assert rate_limit_wait({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 2e9) == 0
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e400"}
+    assert rate_limit_wait(reset, 100) == float("inf")
+    assert rate_limit_wait({**reset, "x-ratelimit-reset": "nan"}, 100) is None
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (
+            Failure("rate", 403, "API rate limit exceeded", float("inf")),
+            "resets in more than a day",
+        ),
+        (Failure("rate", 403, "API rate limit exceeded", 1e13), "resets in more than a day"),
+        (Failure("secondary", 429, "slow down", float("inf")), "asks to wait more than a day"),
+    ],
+)
+def test_a_wait_beyond_any_bound_gives_up_at_once(failure: Failure, message: str) -> None:
+    clock = Clock()
+    retrier = Retrier(sleep=clock.sleep, clock=lambda: clock.now)
+    operation, classify, calls = failing([failure])
+    with pytest.raises(ServiceError, match=message):
+        retrier.run("listing the PR comment", operation, classify)
+    assert len(calls) == 1 and clock.sleeps == []
+
+
+def test_reading_turns_only_the_clients_complaints_into_an_unexpected_answer() -> None:
+    """Around client calls, what a client raises on an answer it cannot use becomes a
+    service failure; transport errors (also a ValueError such as requests' InvalidURL)
+    keep their own classification, and an error outside `reading` is still a crash."""
+    import requests
+
+    from cml_py.publish.net import UnexpectedAnswer, reading
+
+    with pytest.raises(UnexpectedAnswer, match="answer was unexpected"), reading("GitHub"):
+        json.loads('[{"id": 1, "bo')
+    with pytest.raises(requests.exceptions.InvalidURL), reading("GitHub"):
+        raise requests.exceptions.InvalidURL("no scheme")
+    retrier = Retrier(sleep=lambda s: None)
+    with pytest.raises(ServiceError, match=r"^listing the PR comment failed: GitHub's answer"):
+        retrier.run("listing the PR comment", lambda: _read_json("{"), lambda exc: None)
+    with pytest.raises(json.JSONDecodeError):  # not inside `reading`: a bug of ours
+        retrier.run("listing", lambda: json.loads("{"), lambda exc: None)
+
+
+def _read_json(text: str) -> object:
+    from cml_py.publish.net import reading
+
+    with reading("GitHub"):
+        return json.loads(text)
+
+
 def test_retrier_backs_off_then_succeeds_within_bounds() -> None:
     clock = Clock()
     retrier = Retrier(sleep=clock.sleep, clock=lambda: clock.now, base_delay=1, max_delay=8)

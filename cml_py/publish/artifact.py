@@ -315,9 +315,10 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
             "cml-py publish runs in a `workflow_run` workflow (the event names the PR run "
             "whose artifact it publishes); elsewhere set CML_PY_PR and CML_PY_SHA"
         )
-    from cml_py.publish.context import _event_payload
+    from cml_py.publish.context import _event_payload, _field
 
-    run = _event_payload(env).get("workflow_run")
+    payload = _event_payload(env)
+    run = payload.get("workflow_run")
     if not isinstance(run, dict):
         raise CmlError("GITHUB_EVENT_PATH: the workflow_run event has no `workflow_run`")
     sha = run.get("head_sha")
@@ -326,13 +327,9 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
     sha = sha.lower()
     if run.get("event") not in ("pull_request", "pull_request_target"):
         return Target(None, sha, reason=f"the run was for a {run.get('event')!r} event")
-    numbers = [
-        p.get("number")
-        for p in run.get("pull_requests") or []
-        if isinstance(p, dict) and isinstance(p.get("number"), int)
-    ]
-    head_repo = (run.get("head_repository") or {}).get("owner", {}).get("login")
-    branch = run.get("head_branch")
+    numbers = _event_pull_numbers(payload)
+    head_repo = _field(payload, ("workflow_run", "head_repository", "owner", "login"), str)
+    branch = _field(payload, ("workflow_run", "head_branch"), str)
     pulls = publisher.pulls_for(sha, numbers, head_owner=head_repo, head_branch=branch)
     current = [number for number, head in pulls if head == sha]
     if current:
@@ -341,6 +338,29 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
         number = min(n for n, _ in pulls)
         return Target(number, sha, stale=True, reason=f"PR #{number} has a newer head commit")
     return Target(None, sha, reason=f"no open pull request has the head commit {sha[:12]}")
+
+
+def _event_pull_numbers(payload: Mapping[str, Any]) -> list[int]:
+    """The PRs a `workflow_run` event names, each number checked as any PR number is
+    (parse_pr_number): a 0 or a string would otherwise reach the API as a 404, and an
+    entry that is not a PR is the event's fault, said as such."""
+    from cml_py.publish.context import MAX_PR_NUMBER, _field, _kind, parse_pr_number
+
+    numbers = []
+    for i, pull in enumerate(_field(payload, ("workflow_run", "pull_requests"), list) or []):
+        where = f"GITHUB_EVENT_PATH: workflow_run.pull_requests[{i}]"
+        if not isinstance(pull, dict):
+            raise CmlError(f"{where}: expected an object, got {_kind(pull)}")
+        number = pull.get("number")
+        integer = isinstance(number, int) and not isinstance(number, bool)
+        parsed = parse_pr_number(str(number)) if integer else None
+        if parsed is None:
+            raise CmlError(
+                f"{where}.number: expected a PR number from 1 to {MAX_PR_NUMBER:,}, "
+                f"got {number if integer else _kind(number)}"
+            )
+        numbers.append(parsed)
+    return numbers
 
 
 def publish_artifact(

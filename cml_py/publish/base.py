@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cml_py.publish.net import Failure, Retrier
+from cml_py.publish.net import Failure, Retrier, UnexpectedAnswer
 from cml_py.publish.sticky import Comment, Thread
 
 T = TypeVar("T")
@@ -72,3 +72,21 @@ class Publisher:
     ) -> str:
         """The gate's verdict on the commit; returns what was set ("check run", …)."""
         raise NotImplementedError
+
+
+def checked_comment(
+    forge: str, comment_id: Any, body: Any, author: Any, url: Any, *, need_url: bool
+) -> Comment:
+    """A comment as the forge described it, holding what the sticky logic and the printed
+    link rely on: a positive integer id, a text body (none: empty), an author's login or
+    none, and (`need_url`) its web URL. An answer without them — a proxy's `201 {}`, an
+    empty 200 to a POST — is UnexpectedAnswer, never a comment "posted" with no id."""
+    if not isinstance(comment_id, int) or isinstance(comment_id, bool) or comment_id <= 0:
+        raise UnexpectedAnswer(forge, "a comment without a valid id")
+    if body is not None and not isinstance(body, str):
+        raise UnexpectedAnswer(forge, f"comment {comment_id} has a body that is not text")
+    if author is not None and not isinstance(author, str):
+        raise UnexpectedAnswer(forge, f"comment {comment_id} has an author that is not a login")
+    if not isinstance(url, (str, type(None))) or (need_url and not url):
+        raise UnexpectedAnswer(forge, f"comment {comment_id} has no usable web URL")
+    return Comment(comment_id, body or "", author, url or "")

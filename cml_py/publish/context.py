@@ -118,7 +118,8 @@ def _field(data: Mapping[str, Any], path: tuple[str, ...], kind: type | tuple[ty
             raise CmlError(f"GITHUB_EVENT_PATH: {where}: expected an object, got {_kind(value)}")
         value = value.get(key)
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        expected = "an object" if kind is dict else "a string" if kind is str else "an integer"
+        names: dict[Any, str] = {dict: "an object", list: "a list", str: "a string"}
+        expected = names.get(kind, "an integer")
         raise CmlError(
             f"GITHUB_EVENT_PATH: {'.'.join(path)}: expected {expected}, got {_kind(value)}"
         )

@@ -18,12 +18,14 @@ from cml_py.errors import CmlError, ServiceError
 from cml_py.publish import images as img
 from cml_py.publish import shrink, sticky
 from cml_py.publish.base import Publisher
-from cml_py.publish.context import CiContext
+from cml_py.publish.context import MAX_PR_NUMBER, CiContext, parse_pr_number
 from cml_py.publish.net import PermissionDenied, Retrier
 from cml_py.redact import redact
 
 Echo = Callable[[str], None]
-_TARGET = re.compile(r"^(?:(auto|pr|commit)|(pr|issue)/(\d+)|commit/([0-9a-fA-F]{7,64}))$")
+# The number is checked by parse_pr_number (ASCII digits, 1 to 2^31-1): `\d` would also
+# match other scripts' digits ("٣" is 3) and any length.
+_TARGET = re.compile(r"(?:(auto|pr|commit)|(pr|issue)/([^/]*)|commit/([0-9a-fA-F]{7,64}))")
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,20 @@ class Outcome:
 
 def parse_target(target: str, ctx: CiContext) -> tuple[str, str]:
     """(kind, reference): ("pr", "12"), ("issue", "3") or ("commit", sha)."""
-    match = _TARGET.match(target)
+    match = _TARGET.fullmatch(target)
     if not match:
         raise CmlError(
-            f"--target: expected auto, pr, commit, pr/N, issue/N or commit/SHA, got {target!r}"
+            f"--target: expected auto, pr, commit, pr/N, issue/N or commit/SHA, got {target!r:.80}"
         )
     simple, kind, number, sha = match.groups()
     if kind:
-        return kind, number
+        parsed = parse_pr_number(number)
+        if parsed is None:
+            raise CmlError(
+                f"--target: expected {kind}/N with N a number from 1 to {MAX_PR_NUMBER:,}, "
+                f"got {target!r:.80}"
+            )
+        return kind, str(parsed)
     if sha:
         return "commit", sha
     if simple in ("auto", "pr") and ctx.pr_number is not None:

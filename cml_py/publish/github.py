@@ -13,12 +13,12 @@ import functools
 import http.client
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError, ServiceError
-from cml_py.publish.base import Publisher
+from cml_py.publish.base import Publisher, checked_comment
 from cml_py.publish.context import CiContext
 from cml_py.publish.net import (
     ApiError,
@@ -27,6 +27,7 @@ from cml_py.publish.net import (
     Retrier,
     message_of,
     rate_limit_wait,
+    reading,
 )
 from cml_py.publish.shrink import GITHUB_COMMENT_LIMIT
 from cml_py.publish.sticky import Comment
@@ -78,14 +79,43 @@ def classify_error(exc: BaseException) -> Failure | None:
         ),
     ):
         return Failure("network", None, f"{type(exc).__name__}: connection failed or timed out")
+    if isinstance(exc, requests.exceptions.RetryError):  # a 202 to a read: see _no_202_loop
+        return Failure("server", 202, "Accepted: GitHub is still processing the request")
     if isinstance(exc, requests.exceptions.RequestException):  # a bad URL, header, redirect…
         return Failure("client", None, f"{type(exc).__name__}: {exc}")
     return None
 
 
+def _no_202_loop() -> Any:
+    """Transport retries for PyGithub: none (the Retrier decides), except that a 202
+    Accepted to a GET or HEAD raises RetryError at once. PyGithub itself asks again every
+    2 s for as long as GitHub (or a proxy) answers 202, inside one Retrier attempt, so
+    the Retrier's time bound never applied; now each 202 is a failed attempt under it."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=0,
+        read=False,  # a read error is raised as itself, as without a Retry
+        status_forcelist=(202,),
+        allowed_methods=("GET", "HEAD"),
+        raise_on_status=True,
+    )
+
+
+def _answer(call: Callable[[], T]) -> T:
+    """`call()`, made of PyGithub calls only, with what PyGithub raises on an answer it
+    cannot use (a redirect or page link to another host, a body that is not the JSON it
+    expects) turned into UnexpectedAnswer: a service failure, not a crash."""
+    from github.GithubException import BadAttributeException
+
+    with reading("GitHub", BadAttributeException):
+        return call()
+
+
 def _comment(obj: Any) -> Comment:
     user = getattr(obj, "user", None)
-    return Comment(obj.id, obj.body or "", user.login if user is not None else None, obj.html_url)
+    login = user.login if user is not None else None
+    return checked_comment("GitHub", obj.id, obj.body, login, obj.html_url, need_url=True)
 
 
 class _Thread:
@@ -96,22 +126,33 @@ class _Thread:
         self.objects: dict[int, Any] = {}
 
     def list(self) -> list[Comment]:
-        objects = list(self.parent.get_comments())
-        self.objects = {o.id: o for o in objects}
-        return [_comment(o) for o in objects]
+        def read() -> list[tuple[Comment, Any]]:
+            return [(_comment(obj), obj) for obj in self.parent.get_comments()]
+
+        pairs = _answer(read)
+        self.objects = {comment.id: obj for comment, obj in pairs}
+        return [comment for comment, _ in pairs]
 
     def create(self, body: str) -> Comment:
-        obj = self.parent.create_comment(body)
-        self.objects[obj.id] = obj
-        return _comment(obj)
+        def post() -> tuple[Comment, Any]:
+            obj = self.parent.create_comment(body)
+            return _comment(obj), obj
+
+        comment, obj = _answer(post)
+        self.objects[comment.id] = obj
+        return comment
 
     def update(self, comment: Comment, body: str) -> Comment:
         obj = self.objects[comment.id]
-        obj.edit(body)
-        return _comment(obj)
+
+        def edit() -> Comment:
+            obj.edit(body)
+            return _comment(obj)
+
+        return _answer(edit)
 
     def delete(self, comment: Comment) -> None:
-        self.objects[comment.id].delete()
+        _answer(self.objects[comment.id].delete)
 
 
 class GitHubPublisher(Publisher):
@@ -144,7 +185,7 @@ class GitHubPublisher(Publisher):
             auth=Auth.Token(ctx.token),
             base_url=ctx.api_url or "https://api.github.com",
             timeout=DEFAULT_TIMEOUT,
-            retry=None,
+            retry=_no_202_loop(),
             per_page=100,
             seconds_between_requests=0.0,
             seconds_between_writes=interval,
@@ -155,6 +196,20 @@ class GitHubPublisher(Publisher):
 
     def classify(self, exc: BaseException) -> Failure | None:
         return classify_error(exc)
+
+    def run(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        """Every operation run here is PyGithub calls only (and reads of what they
+        return), so an answer PyGithub cannot use is GitHub's fault: see `_answer`."""
+        return super().run(
+            what, functools.partial(_answer, operation), idempotent=idempotent, recover=recover
+        )
 
     # -- identity -------------------------------------------------------------------
     def author(self) -> str | None:

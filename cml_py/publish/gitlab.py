@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError
-from cml_py.publish.base import Publisher
+from cml_py.publish.base import Publisher, checked_comment
 from cml_py.publish.context import CiContext
-from cml_py.publish.net import Failure, PermissionDenied, Retrier, message_of, rate_limit_wait
+from cml_py.publish.net import (
+    Failure,
+    PermissionDenied,
+    Retrier,
+    UnexpectedAnswer,
+    message_of,
+    rate_limit_wait,
+    reading,
+)
 from cml_py.publish.shrink import GITLAB_NOTE_LIMIT
 from cml_py.publish.sticky import Comment
 
@@ -222,6 +230,14 @@ class GitLabPublisher(Publisher):
         return "commit status"
 
 
+def _answer(call: Callable[[], T]) -> T:
+    """`call()`, made of python-gitlab calls only, with what the client raises on an
+    answer it cannot use (a JSON object where a list belongs: KeyError 0; a note without
+    an id: AttributeError) turned into UnexpectedAnswer: a service failure, not a crash."""
+    with reading("GitLab"):
+        return call()
+
+
 class _NoteThread:
     """Notes of a merge request or an issue; system notes are not comments."""
 
@@ -230,27 +246,29 @@ class _NoteThread:
         self.objects: dict[int, Any] = {}
 
     def list(self) -> list[Comment]:
-        notes = [
-            n
-            for n in self.parent.notes.list(iterator=True, **NO_LIBRARY_RETRY)
-            if not n.attributes.get("system")
-        ]
-        self.objects = {n.id: n for n in notes}
-        return [_comment(n.attributes) for n in notes]
+        def read() -> list[tuple[dict[str, Any], Any]]:
+            notes = self.parent.notes.list(iterator=True, **NO_LIBRARY_RETRY)
+            return [(note.attributes, note) for note in notes]
+
+        pairs = [(_comment(data), note) for data, note in _answer(read) if not data.get("system")]
+        self.objects = {comment.id: note for comment, note in pairs}
+        return [comment for comment, _ in pairs]
 
     def create(self, body: str) -> Comment:
-        note = self.parent.notes.create({"body": body}, **NO_LIBRARY_RETRY)
-        self.objects[note.id] = note
-        return _comment(note.attributes)
+        note = _answer(lambda: self.parent.notes.create({"body": body}, **NO_LIBRARY_RETRY))
+        comment = _comment(note.attributes)
+        self.objects[comment.id] = note
+        return comment
 
     def update(self, comment: Comment, body: str) -> Comment:
         note = self.objects[comment.id]
         note.body = body
-        note.save(**NO_LIBRARY_RETRY)
+        _answer(lambda: note.save(**NO_LIBRARY_RETRY))
         return _comment({**note.attributes, "body": body})
 
     def delete(self, comment: Comment) -> None:
-        self.objects[comment.id].delete(**NO_LIBRARY_RETRY)
+        note = self.objects[comment.id]
+        _answer(lambda: note.delete(**NO_LIBRARY_RETRY))
 
 
 class _CommitThread:
@@ -261,31 +279,58 @@ class _CommitThread:
         self.discussions: dict[int, Any] = {}
 
     def list(self) -> list[Comment]:
+        def read() -> list[tuple[Any, Any]]:
+            found = self.commit.discussions.list(iterator=True, **NO_LIBRARY_RETRY)
+            return [(d.attributes.get("notes"), d) for d in found]
+
         out = []
         self.discussions = {}
-        for discussion in self.commit.discussions.list(iterator=True, **NO_LIBRARY_RETRY):
-            notes = discussion.attributes.get("notes") or []
-            if notes and not notes[0].get("system"):
-                self.discussions[notes[0]["id"]] = discussion
-                out.append(_comment(notes[0]))
+        for notes, discussion in _answer(read):
+            first = _first_note(notes)
+            if first is not None and not first.get("system"):
+                comment = _comment(first)
+                self.discussions[comment.id] = discussion
+                out.append(comment)
         return out
 
     def create(self, body: str) -> Comment:
-        discussion = self.commit.discussions.create({"body": body}, **NO_LIBRARY_RETRY)
-        note = discussion.attributes["notes"][0]
-        self.discussions[note["id"]] = discussion
-        return _comment(note)
+        discussion = _answer(
+            lambda: self.commit.discussions.create({"body": body}, **NO_LIBRARY_RETRY)
+        )
+        first = _first_note(discussion.attributes.get("notes"))
+        if first is None:
+            raise UnexpectedAnswer("GitLab", "the new discussion has no note")
+        comment = _comment(first)
+        self.discussions[comment.id] = discussion
+        return comment
 
     def update(self, comment: Comment, body: str) -> Comment:
         note = self.discussions[comment.id].notes.get(comment.id, lazy=True)
         note.body = body
-        note.save(**NO_LIBRARY_RETRY)
+        _answer(lambda: note.save(**NO_LIBRARY_RETRY))
         return Comment(comment.id, body, comment.author, comment.url)
 
     def delete(self, comment: Comment) -> None:
-        self.discussions[comment.id].notes.get(comment.id, lazy=True).delete(**NO_LIBRARY_RETRY)
+        note = self.discussions[comment.id].notes.get(comment.id, lazy=True)
+        _answer(lambda: note.delete(**NO_LIBRARY_RETRY))
+
+
+def _first_note(notes: Any) -> Mapping[str, Any] | None:
+    """A discussion's first note; None when it has none."""
+    if not notes:
+        return None
+    if not isinstance(notes, list) or not isinstance(notes[0], dict):
+        raise UnexpectedAnswer("GitLab", "a discussion whose notes are not a list of notes")
+    return notes[0]
 
 
 def _comment(note: Mapping[str, Any]) -> Comment:
-    author = (note.get("author") or {}).get("username")
-    return Comment(int(note["id"]), note.get("body") or "", author, note.get("web_url") or "")
+    """A note as a Comment, checked (base.checked_comment); its author is an object or
+    none (a string `"author": "bob"` crashed)."""
+    author = note.get("author")
+    if author is not None and not isinstance(author, dict):
+        raise UnexpectedAnswer("GitLab", "a note whose author is not an object")
+    username = author.get("username") if author else None
+    return checked_comment(
+        "GitLab", note.get("id"), note.get("body"), username, note.get("web_url"), need_url=False
+    )

@@ -153,17 +153,27 @@ def with_urls(markdown: str, refs: list[ImageRef], urls: Mapping[str, str]) -> s
 
 def without_images(markdown: str, refs: list[ImageRef], report_dir: Path) -> str:
     """`--images none`: each image becomes its data table (`<chart>.md` beside the PNG,
-    written with the chart) and a note; never a broken link."""
+    written with the chart) and a note; never a broken link. A table that cannot be read
+    as UTF-8 text (cml-py did not write it so) is left out like a missing one, the note
+    saying so: the report matters more than one chart's data."""
 
     def replace(ref: ImageRef) -> str:
-        note = f"_Chart not published (images: none): {_plain(ref.alt or ref.local_path)}._"
+        what = _plain(ref.alt or ref.local_path)
+        note = f"_Chart not published (images: none): {what}._"
         try:
             image, reason = _refusal(ref, report_dir)
         except CmlError:
             return note
         table = image.with_suffix(".md") if image is not None and reason is None else None
         if table is not None and table.is_file() and not table.is_symlink():
-            return f"{note}\n\n{table.read_text(encoding='utf-8').strip()}\n"
+            try:
+                text = table.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                return (
+                    f"_Chart not published (images: none): {what}; its data table "
+                    f"{_plain(table.name)} is not readable UTF-8 text._"
+                )
+            return f"{note}\n\n{text}\n"
         return note
 
     return rewrite(markdown, refs, replace)

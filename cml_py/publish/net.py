@@ -12,22 +12,28 @@
 
 from __future__ import annotations
 
+import math
+import os
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any, TypeVar
 
 from cml_py.errors import CmlError, ServiceError
 from cml_py.redact import redact
 
 T = TypeVar("T")
+DAY = 86400.0  # a wait longer than this is not reported as a clock time
 
 
 @dataclass(frozen=True)
 class Failure:
     """A forge error, classified. `kind` is one of: network, server, rate, secondary,
-    denied, missing, auth (the token was rejected), client."""
+    denied, missing, auth (the token was rejected), client, unexpected (an answer that
+    is not the API's: see UnexpectedAnswer)."""
 
     kind: str
     status: int | None
@@ -52,23 +58,125 @@ class PermissionDenied(ApiError):
     degrade gracefully."""
 
 
+class UnexpectedAnswer(Exception):
+    """The forge answered, but not as its API does: a redirect to another host, a page
+    link to another host or port, HTML from a proxy, truncated JSON, JSON of another
+    shape, a comment without an id. Raised only around the forge client's own calls
+    (`reading`) and by the checks of what they return, so a bug in cml-py's own code
+    still surfaces as one; the Retrier turns it into a service failure saying what was
+    being done."""
+
+    def __init__(self, forge: str, detail: str) -> None:
+        super().__init__(f"{forge}'s answer was unexpected or unreadable: {detail}")
+
+
+# What a forge client raises on an answer it cannot use: PyGithub raises RuntimeError
+# on a redirect to another host and AssertionError on a page link to another host or
+# port; json raises ValueError on a truncated body; a body of another shape gives
+# TypeError, KeyError, IndexError or AttributeError where the client indexes it.
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    RuntimeError,
+    AssertionError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+
+
+@contextmanager
+def reading(forge: str, *also: type[BaseException]) -> Iterator[None]:
+    """Run a forge client's calls (theirs only: no cml-py logic inside) with what they
+    raise on an unusable answer (`_READ_ERRORS`, and the client's own `also`) turned
+    into UnexpectedAnswer. Transport errors stay what they are: requests' errors are
+    OSErrors, some also ValueErrors (an invalid URL), and are classified as such."""
+    try:
+        yield
+    except OSError:
+        raise
+    except _READ_ERRORS + also as exc:
+        raise UnexpectedAnswer(forge, _detail(exc)) from exc
+
+
+def _detail(exc: BaseException) -> str:
+    """The client's complaint, short: PyGithub's redirect errors go on with advice for
+    programmers ("please correct your Github server URL via base_url: …")."""
+    text = str(exc).split(", please correct", 1)[0].strip()
+    if isinstance(exc, AssertionError):  # PyGithub asserts a link's host, port or path
+        text = f"a link outside the API's address ({text or 'no host'})"
+    elif isinstance(exc, ValueError) and text:
+        text = f"not valid JSON ({text})"
+    elif not isinstance(exc, RuntimeError):
+        text = f"not the expected data ({type(exc).__name__}: {text})"
+    return text[:200]
+
+
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait, from GitHub's/GitLab's rate-limit headers, or None if absent."""
+    """Seconds to wait, from GitHub's/GitLab's rate-limit headers, or None if absent or
+    unreadable. `Retry-After` is seconds or an HTTP date (a past one: retry now); a value
+    too large to wait for (`1e400`, `inf`, a reset in the year 300000000) stays large,
+    and the Retrier gives up at once instead of computing a clock time from it."""
     lowered = {k.lower(): v for k, v in headers.items()}
     retry_after = lowered.get("retry-after")
     if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            return None
+        seconds = _number(retry_after)
+        if seconds is None:
+            seconds = _http_date(retry_after)
+            return None if seconds is None else max(0.0, seconds - now)
+        return max(0.0, seconds)
     remaining = lowered.get("x-ratelimit-remaining", lowered.get("ratelimit-remaining"))
-    reset = lowered.get("x-ratelimit-reset", lowered.get("ratelimit-reset"))
-    if remaining == "0" and reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
+    reset = _number(lowered.get("x-ratelimit-reset", lowered.get("ratelimit-reset")) or "")
+    if remaining == "0" and reset is not None:
+        return max(0.0, reset - now)
     return None
+
+
+def _number(text: str) -> float | None:
+    """A header's number (possibly infinite: it only means "too long"); None for NaN or
+    anything that is not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _http_date(text: str) -> float | None:
+    """An HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`) as a Unix time, None if it is not one."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def _later(seconds: float) -> str:
+    """When a wait ends, for a message: a clock time within a day, else only that it is
+    more than a day away (a reset header can name any year, or infinity)."""
+    if seconds > DAY:
+        return "in more than a day"
+    resets = time.strftime("%H:%M UTC", time.gmtime(time.time() + seconds))
+    return f"at {resets} (in {seconds / 60:.0f} min)"
+
+
+def retry_seconds(env: Mapping[str, str]) -> float:
+    """How long one operation may take with its retries: 300 s, or CML_PY_RETRY_SECONDS
+    (a job that must fail sooner; the tests of what happens at the bound)."""
+    raw = env.get("CML_PY_RETRY_SECONDS", "300")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise CmlError(f"CML_PY_RETRY_SECONDS: expected seconds, got {raw!r:.40}") from None
+    if not 0 < seconds <= 3600:  # also NaN and inf: the bound must be one
+        raise CmlError(
+            f"CML_PY_RETRY_SECONDS: expected more than 0 and up to 3600 seconds, got {raw!r:.40}"
+        )
+    return seconds
 
 
 @dataclass
@@ -78,7 +186,7 @@ class Retrier:
     attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 20.0
-    total_seconds: float = 300.0
+    total_seconds: float = field(default_factory=lambda: retry_seconds(os.environ))
     max_rate_wait: float = 90.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -97,8 +205,11 @@ class Retrier:
         attempt = 0
         while True:
             attempt += 1
+            failure: Failure | None
             try:
                 return operation()
+            except UnexpectedAnswer as exc:
+                failure = Failure("unexpected", None, str(exc))
             except Exception as exc:
                 failure = classify(exc)
                 if failure is None:
@@ -110,25 +221,25 @@ class Retrier:
                     failure.describe(what) + "; the token was rejected: check "
                     "CML_PY_TOKEN (or GITHUB_TOKEN / GITLAB_TOKEN)"
                 )
-            if failure.kind == "client":
+            if failure.kind in ("client", "unexpected"):  # asking again gets the same answer
                 raise ApiError(failure.describe(what), failure=failure)
             if failure.kind == "rate":
                 wait = failure.wait or 0.0
                 if wait > self.max_rate_wait:
-                    resets = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
                     raise ServiceError(
                         redact(
-                            f"{what} failed: the API rate limit is used up and resets at {resets} "
-                            f"(in {wait / 60:.0f} min); try again then"
+                            f"{what} failed: the API rate limit is used up and resets "
+                            f"{_later(wait)}; try again then"
                         )
                     )
                 delay = wait + random.uniform(0, 1)
             elif failure.kind == "secondary":
                 delay = failure.wait if failure.wait is not None else 60.0
                 if delay > self.max_rate_wait:
+                    asked = "more than a day" if delay > DAY else f"{delay:.0f} s"
                     raise ServiceError(
                         redact(
-                            f"{failure.describe(what)} (the API asks to wait {delay:.0f} s; "
+                            f"{failure.describe(what)} (the API asks to wait {asked}; "
                             "try again later)"
                         )
                     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 
 class LocalServer:
@@ -49,3 +52,51 @@ def take_fault(faults: list, lock: Any, method: str, path: str) -> Any:
                 fault.times -= 1
                 return fault
     return None
+
+
+@dataclass
+class Answer:
+    """An answer a real forge does not give but a proxy, a load balancer or a broken
+    instance can: a redirect elsewhere, an HTML page, truncated JSON. `make` gets the
+    request and the fake's own response and returns what the client receives instead.
+    With `forward` the fake handles the request first, so its state changes stick (a
+    proxy mangled the answer to a write that happened); without, the fake never sees
+    it (`make` gets None). Used `times` times on requests matching `method` and the
+    `path` regex (the full request path)."""
+
+    method: str
+    path: str
+    make: Callable[[Request, Response | None], Response]
+    times: int = 1
+    forward: bool = True
+
+
+class Interposer:
+    """A server in front of a fake that replaces some of its answers (see Answer); the
+    fake's own URLs (pagination links, html_url) point at the front, as a real forge's
+    point at its proxy, so set up the CI environment inside the `with`. Requests still
+    go from the real client over real HTTP."""
+
+    def __init__(self, fake: Any, answers: list[Answer]) -> None:
+        self.fake = fake
+        self.answers = answers
+        self.server = LocalServer(self.wsgi)
+        self.upstream = fake.base_url
+        self._lock = threading.Lock()
+
+    def wsgi(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        request = Request(environ)  # method and path only: the fake reads the body
+        answer = take_fault(self.answers, self._lock, request.method, request.path)
+        if answer is None:
+            return self.fake.wsgi(environ, start_response)
+        own = Response.from_app(self.fake.wsgi, environ) if answer.forward else None
+        return answer.make(request, own)(environ, start_response)
+
+    def __enter__(self) -> Interposer:
+        self.server.__enter__()
+        self.fake.base_url = self.server.url
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fake.base_url = self.upstream
+        self.server.__exit__(*exc)
