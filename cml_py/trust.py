@@ -55,7 +55,11 @@ POLICY_FIELDS = (
     ("mlflow", "mlflow"),
     ("data", "data"),
 )
-TRAIN_POLICY_FIELDS = (("output_dir", "train.output_dir"), ("outputs", "train.outputs"))
+TRAIN_POLICY_FIELDS = (
+    ("output_dir", "train.output_dir"),
+    ("outputs", "train.outputs"),
+    ("repeats", "train.repeats"),  # seeds per side: the spread significance is judged by
+)
 
 
 @dataclass(frozen=True)
@@ -355,8 +359,13 @@ def apply_policy(pr: Config, base: Config) -> Config:
 
 
 def _train_under_policy(pr: TrainConfig | None, base: TrainConfig | None) -> TrainConfig | None:
+    """The PR's way of training (`sklearn`, `command`, …) under main's policy fields.
+
+    A PR without `train:` where main has one trains as main does: leaving the section
+    out would otherwise drop main's outputs (which files count), its repeats and the
+    re-run baseline, and the PR would be judged on whatever files it committed."""
     if pr is None:
-        return None
+        return base
     default = TrainConfig()
     policy = base or default
     return replace(pr, **{name: getattr(policy, name) for name, _ in TRAIN_POLICY_FIELDS})
@@ -381,6 +390,8 @@ def policy_changes(base: Config, pr: Config) -> tuple[tuple[str, str, str], ...]
             out.append((key, describe(old), describe(new)))
     default = TrainConfig()
     old_train, new_train = base.train or default, pr.train or default
+    if pr.train is None and base.train is not None:
+        out.append(("train", _training_kind(base.train), "(none)"))
     if pr.train is not None:
         for name, key in TRAIN_POLICY_FIELDS:
             old, new = getattr(old_train, name), getattr(new_train, name)
@@ -391,6 +402,14 @@ def policy_changes(base: Config, pr: Config) -> tuple[tuple[str, str, str], ...]
             else:
                 out.append((key, describe(old), describe(new)))
     return tuple(out)
+
+
+def _training_kind(train: TrainConfig) -> str:
+    if train.sklearn is not None:
+        return "the built-in trainer"
+    if train.dvc is not None:
+        return f"dvc {train.dvc}"
+    return "a command"
 
 
 def _mapping_changes(

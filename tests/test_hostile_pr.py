@@ -582,3 +582,65 @@ def test_the_head_sha_is_the_prs(in_repo: Repo, capsys, github_fake, tmp_path, m
     publishing_pr(in_repo, monkeypatch, github_fake, tmp_path)
     assert run_cli(capsys, "run").code == 1
     assert github_fake.check_runs[0]["head_sha"] == HEAD_SHA
+
+
+# -- training is policy where it decides what is judged --------------------------------
+
+TRAINS = """\
+train:
+  command: [python3, train.py]
+  outputs: {metrics: [out/m.json]}
+gate:
+  acc: {min: 0.9, max_drop: 0.02}
+"""
+TRAIN_PY = """\
+import json, os
+os.makedirs("out", exist_ok=True)
+json.dump({"acc": %s}, open("out/m.json", "w"))
+"""
+
+
+def test_a_pr_that_drops_train_still_trains_and_is_judged_on_mains_outputs(
+    in_repo: Repo, capsys
+) -> None:
+    """Without `train:` in its cml.yaml, a PR would be judged on a metrics file it
+    committed, against no baseline: main's training (its outputs and the re-run of main)
+    applies instead, and the report lists the removal."""
+    in_repo.write("cml.yaml", TRAINS)
+    in_repo.write("train.py", TRAIN_PY % "0.95")
+    in_repo.write(".gitignore", "out/\n.cml-py/\ncml-py-report/\n")
+    in_repo.commit("main trains")
+    in_repo.branch("pr")
+    in_repo.write("train.py", TRAIN_PY % "0.6")
+    in_repo.write("cml.yaml", "gate:\n  acc: {min: 0.9, max_drop: 0.02}\n")
+    in_repo.write("metrics.json", {"acc": 0.99})
+    in_repo.commit("no train section; a committed metrics file")
+
+    result = run_cli(capsys, "run", "--no-charts")
+    assert result.code == 1, result.err
+    data = json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
+    acc = {(r["file"], r["name"]): r for r in data["metrics"]}[("out/m.json", "acc")]
+    assert (acc["base"], acc["head"]) == (0.95, 0.6)  # main re-trained; the PR trained
+    changes = {c["setting"]: c for c in data["policy_change"]["changes"]}
+    assert changes["train"]["main"] == "a command" and changes["train"]["this_pr"] == "(none)"
+
+
+def test_the_prs_repeats_do_not_apply(in_repo: Repo, capsys) -> None:
+    """How many seeds each side trains is how the spread of a significant rule is
+    measured: main's number applies, and the PR's is listed."""
+    config = TRAINS.replace("train:\n", "train:\n  repeats: 1\n").replace(
+        "[out/m.json]}", "[out/m.json], predictions: out/p.csv}"
+    )
+    in_repo.write("cml.yaml", config)
+    in_repo.write("train.py", TRAIN_PY % "0.95")
+    in_repo.write(".gitignore", "out/\n.cml-py/\n")
+    in_repo.commit("main")
+    in_repo.branch("pr")
+    in_repo.write("cml.yaml", config.replace("repeats: 1", "repeats: 3"))
+    in_repo.commit("more seeds")
+    from cml_py.trust import load_settings
+
+    settings = load_settings(None, cwd=in_repo.path, env={})
+    assert settings.config.train is not None and settings.config.train.repeats == 1
+    assert settings.policy_change is not None
+    assert ("train.repeats", "1", "3") in settings.policy_change.changes

@@ -158,9 +158,9 @@ def test_a_seed_only_pr_stays_paired_end_to_end(in_repo: Repo, capsys) -> None:
 
 
 def test_repeats_on_both_sides_with_the_rerun_baseline(in_repo: Repo, capsys) -> None:
-    """Main's cml.yaml says nothing about repeats: its re-run trains as many seeds as
-    this PR asks for, so both sides have three."""
-    _project(in_repo, forest(seed=0), forest(seed=10, repeats=3))
+    """Main's cml.yaml asks for three seeds (the number is policy): this PR and main's
+    re-run both train three."""
+    _project(in_repo, forest(seed=0, repeats=3), forest(seed=10, repeats=3))
     assert run_cli(capsys, "train").code == 0
     result = run_cli(capsys, "report", "--format", "json", "-o", "-")
     assert result.code == 0, result.err
