@@ -18,7 +18,7 @@ from typing import Any
 
 from cml_py.config import Config
 from cml_py.errors import CmlError
-from cml_py.paths import check_readable, lookup_error
+from cml_py.paths import check_readable, lookup_error, relative_pattern
 
 STEP_COLUMNS = ("step", "epoch", "iteration", "iter")
 IGNORED_COLUMNS = ("timestamp", "time", "wall_time")
@@ -189,7 +189,9 @@ def load_artifacts(
                     fields[f"{side}_importance"] = parse_importance(data, importance_path)
                 except (CmlError, UnicodeDecodeError, csv.Error) as exc:
                     notes.append(f"{importance_path} could not be read ({exc}).")
-    patterns = curve_patterns(config, repo_root)
+    patterns = [
+        relative_pattern(p, f"{config.source}: curves") for p in curve_patterns(config, repo_root)
+    ]
     if patterns:
         regexes = [glob_regex(p) for p in patterns]
         try:

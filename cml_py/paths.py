@@ -100,6 +100,18 @@ def _where(folder: Path, real_root: Path) -> str:
     return "git" if ".git" in parts else "inside"
 
 
+def relative_pattern(pattern: str, where: str) -> str:
+    """A glob pattern to search under a directory. Files must be in the repository, so
+    patterns are written relative to cml.yaml's directory; an absolute one (which
+    pathlib cannot search anyway) is bad input, not a crash."""
+    if pattern.startswith("/"):
+        raise CmlError(
+            f"{where}: {pattern!r}: expected a pattern relative to cml.yaml's directory, "
+            "not an absolute path"
+        )
+    return pattern
+
+
 def in_git_dir(rel: str) -> bool:
     """A repo-relative `/`-separated path inside `.git` (or naming it)."""
     return ".git" in rel.split("/")

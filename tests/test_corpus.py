@@ -447,6 +447,19 @@ CASES = [
         error=("m.tsv",),
     ),
     Case(
+        "an absolute metrics glob",
+        ("diff", "--metrics", "/etc/host*"),
+        2,
+        error=("--metrics", "'/etc/host*'", "expected a pattern relative to cml.yaml's directory"),
+    ),
+    Case(
+        "an absolute curves glob",
+        ("report", "-o", "-", "--trust-pr-config", "--charts", "ch"),
+        2,
+        {"cml.yaml": "metrics: [metrics.json]\ncurves: ['/tmp/*.csv']\n"},
+        error=("cml.yaml: curves", "'/tmp/*.csv'", "not an absolute path"),
+    ),
+    Case(
         "training curves with a field over the CSV limit",
         ("report", "-o", "-", "--format", "text", "--trust-pr-config"),
         0,

@@ -20,7 +20,7 @@ from cml_py.limits import active as active_limits
 from cml_py.metrics.diff import natural_key
 from cml_py.metrics.parse import parse_file
 from cml_py.model import MetricFile, MetricSet
-from cml_py.paths import in_git_dir, lookup_error
+from cml_py.paths import in_git_dir, lookup_error, relative_pattern
 
 AUTODETECT_METRICS = (
     "metrics.json",
@@ -103,6 +103,7 @@ def _head_matches(spec: FileSpec, pattern: str, repo_root: Path) -> list[str]:
     if is_glob(pattern):
         # Like git itself, a pattern never matches inside .git (`**/*.json` would reach
         # git's own files, which a path naming them directly is refused for).
+        pattern = relative_pattern(pattern, spec.origin)
         found = (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file())
         matches = sorted((rel for rel in found if not in_git_dir(rel)), key=natural_key)
         if not matches and spec.required:
