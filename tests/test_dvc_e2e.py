@@ -202,3 +202,35 @@ def test_pr_turning_dvc_off_in_its_cml_yaml_is_listed_and_ignored(project: Repo,
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
     changes = {c["setting"]: (c["main"], c["this_pr"]) for c in data["policy_change"]["changes"]}
     assert "dvc.enabled" in changes
+
+
+def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(
+    project: Repo, capsys
+) -> None:
+    """`.dvc/cache` is in the working tree: a PR can commit it, or a folder inside it,
+    as a symlink. cml-py fetches main's objects from the remote and stores them in the
+    cache — never through such a link."""
+    outside = project.path.parent / "outside"
+    outside.mkdir()
+    (project.path / ".dvc" / "cache").symlink_to(outside)
+    project.git("add", "-f", ".dvc/cache")
+    project.commit("the cache elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
+    assert not any(outside.iterdir())
+
+    project.git("rm", "-q", "--cached", ".dvc/cache")
+    (project.path / ".dvc" / "cache").unlink()
+    lock = project.git("show", "main:dvc.lock")
+    md5 = lock.split("md5: ")[-1].split()[0]
+    (project.path / ".dvc" / "cache" / "files" / "md5").mkdir(parents=True)
+    (project.path / ".dvc" / "cache" / "files" / "md5" / md5[:2]).symlink_to(outside)
+    project.git("add", "-f", ".dvc/cache")
+    project.commit("a folder of the cache elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines()[-1].endswith(
+        "a symlink in the DVC cache; cml-py never writes through one"
+    )
+    assert not any(outside.iterdir())

@@ -3,7 +3,8 @@
 Run by cml_py.dvc.objects in a child process without token variables. Reads one JSON
 request on stdin ({remote, config, objects, cache_dir}) and prints one JSON answer:
 {} when every object was stored, else {"missing": [...]} or {"error": "..."} (or
-{"needs_dvc": true} when the dvc package is not installed). The caller verifies every
+{"needs_dvc": true} when the dvc package is not installed, {"refused": "..."} for a
+symlink where an object would be stored). The caller verifies every
 object's hash before using it, so this helper is trusted with nothing but transport.
 """
 
@@ -22,6 +23,7 @@ def _download(request: dict[str, Any]) -> dict[str, Any]:
     from pathlib import Path
 
     from cml_py.dvc.objects import store_object
+    from cml_py.errors import CmlError
 
     try:
         cls, options, root = get_cloud_fs({"remote": request["config"]}, name=request["remote"])
@@ -40,7 +42,10 @@ def _download(request: dict[str, Any]) -> dict[str, Any]:
             continue
         except Exception as exc:  # network, credentials, permissions: the remote's answer
             return {"error": f"{type(exc).__name__}: {exc}"}
-        store_object(cache_dir, parts, data)
+        try:
+            store_object(cache_dir, parts, data)
+        except CmlError as exc:  # a symlink where the object would go
+            return {"refused": str(exc)}
     return {"missing": missing} if missing else {}
 
 

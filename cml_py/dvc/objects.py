@@ -152,6 +152,8 @@ def fetch(remote: Remote, hashes: list[OutHash], cache_dir: Path, names: str) ->
             'dvc package: pip install "cml-py[dvc]" (plus dvc\'s plugin for the remote, '
             "e.g. dvc-s3)"
         )
+    if answer.get("refused"):  # where the object would be stored (see store_object)
+        raise CmlError(str(answer["refused"]))
     if answer.get("config_error"):
         raise CmlError(f"main's .dvc/config, remote {remote.name!r}: {answer['config_error']}")
     if answer.get("error"):
@@ -166,7 +168,16 @@ def fetch(remote: Remote, hashes: list[OutHash], cache_dir: Path, names: str) ->
 
 
 def store_object(cache_dir: Path, parts: list[str], data: bytes) -> None:
-    """Put an object into the cache the way DVC does (read-only file)."""
+    """Put an object into the cache the way DVC does (read-only file).
+
+    Never through a symlink below the cache directory: the default cache lies in the
+    working tree, where a PR can commit `files/md5/27 -> /anywhere`, and the object would
+    be written there."""
     target = cache_dir.joinpath(*parts)
+    folder = cache_dir
+    for part in parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            raise CmlError(f"{folder}: a symlink in the DVC cache; cml-py never writes through one")
     write_atomic(target, data)
     os.chmod(target, 0o444)

@@ -153,7 +153,7 @@ def _resolve_paths(config: RepoConfig, directory: Path) -> RepoConfig:
 
 
 def make_store(config: RepoConfig, repo_root: Path, remote_name: str | None) -> ObjectStore:
-    cache_dir = Path(config.cache_dir) if config.cache_dir else repo_root / ".dvc" / "cache"
+    cache_dir = Path(config.cache_dir) if config.cache_dir else working_tree_cache(repo_root)
     name = (remote_name or config.remote or "").lower() or None
     remote = None
     if name is not None:
@@ -164,6 +164,23 @@ def make_store(config: RepoConfig, repo_root: Path, remote_name: str | None) -> 
             )
         remote = Remote(name, config.remotes[name], config.remotes)
     return ObjectStore(cache_dir, remote)
+
+
+def working_tree_cache(repo_root: Path) -> Path:
+    """DVC's default cache, `.dvc/cache` in the working tree — unless `.dvc` or the cache
+    is a symlink, which the PR can commit to have main's objects written anywhere: then
+    a private cache for this run (objects read from it are verified against main's
+    dvc.lock either way; only where they are written is at stake)."""
+    cache = repo_root / ".dvc" / "cache"
+    if not (cache.parent.is_symlink() or cache.is_symlink()):
+        return cache
+    import atexit
+    import shutil
+    import tempfile
+
+    private = Path(tempfile.mkdtemp(prefix="cml-py-dvc-cache-"))
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    return private
 
 
 def parse_lock(text: str | bytes | None, lock_file: str, where: str) -> dict[str, OutHash]:
