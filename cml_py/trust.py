@@ -306,18 +306,24 @@ def load_settings(
     )
 
 
-def template_for(settings: Settings) -> TemplateSource | None:
-    """The configured report template, from where policy came from: main's commit, or
-    the working tree when the PR's settings apply."""
+def template_for(settings: Settings, flag: str | None = None) -> TemplateSource | None:
+    """The report template — cml.yaml's `report.template`, or `flag`, the repo-relative
+    path `--template` named — from where policy came from: main's commit, or the working
+    tree when the PR's settings apply. The workflow names the file; what it says is
+    policy like the rest, or a PR could edit the template its own comment is made with."""
     from cml_py.report.template_source import from_commit, from_working_tree, repo_relative
 
     config = settings.config
-    if not config.template:
+    if flag is None and not config.template:
         return None
     ws = settings.workspace
     root = ws.root if ws is not None else config.root
     rel_dir = _relative(config.root, root) or "."
-    rel = repo_relative(posixpath.join(rel_dir, config.template), "report.template")
+    if flag is not None:
+        rel = flag
+    else:
+        assert config.template is not None
+        rel = repo_relative(posixpath.join(rel_dir, config.template), "report.template")
     if ws is not None and settings.policy_from_base:
         return from_commit(ws.git, ws.base.sha, rel, ws.base.name)
     return from_working_tree(root, rel)

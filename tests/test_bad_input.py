@@ -63,7 +63,7 @@ CASES = [
     ),
     (
         {"metrics.json": GOOD_METRICS, "t.j2": "{% for %}"},
-        ["report", "--template", "t.j2", "-o", "-"],
+        ["report", "--template", "t.j2", "-o", "-", "--trust-pr-config"],
         "t.j2:1: template syntax error",
     ),
     ({"readme.md": "no metrics here"}, ["diff"], "no metrics file found in"),

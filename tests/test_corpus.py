@@ -704,11 +704,11 @@ CASES = [
         {"conf/x": "1"},
         error=("conf",),
     ),
-    # templates (given with --template) ----------------------------------------------------
+    # templates (given with --template; the PR's own copy only under --trust-pr-config) ------
     *(
         Case(
             f"template: {what}",
-            ("report", "--template", "t.j2", "-o", "-"),
+            ("report", "--template", "t.j2", "-o", "-", "--trust-pr-config"),
             2,
             {"t.j2": text},
             error=("t.j2", message),
@@ -723,14 +723,14 @@ CASES = [
     ),
     Case(
         "template: a lone surrogate in a string literal",  # no UTF-8 form
-        ("report", "--template", "t.j2", "-o", "-"),
+        ("report", "--template", "t.j2", "-o", "-", "--trust-pr-config"),
         0,
         {"t.j2": '{{ "\\ud800" }} end\n'},
         stdout=("? end",),
     ),
     Case(
         "template: nested loops for hours",  # each range is within the sandbox's limit
-        ("report", "--template", "t.j2", "-o", "-"),
+        ("report", "--template", "t.j2", "-o", "-", "--trust-pr-config"),
         2,
         {
             "t.j2": "{% for i in range(100000) %}{% for j in range(100000) %}"

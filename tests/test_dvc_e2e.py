@@ -204,9 +204,7 @@ def test_pr_turning_dvc_off_in_its_cml_yaml_is_listed_and_ignored(project: Repo,
     assert "dvc.enabled" in changes
 
 
-def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(
-    project: Repo, capsys
-) -> None:
+def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(project: Repo, capsys) -> None:
     """`.dvc/cache` is in the working tree: a PR can commit it, or a folder inside it,
     as a symlink. cml-py fetches main's objects from the remote and stores them in the
     cache — never through such a link."""
@@ -230,7 +228,9 @@ def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(
     project.commit("a folder of the cache elsewhere")
     result = run_cli(capsys, "diff", "--json")
     assert result.code == 2, result.err
-    assert result.err.strip().splitlines()[-1].endswith(
-        "a symlink in the DVC cache; cml-py never writes through one"
+    assert (
+        result.err.strip()
+        .splitlines()[-1]
+        .endswith("a symlink in the DVC cache; cml-py never writes through one")
     )
     assert not any(outside.iterdir())

@@ -207,6 +207,24 @@ def test_a_template_outside_the_repository_is_refused(in_repo: Repo, capsys) -> 
     assert trusted.code == 2 and "expected a relative path inside the repository" in trusted.err
 
 
+def test_the_template_the_workflow_names_is_mains(in_repo: Repo, capsys) -> None:
+    """`--template ci/report.md.j2` is the workflow's choice of file; what the file says
+    is read from main, or the PR would write its own comment (a green headline over a
+    failed gate)."""
+    marker = "<!-- cml-py report id=default -->\n"
+    in_repo.write("ci/report.md.j2", marker + "MAIN TEMPLATE {{ headline }}\n")
+    hostile(in_repo)
+    in_repo.write("ci/report.md.j2", marker + "### ✅ all good (the PR's template)\n")
+    in_repo.commit("a friendlier template")
+    result = run_cli(capsys, "report", "-o", "-", "--template", "ci/report.md.j2")
+    assert result.code == 0, result.err
+    assert "MAIN TEMPLATE gate failed" in result.out and "all good" not in result.out
+    trusted = run_cli(
+        capsys, "report", "-o", "-", "--template", "ci/report.md.j2", "--trust-pr-config"
+    )
+    assert "all good (the PR's template)" in trusted.out
+
+
 def test_a_template_cannot_run_code_even_when_trusted(in_repo: Repo, capsys) -> None:
     hostile(in_repo, config=MAIN + "report: {template: t.j2}\n")
     in_repo.write("t.j2", "{{ lipsum.__globals__.os.popen('echo pwned').read() }}\n")

@@ -47,7 +47,8 @@ from cml_py.redact import redact
     "--template",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="A jinja2 template to use instead of templates/report.md.j2 (md only).",
+    help="A jinja2 template to use instead of templates/report.md.j2 (md only): a file in "
+    "the repository, read as main has it (the working tree's copy with --trust-pr-config).",
 )
 @click.option(
     "--id",
@@ -131,9 +132,10 @@ def report(
     if template is not None:
         from cml_py.report.template_source import template_from_flag
 
-        source = template_from_flag(
+        named = template_from_flag(
             template, settings.workspace.root if settings.workspace else None
         )
+        source = template_for(settings, named) if isinstance(named, str) else named
     else:
         source = template_for(settings)
     pieces = render_chunks(result, fmt, template=source)  # JSON: a block of rows at a time

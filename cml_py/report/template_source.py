@@ -88,8 +88,10 @@ def from_working_tree(root: Path, rel: str) -> TemplateSource:
     return TemplateSource(rel, rel, read)
 
 
-def template_from_flag(path: Path, root: Path | None) -> TemplateSource:
-    """`--template PATH`: a file in this checkout, inside the repository when there is one."""
+def template_from_flag(path: Path, root: Path | None) -> str | TemplateSource:
+    """`--template PATH`: outside a repository, the file itself; in one, its path
+    relative to the repository (a file inside it), to be read from where policy comes
+    from (see trust.template_for)."""
     if root is None:
         base = path.resolve().parent
         return from_working_tree(base, path.name)
@@ -104,4 +106,4 @@ def template_from_flag(path: Path, root: Path | None) -> TemplateSource:
         raise lookup_error(str(path), "--template", exc) from None
     if symlink:
         raise CmlError(f"{path}: the template is a symlink; cml-py reads only regular files")
-    return from_working_tree(root, rel)
+    return repo_relative(rel, "--template")
