@@ -267,3 +267,42 @@ def test_a_malformed_note_list_is_a_service_failure(
     assert f"listing {what} failed: GitLab's answer was unexpected or unreadable" in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert TOKEN not in result.out + result.err
+
+
+def test_a_fork_merge_request_gets_its_note_in_the_target_project(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """A merge request from a fork has its pipeline in the fork (CI_PROJECT_ID), but
+    the MR — iid 7 of the target project — and its notes are the target's. Posting to
+    the fork's MR 7 would put the report on another MR, or nowhere."""
+    gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN)
+    monkeypatch.setenv("CI_PROJECT_ID", "999")  # the fork: the fake has no such project
+    monkeypatch.setenv("CI_PROJECT_PATH", "someone/models")
+    monkeypatch.setenv("CI_MERGE_REQUEST_PROJECT_ID", str(gitlab_fake.project_id))
+    monkeypatch.setenv("CI_MERGE_REQUEST_PROJECT_PATH", gitlab_fake.project_path)
+    result = run_cli(capsys, "comment", str(report_with_images(tmp_path)), "--strict")
+    assert result.code == 0, result.err
+    (note,) = ours(gitlab_fake)
+    assert len(gitlab_fake.uploads) == 2
+    assert all(f"/uploads/{key}" in note["body"] for key in gitlab_fake.uploads)
+    assert f"/{gitlab_fake.project_path}/-/merge_requests/7#note_{note['id']}" in result.out
+    assert not [r for r in gitlab_fake.requests if "/projects/999/" in r.path]
+
+
+def test_an_upload_answer_without_its_url_is_a_service_failure(
+    gitlab_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    odd = Answer(
+        "POST",
+        r".*/uploads",
+        lambda request, own: Response(b'{"id": 1}', status=201, content_type="application/json"),
+        times=10,
+    )
+    with Interposer(gitlab_fake, [odd]):
+        gitlab_ci(monkeypatch, gitlab_fake, token=TOKEN)
+        result = run_cli(capsys, "comment", str(report_with_images(tmp_path)))
+    assert result.code == 0, result.err  # the comment matters more than its pictures
+    assert "images were not published (uploading" in result.err
+    assert "an upload without its /uploads/ URL" in result.err
+    (note,) = ours(gitlab_fake)
+    assert "/uploads/" not in note["body"]

@@ -112,6 +112,19 @@ def test_gitlab_context_merged_results_pipeline() -> None:
     assert detect({}).forge is None
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CML_PY_PR", "7\n"), ("CML_PY_SHA", "abcdef1\n")],
+)
+def test_a_trailing_newline_is_not_part_of_a_number_or_a_sha(variable: str, value: str) -> None:
+    """`$` in a regex also matches before a final newline: such a value must be refused
+    like any other that is not a number or a commit id, not pass into an API path."""
+    env = {"GITLAB_CI": "true", "CI_API_V4_URL": "https://gitlab.example/api/v4", variable: value}
+    with pytest.raises(CmlError) as exc:
+        detect(env)
+    assert variable in str(exc.value) and repr(value) in str(exc.value)
+
+
 def test_find_and_rewrite_images(tmp_path: Path) -> None:
     text = (
         '![a](charts/a.png)\n<details>\n<IMG width="9" SRC=\'charts/b c.png\' alt="B">\n</details>\n'

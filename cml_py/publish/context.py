@@ -31,9 +31,9 @@ PROXY_VARIABLES = (
     "ALL_PROXY",
     "all_proxy",
 )
-_SHA = re.compile(r"^[0-9A-Fa-f]{7,64}$")  # a commit id (abbreviated or full); never a path
+_SHA = re.compile(r"[0-9A-Fa-f]{7,64}\Z")  # a commit id (abbreviated or full); never a path
 MAX_PR_NUMBER = 2**31 - 1  # GitHub's and GitLab's issue numbers are 32-bit integers
-_NUMBER = re.compile(r"^[0-9]{1,10}$")  # ASCII only: str.isdigit() also accepts "²"
+_NUMBER = re.compile(r"[0-9]{1,10}\Z")  # ASCII only: str.isdigit() also accepts "²"
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -55,6 +55,11 @@ class CiContext:
     output_file: Path | None = None
     github_actions: bool = False
     comment_author: str | None = None  # CML_PY_COMMENT_AUTHOR: whose comments are ours
+    # GitLab: the project the merge request belongs to, and its path. A fork's merge
+    # request pipeline runs in the fork (CI_PROJECT_ID), but the MR, its notes and their
+    # uploads are the target project's. None: the pipeline's project.
+    mr_project_id: str | None = None
+    mr_repository: str | None = None
 
 
 def _event_payload(env: Mapping[str, str]) -> dict[str, Any]:
@@ -245,6 +250,8 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
             server_url=(env.get("CI_SERVER_URL") or "").rstrip("/") or None,
             repository=env.get("CI_PROJECT_PATH"),
             project_id=env.get("CI_PROJECT_ID"),
+            mr_project_id=env.get("CI_MERGE_REQUEST_PROJECT_ID") if iid else None,
+            mr_repository=env.get("CI_MERGE_REQUEST_PROJECT_PATH") if iid else None,
             pr_number=parse_pr_number(iid) if iid else None,
             head_sha=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") or env.get("CI_COMMIT_SHA"),
             event_name=env.get("CI_PIPELINE_SOURCE"),
@@ -283,6 +290,8 @@ def detect(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -
                 values[key] = number
             else:
                 values[key] = env[variable]
+            if key in ("project_id", "repository"):  # the one project, said explicitly
+                values["mr_project_id" if key == "project_id" else "mr_repository"] = None
     values.update({k: v for k, v in overrides.items() if k != "forge"})
     redact.register(values.get("token"))
     if values.get("token"):

@@ -110,6 +110,11 @@ class GitLabPublisher(Publisher):
         )
         self.gitlab.session.hooks["response"].append(self._remember_headers)
         self.project = self.gitlab.projects.get(project, lazy=True)
+        # the merge request's own project: where its notes, and the uploads they show, go
+        mr_project = ctx.mr_project_id or ctx.mr_repository
+        self.mr_project = (
+            self.gitlab.projects.get(mr_project, lazy=True) if mr_project else self.project
+        )
 
     def _remember_headers(self, response: Any, *args: Any, **kwargs: Any) -> None:
         self.last_headers = {k.lower(): v for k, v in response.headers.items()}
@@ -181,13 +186,14 @@ class GitLabPublisher(Publisher):
         """Notes carry no web URL in every GitLab version; build the anchor ourselves."""
         if comment.url:
             return comment.url
-        base = f"{self.ctx.server_url or api_base(self.ctx)}/{self.ctx.repository}/-"
+        repository = (self.ctx.mr_repository if kind == "pr" else None) or self.ctx.repository
+        base = f"{self.ctx.server_url or api_base(self.ctx)}/{repository}/-"
         page = {"pr": f"merge_requests/{ref}", "issue": f"issues/{ref}"}.get(kind, f"commit/{ref}")
         return f"{base}/{page}#note_{comment.id}"
 
     def thread(self, kind: str, ref: str) -> Any:
         if kind == "pr":
-            return _NoteThread(self.project.mergerequests.get(int(ref), lazy=True))
+            return _NoteThread(self.mr_project.mergerequests.get(int(ref), lazy=True))
         if kind == "issue":
             return _NoteThread(self.project.issues.get(int(ref), lazy=True))
         return _CommitThread(self.project.commits.get(ref, lazy=True))
@@ -198,12 +204,19 @@ class GitLabPublisher(Publisher):
         urls = {}
         for src, path in files.items():
             data = path.read_bytes()
-            upload = functools.partial(
-                self.project.upload, path.name, filedata=data, **NO_LIBRARY_RETRY
+            urls[src] = self.run(
+                f"uploading {path.name}", functools.partial(self._upload, path.name, data)
             )
-            result = self.run(f"uploading {path.name}", upload)
-            urls[src] = result["url"]  # project-relative: /uploads/<secret>/<name>
         return urls
+
+    def _upload(self, name: str, data: bytes) -> str:
+        """One file to the project whose notes show it — the merge request's — and its
+        project-relative URL, `/uploads/<secret>/<name>`."""
+        result = _answer(lambda: self.mr_project.upload(name, filedata=data, **NO_LIBRARY_RETRY))
+        url = result.get("url") if isinstance(result, dict) else None
+        if not isinstance(url, str) or not url.startswith("/uploads/"):
+            raise UnexpectedAnswer("GitLab", f"an upload without its /uploads/ URL ({url!r:.60})")
+        return url
 
     def set_status(
         self,
