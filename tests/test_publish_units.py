@@ -147,6 +147,15 @@ def test_find_and_rewrite_images(tmp_path: Path) -> None:
     assert "https://x.example/r.png" in rewritten and "/uploads/abc/u.png" in rewritten
 
 
+def test_the_link_is_rewritten_even_when_the_alt_text_reads_the_same() -> None:
+    """`![charts/a.png](charts/a.png)` had its alt text turned into the URL and the
+    link left pointing at a file the forge does not have: a broken image."""
+    text = '![charts/a.png](charts/a.png) <img alt="charts/b.png" src="charts/b.png">'
+    refs = images.find_images(text)
+    rewritten = images.with_urls(text, refs, {"charts/a.png": "U1", "charts/b.png": "U2"})
+    assert rewritten == '![charts/a.png](U1) <img alt="charts/b.png" src="U2">'
+
+
 def test_shrink_drops_details_then_rows_then_text() -> None:
     table = "| M | v |\n|:--|--:|\n" + "\n".join(f"| m{i} | {i} |" for i in range(500))
     details = "\n<details><summary>All metrics (500)</summary>\n\n" + table + "\n\n</details>\n"

@@ -35,6 +35,7 @@ class ImageRef:
     src: str  # as written in the report
     alt: str
     html: bool
+    src_at: int  # where `src` starts in the report (the alt text may read the same)
 
     @property
     def local_path(self) -> str:
@@ -46,13 +47,24 @@ def find_images(markdown: str) -> list[ImageRef]:
     for match in _MARKDOWN.finditer(markdown):
         src = match.group("src")
         if not _REMOTE.match(src.strip("<>")):
-            refs.append(ImageRef(match.start(), match.end(), src, match.group("alt"), False))
+            refs.append(
+                ImageRef(
+                    match.start(), match.end(), src, match.group("alt"), False, match.start("src")
+                )
+            )
     for match in _HTML.finditer(markdown):
         src = match.group("src")
         if not _REMOTE.match(src):
             alt = re.search(r"\balt\s*=\s*([\"'])(.*?)\1", match.group(0))
             refs.append(
-                ImageRef(match.start(), match.end(), src, alt.group(2) if alt else "", True)
+                ImageRef(
+                    match.start(),
+                    match.end(),
+                    src,
+                    alt.group(2) if alt else "",
+                    True,
+                    match.start("src"),
+                )
             )
     return sorted(refs, key=lambda r: r.start)
 
@@ -145,8 +157,9 @@ def with_urls(markdown: str, refs: list[ImageRef], urls: Mapping[str, str]) -> s
     """Point every reference at its published URL, keeping the tag's other attributes."""
 
     def replace(ref: ImageRef) -> str:
+        at = ref.src_at - ref.start  # the link itself: an alt text may say the same
         original = markdown[ref.start : ref.end]
-        return original.replace(ref.src, urls[ref.src], 1)
+        return original[:at] + urls[ref.src] + original[at + len(ref.src) :]
 
     return rewrite(markdown, refs, replace)
 
