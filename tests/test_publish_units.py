@@ -156,6 +156,26 @@ def test_the_link_is_rewritten_even_when_the_alt_text_reads_the_same() -> None:
     assert rewritten == '![charts/a.png](U1) <img alt="charts/b.png" src="U2">'
 
 
+def test_a_huge_data_table_is_left_out_with_a_note(tmp_path: Path) -> None:
+    """`--images none` puts each chart's data table in the comment; one of megabytes
+    (a report artifact can hold anything) is not read whole to be cut anyway."""
+    import shutil
+
+    from tests.publish_env import PNG
+
+    (tmp_path / "charts").mkdir()
+    shutil.copyfile(PNG, tmp_path / "charts" / "a.png")
+    (tmp_path / "charts" / "a.md").write_text("| x |\n|--|\n" + "| 1 |\n" * 60_000)
+    text = "![A chart](charts/a.png)"
+    out = images.without_images(text, images.find_images(text), tmp_path)
+    assert out == (
+        "_Chart not published (images: none): A chart; its data table a.md is over 256 KiB._"
+    )
+    (tmp_path / "charts" / "a.md").write_text("| x |\n|--|\n| 1 |\n")
+    out = images.without_images(text, images.find_images(text), tmp_path)
+    assert out.endswith("| x |\n|--|\n| 1 |\n")
+
+
 def test_shrink_drops_details_then_rows_then_text() -> None:
     table = "| M | v |\n|:--|--:|\n" + "\n".join(f"| m{i} | {i} |" for i in range(500))
     details = "\n<details><summary>All metrics (500)</summary>\n\n" + table + "\n\n</details>\n"

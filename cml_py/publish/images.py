@@ -25,6 +25,9 @@ from cml_py.paths import lookup_error
 
 _MARKDOWN = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src><[^>]*>|[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 _HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*(?P<q>[\"'])(?P<src>.*?)(?P=q)[^>]*>", re.IGNORECASE)
+TABLE_BYTES = 256 * 1024
+"""A chart's data table is a few rows; a report artifact could hold a huge file there,
+which the comment could not hold anyway."""
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|/uploads/|#)", re.IGNORECASE)
 
 
@@ -180,11 +183,18 @@ def without_images(markdown: str, refs: list[ImageRef], report_dir: Path) -> str
         table = image.with_suffix(".md") if image is not None and reason is None else None
         if table is not None and table.is_file() and not table.is_symlink():
             try:
-                text = table.read_text(encoding="utf-8").strip()
+                with table.open("rb") as handle:
+                    data = handle.read(TABLE_BYTES + 1)
+                text = data.decode("utf-8").strip()
             except (OSError, UnicodeDecodeError):
                 return (
                     f"_Chart not published (images: none): {what}; its data table "
                     f"{_plain(table.name)} is not readable UTF-8 text._"
+                )
+            if len(data) > TABLE_BYTES:
+                return (
+                    f"_Chart not published (images: none): {what}; its data table "
+                    f"{_plain(table.name)} is over {TABLE_BYTES // 1024} KiB._"
                 )
             return f"{note}\n\n{text}\n"
         return note
