@@ -270,3 +270,18 @@ def test_gitlab_diff_base_without_a_target_branch_is_refused(
     assert result.code == 2 and result.err.count("\n") == 1
     assert "CI_MERGE_REQUEST_TARGET_BRANCH_NAME is not" in result.err
     assert "never from the merge request's fork point" in result.err
+
+
+def test_the_report_template_is_the_tips(in_repo: Repo, capsys) -> None:
+    """The template is policy too: read from the tip's commit, so a PR that forked
+    before main chose one (or changed it) cannot render with the old one."""
+    old_fork_point(in_repo)
+    in_repo.git("checkout", "-q", "main")
+    in_repo.write("cml.yaml", TIGHT + "report: {template: t.j2}\n")
+    in_repo.write("t.j2", "main's template: {{ headline }}\n")
+    in_repo.commit("main: its own template")
+    in_repo.git("checkout", "-q", "feature")
+    assert not (in_repo.path / "t.j2").exists()
+    result = run_cli(capsys, "report", "-o", "-")
+    assert result.code == 0, result.err
+    assert "main's template:" in result.out
