@@ -10,9 +10,11 @@ never how it is judged, where cml-py writes or what it reads from outside the PR
           which datasets are compared and how (data:)
   data    train.sklearn / train.command / shell / timeout, curves
 
-Policy is read from the cml.yaml at the base commit (a regular file, read with git, the
-same path the PR's cml.yaml has — or any accepted name along the way from the working
-directory to the repository root, so renaming or moving the file changes nothing). The
+Policy is read from the cml.yaml at the tip of the base branch (a regular file, read
+with git, the same path the PR's cml.yaml has — or any accepted name along the way from
+the working directory to the repository root, so renaming or moving the file changes
+nothing). Not at the merge-base that main's numbers are read at: the PR chooses where it
+forks, and would choose its rules with it (see baseline/resolve.py). The
 PR's policy applies only with --trust-pr-config, and every policy value the PR changes is
 listed in the report. A base cml.yaml that cannot be read fails the run (exit 2) rather
 than handing judgement to the PR. When the base has no cml.yaml at all (a team adopting
@@ -34,6 +36,7 @@ from cml_py.model import BaseRef, PolicyChange
 from cml_py.paths import lookup_error
 
 if TYPE_CHECKING:
+    from cml_py.baseline.resolve import Resolved
     from cml_py.report.template_source import TemplateSource
 
 CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI")
@@ -68,9 +71,11 @@ class Workspace:
 
     git: Git
     root: Path
-    base: BaseRef
+    base: BaseRef  # main's numbers are read here: the merge-base
     head_sha: str  # HEAD when the run started, the commit the base was found from
-    base_dvc_files: Mapping[str, bytes | None] = field(default_factory=dict)  # dvc.yaml at base
+    # main's policy files are read here: the tip of the base branch (`base` for a commit)
+    policy: BaseRef
+    base_dvc_files: Mapping[str, bytes | None] = field(default_factory=dict)  # dvc.yaml at policy
 
 
 @dataclass(frozen=True)
@@ -154,20 +159,20 @@ def _read_local_config(path: Path, root: Path) -> Config:
     return load_config(path, cwd=path.parent, display=_relative(path, root))
 
 
-def _parse_base_config(text: str, rel: str, base: BaseRef, root: Path) -> Config:
+def _parse_base_config(text: str, rel: str, policy: BaseRef, root: Path) -> Config:
     from cml_py.yamlio import load_yaml
 
-    source = f"{base.name}:{rel}"
+    source = f"{policy.name}:{rel}"
     config = parse_config(load_yaml(text, source), source=source, root=(root / rel).parent)
     return replace(config, path=(root / rel).resolve())
 
 
 def _resolve(
     git: Git, head: str | None, flag: str | None, env: Mapping[str, str], configured: str | None
-) -> BaseRef:
-    from cml_py.baseline.resolve import requested_base, resolve_base
+) -> Resolved:
+    from cml_py.baseline.resolve import requested_base, resolve
 
-    return resolve_base(git, requested_base(flag, configured, env), head)
+    return resolve(git, requested_base(flag, configured, env), head, env)
 
 
 def _dvc_candidates(candidates: list[str]) -> list[str]:
@@ -178,14 +183,14 @@ def _dvc_candidates(candidates: list[str]) -> list[str]:
 
 def _read_base_config(
     git: Git,
-    base: BaseRef,
+    policy: BaseRef,
     candidates: list[str],
     root: Path,
     seen: dict[str, bytes | None] | None = None,
 ) -> tuple[str, str] | None:
-    """(repo-relative path, text) of the first candidate that exists at the base; the
-    dvc.yaml files found on the way go into `seen`."""
-    found = git.read_regular_files(base.sha, [*candidates, *_dvc_candidates(candidates)])
+    """(repo-relative path, text) of the first candidate that exists at the policy
+    commit; the dvc.yaml files found on the way go into `seen`."""
+    found = git.read_regular_files(policy.sha, [*candidates, *_dvc_candidates(candidates)])
     if seen is not None:
         seen.clear()
         seen.update({k: v for k, v in found.items() if k not in candidates})
@@ -195,7 +200,7 @@ def _read_base_config(
             try:
                 return rel, data.decode("utf-8")
             except UnicodeDecodeError:
-                raise CmlError(f"{base.name}:{rel}: expected UTF-8 text") from None
+                raise CmlError(f"{policy.name}:{rel}: expected UTF-8 text") from None
     return None
 
 
@@ -226,14 +231,14 @@ def load_settings(
     local_path = config_path if config_path is not None else find_config(cwd)
     local = _read_local_config(local_path, root) if local_path is not None else None
     try:
-        base = _resolve(git, head, base_flag, env, None)
+        resolved = _resolve(git, head, base_flag, env, None)
     except CmlError:
         configured = local.base if local is not None else None
         if configured and not in_ci(env) and not base_flag:
             # No main/master here: the local file's `base:` names the branch (a local
             # run; in CI the base always comes from the event or the workflow).
             try:
-                base = _resolve(git, head, None, env, configured)
+                resolved = _resolve(git, head, None, env, configured)
             except CmlError:
                 if require_base:
                     raise
@@ -243,29 +248,31 @@ def load_settings(
         else:
             return _local_only(local, config_path, cwd)
     base_dvc: dict[str, bytes | None] = {}
-    found = _read_base_config(git, base, candidates, root, base_dvc)
+    found = _read_base_config(git, resolved.policy, candidates, root, base_dvc)
     if found is not None and not base_flag and not _event_base(env):
-        # main's own `base:` (e.g. a team whose default branch is `develop`) moves the base
+        # main's own `base:` (e.g. a team whose default branch is `develop`) moves the
+        # base; it is read at the tip, like every rule
         configured = _base_key(found[1])
         if configured:
             moved = _resolve(git, head, None, env, configured)
-            if moved.sha != base.sha:
-                base = moved
-                found = _read_base_config(git, base, candidates, root, base_dvc)
+            if (moved.base.sha, moved.policy.sha) != (resolved.base.sha, resolved.policy.sha):
+                resolved = moved
+                found = _read_base_config(git, resolved.policy, candidates, root, base_dvc)
+    base, policy = resolved.base, resolved.policy
     assert head is not None  # resolve_base refuses a HEAD without a commit
-    workspace = Workspace(git, root, base, head, base_dvc)
+    workspace = Workspace(git, root, base, head, policy=policy, base_dvc_files=base_dvc)
     if found is None:
         config = local if local is not None else load_config(None, cwd=cwd)
         notes: tuple[str, ...] = ()
         if local is not None and local.path is not None:
             notes = (
-                f"{base.name} has no cml.yaml: this PR's own {_relative(local.path, root)} "
+                f"{policy.name} has no cml.yaml: this PR's own {_relative(local.path, root)} "
                 "set the gate rules and settings (first adoption).",
             )
         return Settings(config, workspace, notes=notes)
     rel, text = found
     try:
-        base_config = _parse_base_config(text, rel, base, root)
+        base_config = _parse_base_config(text, rel, policy, root)
     except CmlError as exc:
         if not trust_pr_config or local is None:
             raise CmlError(
@@ -277,7 +284,7 @@ def load_settings(
             local,
             workspace,
             notes=(
-                f"{base.name}'s {rel} could not be read ({exc}); this PR's settings applied "
+                f"{policy.name}'s {rel} could not be read ({exc}); this PR's settings applied "
                 "(--trust-pr-config).",
             ),
         )
@@ -302,7 +309,20 @@ def load_settings(
         base_config_text=text,
         base_config_path=rel,
         policy_change=change,
+        notes=() if trust_pr_config else policy_note(base, policy, rel),
         policy_from_base=not trust_pr_config,
+    )
+
+
+def policy_note(base: BaseRef, policy: BaseRef, rel: str) -> tuple[str, ...]:
+    """Which commit's cml.yaml judged, when it is not the commit main's numbers come
+    from: a reader comparing the rules with the PR's own (older) copy of the file, or
+    with the base the report shows, needs to know (pure)."""
+    if policy.sha == base.sha:
+        return ()
+    return (
+        f"{policy.name}'s {rel} at {policy.sha[:7]} ({policy.how}) set the gate rules and "
+        f"settings; main's numbers are from {base.sha[:7]} ({base.how}).",
     )
 
 
@@ -325,7 +345,7 @@ def template_for(settings: Settings, flag: str | None = None) -> TemplateSource 
         assert config.template is not None
         rel = repo_relative(posixpath.join(rel_dir, config.template), "report.template")
     if ws is not None and settings.policy_from_base:
-        return from_commit(ws.git, ws.base.sha, rel, ws.base.name)
+        return from_commit(ws.git, ws.policy.sha, rel, ws.policy.name)
     return from_working_tree(root, rel)
 
 

@@ -244,3 +244,65 @@ def test_the_cache_is_never_inside_the_checkout_even_with_relative_settings(tmp_
     assert cache_root({"XDG_CACHE_HOME": "x", "HOME": str(tmp_path)}) == (
         tmp_path / ".cache" / "cml-py" / "baselines"
     )
+
+
+def forked_before_main_moved(repo: Repo, tip_config: str) -> tuple[str, str]:
+    """main: MAIN_CONFIG <- fork point <- tip_config (the tip); the PR trains another
+    model with the fork point's cml.yaml as it found it. (fork point, tip)"""
+    repo.write(".gitignore", ".cml-py/\nout/\n")
+    repo.write(
+        "cml.yaml",
+        MAIN_CONFIG.replace(
+            "accuracy: {max_drop: 0.01, significant: true}", "accuracy: {min: 0.1}"
+        ),
+    )
+    fork = repo.commit("main: logistic regression, a loose gate")
+    repo.write("cml.yaml", tip_config)
+    tip = repo.commit("main moves on")
+    repo.git("checkout", "-q", "-b", "feature", fork)
+    repo.write("cml.yaml", BRANCH_CONFIG)
+    repo.commit("feature: random forest")
+    return fork, tip
+
+
+def test_rerun_trains_the_fork_point_under_the_tips_rules(in_repo: Repo, capsys) -> None:
+    """main's numbers are the fork point's, re-trained as the fork point's cml.yaml says
+    (its outputs where it writes them); the gate, and where this PR's outputs go, are the
+    tip's."""
+    tip_config = MAIN_CONFIG.replace("max_drop: 0.01, significant: true", "min: 0.99").replace(
+        "train:\n", "train:\n  output_dir: out/model\n"
+    )
+    fork, tip = forked_before_main_moved(in_repo, tip_config)
+    assert run_cli(capsys, "train").code == 0
+    assert (in_repo.path / "out" / "model" / "metrics.json").is_file()  # the tip's output_dir
+    result = run_cli(capsys, "report", "--format", "json", "-o", "-")
+    assert result.code == 0, result.err
+    assert f"re-training main at {fork[:7]}" in result.err
+    data = json.loads(result.out)
+    assert data["verdict"] == "fail"
+    accuracy = next(m for m in data["metrics"] if m["name"] == "accuracy")
+    assert accuracy["file"] == "out/model/metrics.json" and accuracy["verdict"] != "added"
+    (check,) = data["gate"]
+    assert check["status"] == "fail" and check["limit"] == 0.99, check
+    params = {p["name"]: p for p in data["params"]}
+    assert params["model"]["base"] == "sklearn.linear_model.LogisticRegression"
+    assert f"main's cml.yaml at {tip[:7]} (tip of main)" in " ".join(data["notes"])
+    assert any(f"re-trained at {fork[:7]}" in n for n in data["notes"])
+    assert len(worktrees(in_repo)) == 1
+
+
+def test_rerun_where_the_fork_point_cannot_train_says_so(in_repo: Repo, capsys) -> None:
+    in_repo.write(".gitignore", ".cml-py/\n")
+    in_repo.write("cml.yaml", "gate: {}\n")
+    fork = in_repo.commit("main without a trainer")
+    in_repo.write("cml.yaml", MAIN_CONFIG)
+    in_repo.commit("main trains")
+    in_repo.git("checkout", "-q", "-b", "feature", fork)
+    in_repo.write("cml.yaml", BRANCH_CONFIG)
+    run_cli(capsys, "train")
+    result = run_cli(capsys, "report", "-o", "-")
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    assert result.err.splitlines()[-1].startswith("cml-py: error: ")
+    assert f"baseline strategy rerun: cml.yaml at {fork[:7]} (merge-base" in result.err
+    assert "has no `train:`" in result.err
+    assert len(worktrees(in_repo)) == 1

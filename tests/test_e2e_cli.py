@@ -153,13 +153,22 @@ def test_ci_variables_choose_the_base(
 
 
 def test_gitlab_diff_base_sha_wins_over_target_branch(in_repo: Repo, capsys, monkeypatch) -> None:
+    """For main's numbers; the rules are the target branch's, at its tip."""
     feature_repo(in_repo, {"eval": {"acc": 0.95, "loss": 0.25}, "n": 1})
+    in_repo.commit("feature")
     base_sha = in_repo.git("rev-parse", "main")
+    in_repo.git("checkout", "-q", "-b", "develop", "main")
+    in_repo.write("metrics.json", {"eval": {"acc": 0.5, "loss": 0.9}, "n": 1})
+    tip = in_repo.commit("develop moved on")
+    in_repo.git("checkout", "-q", "feature")
     monkeypatch.setenv("CI_MERGE_REQUEST_DIFF_BASE_SHA", base_sha)
-    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "nope")
-    data = json.loads(run_cli(capsys, "diff", "--json").out)
+    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "develop")
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
     assert data["base"]["sha"] == base_sha
     assert data["base"]["how"] == f"commit {base_sha} (from CI_MERGE_REQUEST_DIFF_BASE_SHA)"
+    acc = next(m for m in data["metrics"] if m["name"] == "eval.acc")
+    assert acc["base"] == 0.90
+    assert f"develop's cml.yaml at {tip[:7]} (tip of develop)" in " ".join(data["notes"])
 
 
 def test_base_flag_beats_ci_and_accepts_commits(in_repo: Repo, capsys, monkeypatch) -> None:

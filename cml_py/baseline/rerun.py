@@ -1,13 +1,19 @@
 """Main's numbers by re-running main's training: `baseline: {strategy: rerun}`.
 
-The base commit is checked out into a temporary `git worktree`, and `cml-py train` runs
-there with the *base's* code and the base's own cml.yaml — never this PR's training
-command, which is PR code — so the comparison is between two real trainings rather than
-against numbers someone once committed. The worktree is removed whatever happens —
-failure, Ctrl-C or the SIGTERM a CI sends when a job is cancelled.
+The base commit (the merge-base: main's numbers are those of the commit the PR forked
+from) is checked out into a temporary `git worktree`, and `cml-py train` runs there with
+that commit's code and that commit's own cml.yaml — never this PR's training command,
+which is PR code — so the comparison is between two real trainings rather than against
+numbers someone once committed. The commit's `train:` is how its code trains (data
+about main, not rules): it is named to the training with --base, so the child does not
+take train.output_dir and train.outputs from the tip of main, which may not fit the older
+code. Whether to re-train at all, the cache and what is compared are policy, from the
+tip of the base branch like every rule (`settings.config`, `settings.base_config`).
+The worktree is removed whatever happens — failure, Ctrl-C or the SIGTERM a CI sends
+when a job is cancelled.
 
 The outputs are cached outside the checkout (under the runner's temporary directory in
-CI, else the user's cache directory), keyed by the base commit, main's cml.yaml and the
+CI, else the user's cache directory), keyed by the base commit, main's cml.yaml (at the tip) and the
 cml-py version, so `diff`, `gate` and `report` in the same job train main only once. The
 cache is never read from the working tree: a PR could commit "main's numbers" there.
 """
@@ -77,8 +83,8 @@ def cache_dir(base: BaseRef, config_text: str, head_layout: str) -> Path:
 
 
 def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[Path, list[str]]:
-    """Train at the base commit with main's own cml.yaml; returns the directory of its
-    outputs (laid out like the repository) and report notes."""
+    """Train at the base commit with that commit's own cml.yaml; returns the directory of
+    its outputs (laid out like the repository) and report notes."""
     ws, config = settings.ws, settings.config
     git, repo_root, base = ws.git, ws.root, ws.base
     base_config_text, rel_config = settings.base_config_text, settings.base_config_path
@@ -99,10 +105,21 @@ def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[
         git.run("worktree", "add", "--detach", "--quiet", str(worktree), base.sha)
         try:
             worktree_config = worktree / rel_config
-            if worktree_config.is_symlink() or not worktree_config.is_file():
-                raise CmlError(f"{base.name}:{rel_config}: expected a regular file")
+            at = f"{rel_config} at {base.sha[:7]} ({base.how})"
+            if worktree_config.is_symlink():
+                raise CmlError(f"baseline strategy rerun: {at} is a symlink")
+            if not worktree_config.is_file():
+                raise CmlError(
+                    f"baseline strategy rerun: {at} does not exist, so main cannot be "
+                    "re-trained where this PR forked; use strategy git or store, or rebase"
+                )
             base_config = load_config(worktree_config, cwd=worktree_config.parent)
-            _train_in(worktree_config, echo, config.train.repeats)
+            if base_config.train is None:
+                raise CmlError(
+                    f"baseline strategy rerun: {at} has no `train:`, so main cannot be "
+                    "re-trained where this PR forked; use strategy git or store, or rebase"
+                )
+            _train_in(worktree_config, echo, config.train.repeats, base.sha)
             _collect(worktree, base_config, config, repo_root, target)
         finally:
             git.run("worktree", "remove", "--force", str(worktree), check=False)
@@ -110,9 +127,12 @@ def rerun_baseline(settings: Settings, *, echo: Callable[[str], None]) -> tuple[
     return target, [*notes, f"main's numbers were {how}."]
 
 
-def _train_in(config_file: Path, echo: Callable[[str], None], repeats: int = 1) -> None:
+def _train_in(
+    config_file: Path, echo: Callable[[str], None], repeats: int = 1, sha: str | None = None
+) -> None:
     """`cml-py train` with main's cml.yaml — and this PR's train.repeats, so that both
-    sides train as many seeds."""
+    sides train as many seeds. `sha`, the commit checked out, is its own base: its
+    cml.yaml alone says how it trains and where the outputs go (see the module's doc)."""
     from cml_py.train.command import run_streaming
 
     env = child_env(
@@ -133,6 +153,7 @@ def _train_in(config_file: Path, echo: Callable[[str], None], repeats: int = 1) 
             str(config_file),
             "--repeats",
             str(repeats),
+            *(("--base", sha) if sha else ()),
         ],
         cwd=config_file.parent,
         env=env,

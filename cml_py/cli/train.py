@@ -10,6 +10,7 @@ import click
 from cml_py.cli.app import CONTEXT, cli
 from cml_py.cli.options import (
     config_option,
+    not_empty,
     stderr,
 )
 from cml_py.errors import EXIT_OK
@@ -23,7 +24,11 @@ from cml_py.errors import EXIT_OK
     default=None,
     help="Seeds to train (default: train.repeats, else 1).",
 )
-def train(config_path: Path | None, repeats: int | None) -> int:
+# Hidden: the baseline re-run (baseline/rerun.py) trains main's merge-base in a worktree
+# and names that commit, so that the commit's own cml.yaml says where its training writes
+# rather than the tip of the base branch (whose train.outputs may not fit the older code).
+@click.option("--base", "base", metavar="REV", callback=not_empty, hidden=True)
+def train(config_path: Path | None, repeats: int | None, base: str | None = None) -> int:
     """Train the model as cml.yaml's `train:` says and write the outputs directory.
 
     \b
@@ -49,7 +54,11 @@ def train(config_path: Path | None, repeats: int | None) -> int:
     from cml_py.train.runner import train as run_training
 
     settings = pipeline.load_settings(
-        config_path, pipeline.Selection(), cwd=Path.cwd(), env=os.environ, require_base=False
+        config_path,
+        pipeline.Selection(base=base),
+        cwd=Path.cwd(),
+        env=os.environ,
+        require_base=False,
     )
     run_training(settings.config, echo=stderr, repeats=repeats)
     return EXIT_OK

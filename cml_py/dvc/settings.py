@@ -111,12 +111,14 @@ def apply_dvc(settings: Settings, *, trust_pr_config: bool = False) -> Settings:
     base_project = pr_project = None
     notes: list[str] = []
     if ws is not None:
+        # main's dvc.yaml chooses what is judged: policy, read where main's cml.yaml is
+        # (the tip of the base branch), not at the fork point the PR chose
         blobs = dict(ws.base_dvc_files)
         if rel not in blobs:  # a dvc.yaml that is not beside a cml.yaml candidate
-            blobs.update(ws.git.read_regular_files(ws.base.sha, [rel]))
+            blobs.update(ws.git.read_regular_files(ws.policy.sha, [rel]))
         base_blob = blobs.get(rel)
         if base_blob is not None:
-            base_project = _load(base_blob, rel, f"{ws.base.name}:{rel}")
+            base_project = _load(base_blob, rel, f"{ws.policy.name}:{rel}")
     pr_exists = (root / rel).exists() or (root / rel).is_symlink()
     if base_project is None and config.dvc.enabled is None:
         if not pr_exists:
@@ -127,7 +129,7 @@ def apply_dvc(settings: Settings, *, trust_pr_config: bool = False) -> Settings:
                 settings,
                 notes=(
                     *settings.notes,
-                    f"{ws.base.name} has no {rel}: this PR's dvc.yaml does not choose what "
+                    f"{ws.policy.name} has no {rel}: this PR's dvc.yaml does not choose what "
                     "is judged until it is merged (or main's cml.yaml says `dvc: true`).",
                 ),
             )
@@ -142,7 +144,7 @@ def apply_dvc(settings: Settings, *, trust_pr_config: bool = False) -> Settings:
     elif base_project is None:
         project, origin = pr_project, "this PR"
         notes.append(
-            f"{ws.base.name} has no {rel}: this PR's {rel} chose the metrics, params and "
+            f"{ws.policy.name} has no {rel}: this PR's {rel} chose the metrics, params and "
             "plots (first adoption)."
         )
     else:
