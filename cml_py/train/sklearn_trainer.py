@@ -148,12 +148,15 @@ def train_sklearn(
     import pickle
     import tempfile
 
+    from cml_py.baseline.rerun import sigterm_as_interrupt
+
     if spec.model is not None:
         check_model_path(spec.model)
     check_source(spec, root)
     if spec.test:
         check_source(spec, root, spec.test)
     with (
+        sigterm_as_interrupt(),  # a cancelled job stops the child and removes its files
         tempfile.TemporaryDirectory(prefix="cml-py-sklearn-") as private,
         out.staged_directory(output_dir) as stage,
     ):
