@@ -272,6 +272,48 @@ def test_a_model_that_ends_the_process_is_a_failed_run(tmp_path: Path, capsys, m
     assert list((tmp_path / ".cml-py").iterdir()) == []  # no staging directory left
 
 
+def test_a_cancelled_run_stops_the_training_process(tmp_path: Path) -> None:
+    """SIGTERM (a cancelled CI job) stops cml-py as Ctrl-C does — and the model's process
+    with it, which runs in its own session: nothing keeps training, nothing is staged."""
+    import signal
+
+    import cml_py
+
+    (tmp_path / "slowmodel.py").write_text(
+        "import os, time\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Model(LogisticRegression):\n"
+        "    def fit(self, X, y):\n"
+        "        open('model.pid', 'w').write(str(os.getpid()))\n"
+        "        time.sleep(60)\n"
+    )
+    write_config(tmp_path, "train: {sklearn: {dataset: 'sklearn:iris', model: slowmodel.Model}}\n")
+    ours = str(Path(cml_py.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": ours}
+    proc = subprocess.Popen(
+        [PY, "-m", "cml_py", "train"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    pid_file = tmp_path / "model.pid"
+    deadline = time.monotonic() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    model_pid = int(pid_file.read_text())
+    assert model_pid != proc.pid
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.endswith("cml-py: interrupted\n"), err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(model_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the model's process outlived cml-py")
+    assert list((tmp_path / ".cml-py").iterdir()) == []  # the staging directory went too
+
+
 WATCH_IMPORTS = """\
 import atexit, sys
 atexit.register(lambda: print(
