@@ -13,7 +13,7 @@ import pytest
 
 from cml_py.report.escape import html_text, md_cell
 from tests.conftest import Repo
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_process
 from tests.publish_env import HEAD_SHA, github_actions
 
 TOKEN = "ghs_installation_token_0123456789"
@@ -392,6 +392,83 @@ def test_a_training_command_never_sees_or_prints_the_token(
     seen += json.dumps(github_fake.comments) + github_fake.captured_text().replace(TOKEN, "")
     for secret in (TOKEN, "cml-secret", "gh-secret", "gl-secret", "job-secret", "mine-secret"):
         assert secret not in seen  # …and every value was masked on its way out
+
+
+EVIL_MODEL = """\
+import json, os, sys
+from sklearn.linear_model import LogisticRegression
+
+json.dump({"pid": os.getpid(), "environ": dict(os.environ)}, open("seen-env.json", "w"))
+print("model module sees GITHUB_TOKEN =", os.environ.get("GITHUB_TOKEN"), file=sys.stderr)
+
+
+class Model(LogisticRegression):
+    pass
+"""
+SECRETS = {
+    "GITHUB_TOKEN": TOKEN,
+    "CML_PY_TOKEN": "cml-secret-0123456789",
+    "GITLAB_TOKEN": "gl-secret-0123456789",
+    "CI_JOB_TOKEN": "job-secret-0123456789",
+}
+
+
+def model_in_the_prs_tree(repo: Repo, name: str) -> None:
+    """main trains the built-in way; the PR names a model class of its own, in its tree."""
+    repo.write(".gitignore", ".cml-py/\nseen-env.json\n")
+    repo.write("cml.yaml", "train:\n  sklearn: {dataset: 'sklearn:iris'}\n")
+    repo.commit("main")
+    repo.branch("pr")
+    repo.write(f"{name}.py", EVIL_MODEL)
+    repo.write(
+        "cml.yaml",
+        f"train:\n  sklearn: {{dataset: 'sklearn:iris', model: {name}.Model, "
+        "params: {max_iter: 500}}\n",
+    )
+    repo.commit("PR: a model class that reads the environment")
+
+
+def assert_never_saw_a_token(repo: Repo, printed: str, trainer_pid: int | None) -> None:
+    seen = json.loads((repo.path / "seen-env.json").read_text())  # the PR's code did run…
+    assert seen["pid"] != trainer_pid  # …in another process than cml-py's (when known)…
+    for name, value in SECRETS.items():  # …whose environment holds no token
+        assert name not in seen["environ"] and value not in json.dumps(seen["environ"])
+        assert value not in printed
+    assert "model module sees GITHUB_TOKEN = None" in printed
+    metrics = json.loads((repo.path / ".cml-py/out/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.8  # and it trained as the PR asked
+    assert json.loads((repo.path / ".cml-py/out/params.json").read_text())["model"].endswith(
+        ".Model"
+    )
+
+
+def test_a_model_class_in_the_prs_tree_never_sees_the_token(
+    in_repo: Repo, capsys, monkeypatch
+) -> None:
+    """train.sklearn.model is the PR's data and may name a module of its own: importable
+    whenever the workflow installs the project or puts it on the path (here: on
+    sys.path). It must be imported where the token is not, never in cml-py's process."""
+    model_in_the_prs_tree(in_repo, "evilmodel_inproc")
+    monkeypatch.syspath_prepend(str(in_repo.path))
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    result = run_cli(capsys, "train")
+    assert result.code == 0, result.err
+    assert_never_saw_a_token(in_repo, result.out + result.err, os.getpid())
+
+
+def test_a_model_class_in_the_prs_tree_under_python_m_never_sees_the_token(in_repo: Repo) -> None:
+    """`python -m cml_py` puts the working directory first on sys.path: the PR's module is
+    importable from its checkout, as the reviewer's reproduction ran it."""
+    import cml_py
+
+    model_in_the_prs_tree(in_repo, "evilmodel")
+    ours = str(Path(cml_py.__file__).resolve().parents[1])  # this checkout's cml-py
+    env = {**os.environ, **SECRETS}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ours, os.environ.get("PYTHONPATH")]))
+    result = run_process(in_repo.path, "train", env=env)
+    assert result.code == 0, result.err
+    assert_never_saw_a_token(in_repo, result.out + result.err, None)
 
 
 def test_a_token_the_prs_code_wrote_into_its_metrics_is_masked_everywhere(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -182,6 +184,199 @@ def test_trainer_errors_are_bad_input(
     last = result.err.splitlines()[-1]
     assert last.startswith("cml-py: error: ") and message in last
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("model", ["...", "..", ".linear_model.LogisticRegression"])
+def test_a_model_path_must_be_dotted_names(tmp_path: Path, capsys, monkeypatch, model) -> None:
+    """importlib raises TypeError, not ImportError, for a relative name: it crashed (exit 4)."""
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, f"train: {{sklearn: {{dataset: 'sklearn:iris', model: '{model}'}}}}\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 2, result.err
+    assert result.err.splitlines()[-1] == (
+        "cml-py: error: train.sklearn.model: expected an import path such as "
+        f"sklearn.ensemble.RandomForestClassifier (Python names joined by dots), got {model!r}"
+    )
+    assert not (tmp_path / ".cml-py").exists()
+
+
+USER_MODELS = {
+    "raises_in_fit": (
+        "class Model(LogisticRegression):\n"
+        "    def fit(self, X, y):\n"
+        "        raise RuntimeError('the GPU is on fire')\n",
+        "train.sklearn: {module}.Model failed to fit: RuntimeError: the GPU is on fire",
+    ),
+    "raises_on_import": (
+        "raise RuntimeError('no GPU here')\n",
+        "train.sklearn.model: cannot import '{module}': RuntimeError: no GPU here",
+    ),
+    "raises_in_init": (
+        "class Model(LogisticRegression):\n"
+        "    def __init__(self, max_iter=100):\n"
+        "        raise ValueError('max_iter is not a knob')\n",
+        "train.sklearn.params: {module}.Model does not accept them: "
+        "ValueError: max_iter is not a knob",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(USER_MODELS))
+def test_a_failing_model_of_the_users_is_bad_input(
+    tmp_path: Path, capsys, monkeypatch, case: str
+) -> None:
+    """Whatever a model class that is not scikit-learn's raises — on import, in __init__,
+    in fit — is that model failing (exit 2 naming the key), not a bug in cml-py (exit 4)."""
+    code, message = USER_MODELS[case]
+    module = f"cml_py_test_model_{case}"
+    (tmp_path / f"{module}.py").write_text(
+        f"from sklearn.linear_model import LogisticRegression\n{code}"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path,
+        f"train: {{sklearn: {{dataset: 'sklearn:iris', model: {module}.Model, "
+        "params: {max_iter: 50}}}\n",
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == 2, result.err
+    assert result.err.splitlines()[-1] == f"cml-py: error: {message.format(module=module)}"
+    assert "Traceback" not in result.err
+
+
+def test_a_model_that_ends_the_process_is_a_failed_run(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A model that exits (or is killed) takes the training process with it, not cml-py:
+    exit 2 with its last lines, like a failing train.command."""
+    module = "cml_py_test_model_exits"
+    (tmp_path / f"{module}.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Model(LogisticRegression):\n"
+        "    def fit(self, X, y):\n"
+        "        print('out of patience', flush=True)\n"
+        "        raise SystemExit(7)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    write_config(
+        tmp_path, f"train: {{sklearn: {{dataset: 'sklearn:iris', model: {module}.Model}}}}\n"
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == 2, result.err
+    message = result.err[result.err.index("cml-py: error:") :]
+    assert message == (
+        "cml-py: error: train.sklearn: the training process exited with code 7; its last lines:\n"
+        "  | out of patience\n"
+    )
+    assert not (tmp_path / ".cml-py" / "out").exists()
+    assert list((tmp_path / ".cml-py").iterdir()) == []  # no staging directory left
+
+
+def test_a_cancelled_run_stops_the_training_process(tmp_path: Path) -> None:
+    """SIGTERM (a cancelled CI job) stops cml-py as Ctrl-C does — and the model's process
+    with it, which runs in its own session: nothing keeps training, nothing is staged."""
+    import signal
+
+    import cml_py
+
+    (tmp_path / "slowmodel.py").write_text(
+        "import os, time\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Model(LogisticRegression):\n"
+        "    def fit(self, X, y):\n"
+        "        open('model.pid', 'w').write(str(os.getpid()))\n"
+        "        time.sleep(60)\n"
+    )
+    write_config(tmp_path, "train: {sklearn: {dataset: 'sklearn:iris', model: slowmodel.Model}}\n")
+    ours = str(Path(cml_py.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": ours}
+    proc = subprocess.Popen(
+        [PY, "-m", "cml_py", "train"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    pid_file = tmp_path / "model.pid"
+    deadline = time.monotonic() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    model_pid = int(pid_file.read_text())
+    assert model_pid != proc.pid
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.endswith("cml-py: interrupted\n"), err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(model_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the model's process outlived cml-py")
+    assert list((tmp_path / ".cml-py").iterdir()) == []  # the staging directory went too
+
+
+WATCH_IMPORTS = """\
+import atexit, sys
+atexit.register(lambda: print(
+    "cml-py's process imported:",
+    sorted(m for m in sys.modules if m.startswith("sklearn.linear_model")),
+    file=sys.stderr,
+))
+from cml_py.cli import main
+main(["train"])
+"""
+
+
+def test_the_built_in_example_trains_outside_cml_pys_process_with_the_same_numbers(
+    tmp_path: Path,
+) -> None:
+    """The demo's model, trained by `cml-py train`: cml-py's own process never imports the
+    model's module (the child does), and every number is what scikit-learn itself gives
+    for the documented split and seed — as it was when the model was fitted in-process."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    import cml_py
+    from cml_py.demo import MAIN_CONFIG
+
+    write_config(tmp_path, MAIN_CONFIG)
+    ours = str(Path(cml_py.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ours, os.environ.get("PYTHONPATH")]))
+    env["GITHUB_TOKEN"] = "ghs_example_token_0123456789"
+    proc = subprocess.run(
+        [PY, "-c", WATCH_IMPORTS], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "cml-py's process imported: []" in proc.stderr
+    assert "training sklearn.linear_model.LogisticRegression on 398 rows, 30 features" in (
+        proc.stderr
+    )
+
+    frame = load_breast_cancer(as_frame=True).frame
+    X, y = frame.drop(columns="target"), frame["target"]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0, stratify=y
+    )
+    model = LogisticRegression(C=0.02, max_iter=5000, random_state=0).fit(X_train, y_train)
+    proba = model.predict_proba(X_test)
+    out = tmp_path / ".cml-py" / "out"
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert list(predictions["id"]) == list(X_test.index)
+    assert list(predictions["y_true"]) == list(y_test)
+    assert list(predictions["y_pred"]) == list(model.predict(X_test))
+    assert list(predictions["proba_0"]) == list(proba[:, 0])
+    assert list(predictions["proba_1"]) == list(proba[:, 1])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y_test, model.predict(X_test)))
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y_test, proba[:, 1]))
+    assert metrics["log_loss"] == pytest.approx(log_loss(y_test, proba))
+    params = json.loads((out / "params.json").read_text())
+    assert params["params"] == model.get_params()
+    assert params["rows"] == {"train": 398, "test": 171}
+    importance = pd.read_csv(out / "feature_importance.csv")
+    assert list(importance["importance"]) == [abs(c) for c in model.coef_[0]]
 
 
 def test_failed_training_leaves_previous_outputs(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -4,19 +4,29 @@ Everything the run depends on is recorded in params.json — the resolved config
 model's full `get_params()` — so a reviewer can see exactly what changed between main
 and the PR. Row ids in predictions.csv are the dataset's own row numbers, which is what
 lets base and head predictions be paired row by row.
+
+`train.sklearn.model` is the pull request's data and names code (a class in the PR's own
+tree, if it likes), so this process never imports it: it holds the forge token. This
+module checks what it can without the model — the import path's shape, the datasets'
+paths, the output directory — then runs the training in a child process without any
+token (sklearn_worker) and takes back its files and its JSON result, checked.
 """
 
 from __future__ import annotations
 
-import importlib
+import collections
+import json
 import os
-import time
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cml_py.config import SklearnTrain
-from cml_py.errors import CmlError
+from cml_py.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, CmlError
 from cml_py.train import outputs as out
 
 BUNDLED = ("breast_cancer", "iris", "wine", "digits", "diabetes")
@@ -25,12 +35,50 @@ DEFAULT_MODELS = {
     "regression": "sklearn.ensemble.RandomForestRegressor",
 }
 WHERE = "train.sklearn"
+READABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
+RESULT_MAX_BYTES = 64 * 1024 * 1024
+"""The worker's result is a few metrics; anything near this is not one (it is untrusted)."""
+READER_GRACE_SECONDS = 5.0
+"""How long to wait for the worker's pipes to close once it has exited: a process the
+model left behind may hold them open, and must not keep cml-py waiting."""
+BOOTSTRAP = (
+    "import sys; sys.path[:] = sys.argv[2:]; "
+    "from cml_py.train.sklearn_worker import main; sys.exit(main(sys.argv[1]))"
+)
+"""The worker's entry: the parent's sys.path first, so the child imports cml-py from where
+the parent did and the model from where the parent could have — see sklearn_worker."""
 
 
-def load_dataset(spec: SklearnTrain, root: Path, name: str | None = None) -> Any:
-    """A DataFrame from `sklearn:NAME` (bundled, never downloaded) or a CSV/Parquet file."""
-    import pandas as pd
+class WorkerCrash(RuntimeError):
+    """The worker hit a bug in cml-py's own code (not the model's): exit 4, as in-process."""
 
+
+@dataclass(frozen=True)
+class Job:
+    """What the worker is to do, pickled by the parent into a private directory."""
+
+    spec: SklearnTrain
+    root: Path
+    stage: Path  # the staging directory to write the outputs into
+    repeats: int
+    result: Path  # where the worker writes its JSON result
+
+
+def check_model_path(path: str) -> None:
+    """`train.sklearn.model` must be `module.Class`: dotted names, none of them empty.
+    A relative name (`.linear_model.X`) or `...` would otherwise reach importlib, which
+    raises TypeError rather than ImportError for them."""
+    parts = path.split(".")
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        raise CmlError(
+            f"{WHERE}.model: expected an import path such as "
+            f"sklearn.ensemble.RandomForestClassifier (Python names joined by dots), got {path!r}"
+        )
+
+
+def check_source(spec: SklearnTrain, root: Path, name: str | None = None) -> Path | None:
+    """The dataset's file (None for `sklearn:NAME`), checked without reading it: a known
+    bundled name, or a regular file inside the repository with a readable suffix."""
     source = name or spec.dataset
     key = "dataset" if name is None else "test"
     if source.startswith("sklearn:"):
@@ -40,15 +88,31 @@ def load_dataset(spec: SklearnTrain, root: Path, name: str | None = None) -> Any
                 f"{WHERE}.{key}: unknown bundled dataset {dataset!r}; expected one of "
                 + ", ".join(f"sklearn:{n}" for n in BUNDLED)
             )
-        from sklearn import datasets
-
-        bunch = getattr(datasets, f"load_{dataset}")(as_frame=True)
-        return bunch.frame
+        return None
     path = root / source
     from cml_py.config import find_repo_root
     from cml_py.paths import check_readable
 
     check_readable(path, find_repo_root(root) or root, "the dataset", f"{WHERE}.{key}: {source}")
+    if path.suffix.lower() not in READABLE_SUFFIXES:
+        raise CmlError(
+            f"{WHERE}.{key}: {source}: expected a .csv, .tsv or .parquet file, or sklearn:NAME"
+        )
+    return path
+
+
+def load_dataset(spec: SklearnTrain, root: Path, name: str | None = None) -> Any:
+    """A DataFrame from `sklearn:NAME` (bundled, never downloaded) or a CSV/Parquet file."""
+    import pandas as pd
+
+    source = name or spec.dataset
+    key = "dataset" if name is None else "test"
+    path = check_source(spec, root, name)
+    if path is None:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{source.removeprefix('sklearn:')}")(as_frame=True)
+        return bunch.frame
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             try:
@@ -57,133 +121,13 @@ def load_dataset(spec: SklearnTrain, root: Path, name: str | None = None) -> Any
                 raise CmlError(
                     f"{WHERE}.{key}: reading Parquet needs pyarrow: pip install 'cml-py[parquet]'"
                 ) from None
-        if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
     except FileNotFoundError:
         raise CmlError(f"{WHERE}.{key}: {source}: file does not exist") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise CmlError(
             f"{WHERE}.{key}: {source}: cannot read: {str(exc).splitlines()[0]}"
         ) from None
-    raise CmlError(
-        f"{WHERE}.{key}: {source}: expected a .csv, .tsv or .parquet file, or sklearn:NAME"
-    )
-
-
-def import_model(path: str) -> type:
-    module_name, _, class_name = path.rpartition(".")
-    if not module_name:
-        raise CmlError(
-            f"{WHERE}.model: expected an import path such as "
-            f"sklearn.ensemble.RandomForestClassifier, got {path!r}"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CmlError(f"{WHERE}.model: cannot import {module_name!r}: {exc}") from None
-    model = getattr(module, class_name, None)
-    if model is None:
-        raise CmlError(f"{WHERE}.model: {module_name} has no {class_name!r}")
-    if not isinstance(model, type) or not (hasattr(model, "fit") and hasattr(model, "predict")):
-        raise CmlError(f"{WHERE}.model: {path} is not a class with fit/predict methods")
-    return model
-
-
-def _task_of(spec: SklearnTrain, model: Any | None, y: Any) -> str:
-    """The configured task, else what the model is, else what the target looks like."""
-    if spec.task != "auto":
-        return spec.task
-    if model is not None:
-        from sklearn.base import is_classifier, is_regressor
-
-        if is_classifier(model):
-            return "classification"
-        if is_regressor(model):
-            return "regression"
-    import numpy as np
-
-    from cml_py.train.predictions import infer_task
-
-    values = np.asarray(y)
-    return infer_task(values, values, False)
-
-
-def _make_model(model_path: str, params: dict[str, Any]) -> Any:
-    model_cls = import_model(model_path)
-    try:
-        return model_cls(**params)
-    except TypeError as exc:
-        raise CmlError(f"{WHERE}.params: {model_path} does not accept them: {exc}") from None
-
-
-def _features(frame: Any, spec: SklearnTrain, source: str) -> tuple[Any, list[str], list[str]]:
-    """X with categorical columns one-hot encoded, the feature names, and which were encoded."""
-    import pandas as pd
-
-    if spec.target not in frame.columns:
-        raise CmlError(
-            f"{WHERE}.target: column {spec.target!r} is not in {source} "
-            f"(columns: {', '.join(map(str, list(frame.columns)[:20]))})"
-        )
-    names = list(spec.features) if spec.features else [c for c in frame.columns if c != spec.target]
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise CmlError(f"{WHERE}.features: {', '.join(map(repr, missing))} not in {source}")
-    X = frame[names]
-    categorical = [
-        str(c)
-        for c in X.columns
-        if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
-    ]
-    if categorical:
-        X = pd.get_dummies(X, columns=categorical, dtype=float)
-    X.columns = [str(c) for c in X.columns]
-    return X, list(X.columns), categorical
-
-
-def _importance(model: Any, names: list[str]) -> list[tuple[str, float]] | None:
-    import numpy as np
-
-    values = getattr(model, "feature_importances_", None)
-    if values is None:
-        coef = getattr(model, "coef_", None)
-        if coef is None:
-            return None
-        coef = np.abs(np.asarray(coef, dtype=float))
-        values = coef.mean(axis=0) if coef.ndim == 2 else coef
-    values = np.asarray(values, dtype=float).ravel()
-    if len(values) != len(names):
-        return None
-    return [(name, float(v)) for name, v in zip(names, values, strict=True)]
-
-
-def _seeds(spec: SklearnTrain, model: Any, repeats: int) -> list[Any] | None:
-    """The model seeds of `train.repeats`: the configured random_state (params), else
-    `seed`, then the next integers. None when the model takes no random_state, since
-    then every seed would train the same model."""
-    get_params = getattr(model, "get_params", None)
-    if not (callable(get_params) and "random_state" in get_params()):
-        return None
-    first = spec.params.get("random_state", spec.seed)
-    if not isinstance(first, int) or isinstance(first, bool):
-        return [first] * repeats  # e.g. None, asked for explicitly: unseeded every time
-    return [first + i for i in range(repeats)]
-
-
-def _fit_predict(
-    model: Any, model_path: str, X_train: Any, y_train: Any, X_test: Any, task: str
-) -> tuple[Any, Any]:
-    try:
-        model.fit(X_train, y_train)
-        y_pred = model.predict(X_test)
-        proba = (
-            model.predict_proba(X_test)
-            if (task == "classification" and hasattr(model, "predict_proba"))
-            else None
-        )
-    except (ValueError, TypeError) as exc:
-        raise CmlError(f"{WHERE}: {model_path} failed to fit: {str(exc).splitlines()[0]}") from None
-    return y_pred, proba
 
 
 def train_sklearn(
@@ -194,104 +138,132 @@ def train_sklearn(
     *,
     repeats: int = 1,
 ) -> dict[str, float]:
-    """Fit, predict, evaluate and write the outputs directory; returns the metrics.
+    """Train in a child process without the token and stage what it wrote as the
+    outputs directory; returns the metrics.
 
-    The test rows depend on `split_seed` only, so a PR that changes the model's seed or
-    its hyperparameters predicts the same rows as main and stays paired. With
-    `repeats` > 1 the model is trained with that many seeds on the same split; the
-    metrics are their means and every seed's predictions are kept for the statistics.
+    Everything that can be checked without the model is checked here first, so a typo
+    costs no process start. The outputs directory is replaced only when the child
+    succeeded (see outputs.staged_directory), exactly as when training ran in-process.
     """
-    import numpy as np
-    import pandas as pd
+    import pickle
+    import tempfile
 
-    from cml_py.train.evaluate import evaluate, mean_metrics, nest
-    from cml_py.train.layout import replicate_predictions
-    from cml_py.train.predictions import predictions_from_frame
+    from cml_py.baseline.rerun import sigterm_as_interrupt
 
-    frame = load_dataset(spec, root)
-    X, names, encoded = _features(frame, spec, spec.dataset)
-    y = frame[spec.target]
-    params = dict(spec.params)
-    model = _make_model(spec.model, params) if spec.model else None
-    task = _task_of(spec, model, y)
-    model_path = spec.model or DEFAULT_MODELS[task]
-    if model is None:
-        model = _make_model(model_path, params)
+    if spec.model is not None:
+        check_model_path(spec.model)
+    check_source(spec, root)
     if spec.test:
-        test_frame = load_dataset(spec, root, spec.test)
-        X_test, _, _ = _features(test_frame, spec, spec.test)
-        X_test = X_test.reindex(columns=names, fill_value=0.0)
-        X_train, y_train, y_test = X, y, test_frame[spec.target]
-        test_ids = np.arange(len(X_test))
-    else:
-        from sklearn.model_selection import train_test_split
-
-        stratify = y if (spec.stratify and task == "classification") else None
-        try:
-            X_train, X_test, y_train, y_test = train_test_split(
-                X, y, test_size=spec.test_size, random_state=spec.split_seed, stratify=stratify
-            )
-        except ValueError as exc:
-            raise CmlError(f"{WHERE}: cannot split the data: {exc}") from None
-        test_ids = np.asarray(X_test.index)
-    seeds = _seeds(spec, model, repeats)
-    if seeds is None and repeats > 1:
-        echo(f"{model_path} takes no random_state: its seeds would all be one model; training one")
-    echo(f"training {model_path} on {len(X_train):,} rows, {len(names)} features ({task})")
-    started = time.perf_counter()
-    runs = []
-    for i, seed in enumerate(seeds or [None]):
-        if i > 0:
-            model = _make_model(model_path, params)
-        if seed is not None:
-            model.set_params(random_state=seed)  # reproducible, one seed per repeat
-        if len(seeds or ()) > 1:
-            echo(f"seed {i + 1} of {len(seeds or ())}: random_state={seed}")
-        y_pred, proba = _fit_predict(model, model_path, X_train, y_train, X_test, task)
-        predictions = pd.DataFrame({"id": test_ids, "y_true": np.asarray(y_test), "y_pred": y_pred})
-        if proba is not None:
-            for j, cls in enumerate(getattr(model, "classes_", range(proba.shape[1]))):
-                predictions[f"proba_{cls}"] = proba[:, j]
-        metrics = evaluate(predictions_from_frame(predictions, "predictions", task=task))
-        runs.append((model, predictions, metrics))
-    fit_seconds = time.perf_counter() - started
-    first_model = runs[0][0]
-    get_params = getattr(first_model, "get_params", None)
-    metrics = mean_metrics([m for _, _, m in runs])
-    resolved = {
-        "dataset": spec.dataset,
-        "test": spec.test,
-        "target": spec.target,
-        "features": names,
-        "one_hot_encoded": encoded,
-        "model": model_path,
-        "params": out.json_safe(first_model.get_params() if callable(get_params) else params),
-        "test_size": None if spec.test else spec.test_size,
-        "stratify": spec.stratify,
-        "seed": spec.seed,
-        "split_seed": None if spec.test else spec.split_seed,
-        "task": task,
-        "rows": {"train": len(X_train), "test": len(X_test)},
-    }
-    if len(runs) > 1:
-        resolved["repeats"] = len(runs)
-        resolved["seeds"] = seeds
-    with out.staged_directory(output_dir) as stage:
-        out.write_json(stage / out.METRICS, nest(metrics))
-        out.write_json(stage / out.PARAMS, resolved)
-        runs[0][1].to_csv(stage / out.PREDICTIONS, index=False)
-        for i, (_, predictions, _) in enumerate(runs[1:], start=1):
-            path = stage / replicate_predictions(i)
-            path.parent.mkdir(exist_ok=True)
-            predictions.to_csv(path, index=False)
-        importance = _importance(first_model, names)
-        if importance is not None:
-            pd.DataFrame(importance, columns=["feature", "importance"]).to_csv(
-                stage / out.FEATURE_IMPORTANCE, index=False
-            )
-        if spec.save_model:
-            import joblib
-
-            joblib.dump(first_model, stage / out.MODEL)
+        check_source(spec, root, spec.test)
+    with (
+        sigterm_as_interrupt(),  # a cancelled job stops the child and removes its files
+        tempfile.TemporaryDirectory(prefix="cml-py-sklearn-") as private,
+        out.staged_directory(output_dir) as stage,
+    ):
+        job = Job(spec, root, stage, repeats, Path(private) / "result.json")
+        job_file = Path(private) / "job.pickle"
+        job_file.write_bytes(pickle.dumps(job))
+        metrics, fit_seconds = run_worker(job_file, job.result, echo)
     echo(f"trained in {fit_seconds:.2f} s; wrote {os.path.relpath(output_dir)}")
     return metrics
+
+
+def run_worker(
+    job_file: Path, result_file: Path, echo: Callable[[str], None]
+) -> tuple[dict[str, float], float]:
+    """Run sklearn_worker on `job_file` and return its metrics and fit time.
+
+    The child gets the environment every process cml-py starts gets (tokens.child_env:
+    no token, no MLflow credentials) and runs in its own session, so an interrupt or a
+    failure here stops it with whatever it started. Its messages are echoed as cml-py's;
+    what the model prints is shown masked, and its last lines go with an error."""
+    from cml_py.redact import redact
+    from cml_py.tokens import child_env
+    from cml_py.train.command import TAIL_LINES, stop_process_group
+
+    paths = [entry for entry in sys.path if isinstance(entry, str)]
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BOOTSTRAP, str(job_file), *paths],
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+    def relay_messages(stream: IO[bytes]) -> None:
+        for raw in stream:
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                message = None
+            if isinstance(message, str):
+                echo(redact(message))
+
+    def relay_output(stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            tail.append(line)
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(target=relay_messages, args=(proc.stdout,), daemon=True),
+        threading.Thread(target=relay_output, args=(proc.stderr,), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        code = proc.wait()
+    except BaseException:  # Ctrl-C or SIGTERM: never leave the training running
+        stop_process_group(proc)
+        raise
+    for reader in readers:
+        reader.join(timeout=READER_GRACE_SECONDS)
+    return _result(code, result_file, tuple(tail))
+
+
+def _result(code: int, path: Path, tail: tuple[str, ...]) -> tuple[dict[str, float], float]:
+    """The worker's outcome, from its exit code and its result file. Both come from a
+    process that ran the PR's code, so anything unexpected is a failed training run
+    (exit 2, with its last lines), never trusted and never a crash here."""
+    data = _read_result(path)
+    if code == EXIT_OK and data is not None:
+        metrics, seconds = data.get("metrics"), data.get("fit_seconds")
+        if (
+            isinstance(metrics, dict)
+            and all(isinstance(v, float) for v in metrics.values())
+            and isinstance(seconds, float)
+        ):
+            return {str(k): v for k, v in metrics.items()}, seconds
+    if code == EXIT_BAD_INPUT and data is not None and isinstance(data.get("error"), str):
+        details = data.get("details")
+        lines = tuple(str(d) for d in details) if isinstance(details, list) else ()
+        raise CmlError(data["error"], details=lines)
+    if code == EXIT_INTERNAL and data is not None and isinstance(data.get("internal"), str):
+        raise WorkerCrash(f"the built-in trainer failed: {data['internal']}")
+    if code < 0:
+        how = f"was killed by signal {-code}"
+    elif code == EXIT_OK:
+        how = "ended without a result"
+    else:
+        how = f"exited with code {code}"
+    raise CmlError(f"{WHERE}: the training process {how}; its last lines:", details=tail)
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    """The result file as a JSON object, or None when there is no usable one."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(RESULT_MAX_BYTES + 1)
+    except OSError:
+        return None
+    if len(raw) > RESULT_MAX_BYTES:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
