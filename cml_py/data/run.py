@@ -282,7 +282,7 @@ def _explicit(
 
 def _split_positions(frame: Any, predictions: Any) -> Any:
     """Rows of the built-in trainer's test split: its predictions ids, which are the
-    dataset's own row labels (see train/sklearn_trainer.py)."""
+    dataset's own row labels (see train/sklearn_worker.py)."""
     import numpy as np
 
     if predictions is None or predictions.ids is None:
