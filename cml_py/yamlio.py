@@ -40,6 +40,7 @@ def _construct_mapping(loader: Any, node: yaml.Node, deep: bool = False) -> dict
         )
     loader.flatten_mapping(node)
     seen: dict[Any, Any] = {}
+    written: dict[Any, Any] = {}  # each key as first written: 1 and true are equal keys
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
@@ -47,10 +48,16 @@ def _construct_mapping(loader: Any, node: yaml.Node, deep: bool = False) -> dict
                 None, None, f"unsupported key type {type(key).__name__}", key_node.start_mark
             )
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
+            first, first_text = written[key]
+            problem = (
+                f"duplicate key {key!r}"
+                if type(first) is type(key)
+                else f"the keys {first_text!r} and {key_node.value!r} read as one key "
+                "(a number and a boolean, or 1 and 1.0); quote them to keep both"
             )
+            raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
         seen[key] = loader.construct_object(value_node, deep=deep)
+        written[key] = (key, key_node.value)
     return seen
 
 

@@ -90,6 +90,10 @@ def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
         ("- just\n- a list\n", "cml.yaml: expected a mapping, got ['just', 'a list'] (list)"),
         ("gate: {acc: {min: 1}}\ngate: {}\n", "cml.yaml:2:1: invalid YAML: duplicate key 'gate'"),
         ("gate: {acc: {min: 1}, acc: {max: 2}}", "duplicate key 'acc'"),
+        (  # Python's 1 == True == 1.0: the file has no duplicate, the message says why
+            "direction: {1: lower, true: higher}",
+            "cml.yaml:1:23: invalid YAML: the keys '1' and 'true' read as one key",
+        ),
         ("gate:\n  acc: [\n", "cml.yaml:3:1: invalid YAML"),
     ],
 )
