@@ -115,3 +115,33 @@ def test_a_log_that_cannot_show_every_character_gets_question_marks(
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode(encoding)
     assert "PASS  accuracy_?" in out and "? 0.1" in out
+
+
+def test_a_name_the_pr_chose_cannot_write_its_own_log_lines(capsys) -> None:
+    """An MLflow run's name, a file's name: quoted in a progress line, a line break in it
+    would start a log line the runner reads as a workflow command."""
+    from cml_py.cli.options import stderr
+
+    stderr("this PR's numbers: MLflow run ok\n::error title=x::merge\r::stop-commands::t\x1b[2J")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\r" not in err and "\x1b" not in err
+    assert err.startswith("cml-py: this PR's numbers: MLflow run ok ::error title=x::merge")
+    assert not any(line.startswith("::") for line in err.splitlines())
+
+
+def test_an_errors_detail_lines_stay_one_line_each(capsys, monkeypatch) -> None:
+    from cml_py.cli import app
+    from cml_py.errors import CmlError
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise CmlError("training failed", details=["last line\r::error::forged", "x\ny"])
+
+    monkeypatch.setattr(app.cli, "main", fail)
+    with pytest.raises(SystemExit):
+        app.main(["diff"])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "cml-py: error: training failed",
+        "  | last line ::error::forged",
+        "  | x y",
+    ]

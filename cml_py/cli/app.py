@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     except CmlError as exc:
         where = f" in stage {exc.stage}" if hasattr(exc, "stage") else ""
         click.echo(f"cml-py: error{where}: {_one_line(redact(str(exc)))}", err=True)
-        for line in exc.details:
-            click.echo(redact(f"  | {line}"), err=True)
+        for line in exc.details:  # e.g. a failed training's last lines: one log line each
+            click.echo(redact(f"  | {_one_line(line)}"), err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("cml-py: interrupted", err=True)
