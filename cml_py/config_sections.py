@@ -356,12 +356,22 @@ def check_server_url(value: str, where: str) -> str:
     URL; a database or file store (`sqlite:///…`, `./mlruns`) is served by `mlflow server`."""
     from urllib.parse import urlsplit
 
+    if any(c.isspace() or not c.isprintable() for c in value.strip()):
+        raise CmlError(
+            f"{where}: expected a URL without spaces or control characters (percent-encode them)"
+        )
     try:
         parts = urlsplit(value.strip())
         port = parts.port  # parsed on access: "http://h:99999" is out of range
     except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
         shown = repr(value.split("@")[-1])
-        raise CmlError(f"{where}: not a valid URL ({exc}): {shown}") from None
+        # The parser's own words quote what it took for a port or host — with a `#`, `/`
+        # or `?` in the password (not percent-encoded), that is part of the password.
+        why = "" if "@" in value else f" ({exc})"
+        raise CmlError(
+            f"{where}: not a valid URL{why}: {shown}"
+            + (" (percent-encode `#`, `/`, `?` and `@` in a password)" if not why else "")
+        ) from None
     if port == 0:
         raise CmlError(f"{where}: expected a port from 1 to 65535, got 0")
     if parts.scheme not in ("http", "https") or not parts.hostname:

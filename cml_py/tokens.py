@@ -73,6 +73,7 @@ def protect(env: Mapping[str, str] | None = None) -> None:
             redact.register(value.strip())
     uri = env.get("MLFLOW_TRACKING_URI", "")
     if "@" in uri:
+        redact.register_url(uri)  # also when the URL does not parse (a `#` in a password)
         protect_url(uri)
 
 

@@ -118,3 +118,20 @@ def test_subprocess_bad_config_has_no_traceback(in_repo: Repo) -> None:
     assert (
         result.err == "cml-py: error: cml.yaml: gate.acc.min: expected a number, got [1] (list)\n"
     )
+
+
+def test_a_tracking_uri_whose_password_breaks_the_url_never_prints_it(
+    in_repo: Repo, capsys, monkeypatch
+) -> None:
+    """`#`, `/` or `?` in a password that is not percent-encoded makes the URL parse
+    with part of the password as its port; the parser's message quoted it."""
+    in_repo.write("metrics.json", {"acc": 0.9})
+    in_repo.write("cml.yaml", "metrics: [metrics.json]\nmlflow: {experiment: e}\n")
+    in_repo.commit("main")
+    for password in ("S3cretPW#tail0123", "S3cretPW/tail0123", "S3cretPW?tail0123"):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://admin:{password}@127.0.0.1:5917")
+        result = run_cli(capsys, "diff")
+        assert result.code == 2, result.err
+        assert "MLFLOW_TRACKING_URI: not a valid URL" in result.err
+        assert "percent-encode" in result.err
+        assert "S3cret" not in result.out + result.err and "tail0123" not in result.err

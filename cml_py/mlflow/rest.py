@@ -16,6 +16,7 @@ failure too (3) — unless it looks like the URL is not an MLflow server at all 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import ssl
@@ -85,6 +86,11 @@ def credentials(uri: str, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
     token = (env.get("MLFLOW_TRACKING_TOKEN") or "").strip()
     if token:
         redact.register(token)
+        if not token.isprintable() or any(c.isspace() for c in token):
+            raise CmlError(
+                "MLFLOW_TRACKING_TOKEN: a line break, space or control character inside it "
+                "(an HTTP header cannot carry one)"
+            )
         return {"Authorization": f"Bearer {token}"}, "MLFLOW_TRACKING_TOKEN"
     return {}, ""
 
@@ -144,7 +150,15 @@ class Client:
         endpoint = endpoint.split("?", 1)[0]
         try:
             data = json.loads(raw)
+        except RecursionError:
+            raise ServiceError(
+                f"MLflow server {self.url}: {endpoint} answered JSON nested too deeply"
+            ) from None
         except (UnicodeDecodeError, json.JSONDecodeError):
+            if raw.lstrip()[:1] in (b"{", b"["):  # JSON, cut short: the server, not the URI
+                raise ServiceError(
+                    f"MLflow server {self.url}: {endpoint} answered incomplete JSON"
+                ) from None
             raise CmlError(
                 f"MLflow server {self.url} answered {endpoint} with something that is not "
                 "JSON: is the tracking URI the server's root URL?"
@@ -193,6 +207,9 @@ class Client:
                     ) from None
                 last = f"{status} {message}".strip()
                 retry_after = exc.headers.get("Retry-After", "") if exc.headers else ""
+            except http.client.HTTPException as exc:  # a status line, header or body cut
+                last = f"a malformed HTTP answer ({type(exc).__name__})"
+                retry_after = ""
             except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out, DNS
                 reason = getattr(exc, "reason", exc)
                 if isinstance(reason, ssl.SSLCertVerificationError):
@@ -240,8 +257,8 @@ def _error_message(exc: urllib.error.HTTPError) -> str:
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("message"), str):
-            return redact.redact(" ".join(data["message"].split())[:300])
+            return redact.redact(" ".join(data["message"].split()))[:300]  # masked, then cut
     except (UnicodeDecodeError, json.JSONDecodeError):
         pass
     text = raw.decode("utf-8", "replace").strip().splitlines()
-    return redact.redact(text[0][:300]) if text else str(exc.reason or "")
+    return redact.redact(text[0])[:300] if text else str(exc.reason or "")

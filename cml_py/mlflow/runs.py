@@ -71,6 +71,15 @@ def metric_value(value: Any) -> float:
     return number
 
 
+def _key(entry: Mapping[str, Any]) -> str:
+    """A metric's, param's or tag's key: MLflow's keys are strings (an int key would
+    later fail to sort beside them)."""
+    key = entry["key"]
+    if not isinstance(key, str):
+        raise TypeError(f"a key that is not a string: {key!r:.40}")
+    return key
+
+
 def parse_run(data: Any, where: str) -> Run:
     """`{"run": {"info": …, "data": …}}` (or the run itself, as in search results)."""
     run = data.get("run", data) if isinstance(data, dict) else None
@@ -80,10 +89,10 @@ def parse_run(data: Any, where: str) -> Run:
         info = run["info"]
         body = run.get("data") or {}
         run_id = info.get("run_id") or info["run_uuid"]
-        metrics = {m["key"]: metric_value(m["value"]) for m in body.get("metrics", [])}
-        steps = {m["key"]: int(m.get("step") or 0) for m in body.get("metrics", [])}
-        params = {p["key"]: str(p["value"]) for p in body.get("params", [])}
-        tags = {t["key"]: str(t["value"]) for t in body.get("tags", [])}
+        metrics = {_key(m): metric_value(m["value"]) for m in body.get("metrics", [])}
+        steps = {_key(m): int(m.get("step") or 0) for m in body.get("metrics", [])}
+        params = {_key(p): str(p["value"]) for p in body.get("params", [])}
+        tags = {_key(t): str(t["value"]) for t in body.get("tags", [])}
         parsed = Run(
             run_id=str(run_id),
             experiment_id=str(info["experiment_id"]),
@@ -96,7 +105,8 @@ def parse_run(data: Any, where: str) -> Run:
             tags=tags,
             steps=steps,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        # OverflowError: a step or start time of Infinity, a value of 10**400
         raise ServiceError(f"{where}: not an MLflow run ({type(exc).__name__}: {exc})") from None
     if not RUN_ID.match(parsed.run_id):
         raise ServiceError(f"{where}: the server named a run {parsed.run_id[:80]!r}")
@@ -216,16 +226,20 @@ def newest_run(
 ) -> Run | None:
     """The newest active run of `commit` in the experiments (FINISHED ones only, unless
     `finished` is False — used to say why there is none)."""
-    data = client.post(
-        "runs/search",
-        {
-            "experiment_ids": list(experiment_ids),
-            "filter": search_filter(commit, finished=finished),
-            "run_view_type": "ACTIVE_ONLY",
-            "max_results": 1,
-            "order_by": ["attributes.start_time DESC"],
-        },
-    )
+    from cml_py.mlflow.rest import NotFound
+
+    search = {
+        "experiment_ids": list(experiment_ids),
+        "filter": search_filter(commit, finished=finished),
+        "run_view_type": "ACTIVE_ONLY",
+        "max_results": 1,
+        "order_by": ["attributes.start_time DESC"],
+    }
+    try:
+        data = client.post("runs/search", search)
+    except NotFound as exc:  # the experiment exists (it was looked up): the server is odd
+        where = f"MLflow server {client.url}: runs/search"
+        raise ServiceError(f"{where} answered 404 ({exc})") from None
     runs = data.get("runs") or []
     if not isinstance(runs, list):
         raise ServiceError(f"MLflow server {client.url}: runs/search: runs is not a list")
@@ -245,13 +259,21 @@ def nearest_run(client: Client, experiment: str, commits: Sequence[str]) -> tupl
 
 def history(client: Client, run_id: str, key: str) -> tuple[list[float], list[float]]:
     """A metric's full step history (paged), at most MAX_HISTORY_POINTS points."""
+    from cml_py.mlflow.rest import NotFound
+
     points: list[Any] = []
     token = ""
+    seen: set[str] = set()
     while True:
         params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
         if token:
             params["page_token"] = token
-        data = client.get("metrics/get-history", params)
+        try:
+            data = client.get("metrics/get-history", params)
+        except NotFound as exc:
+            raise ServiceError(
+                f"MLflow server {client.url}: metrics/get-history answered 404 ({exc})"
+            ) from None
         page = data.get("metrics") or []
         if not isinstance(page, list):
             raise ServiceError(f"MLflow server {client.url}: metrics/get-history: not a list")
@@ -259,9 +281,15 @@ def history(client: Client, run_id: str, key: str) -> tuple[list[float], list[fl
         token = data.get("next_page_token") or ""
         if not token or len(points) >= MAX_HISTORY_POINTS:
             break
+        # A next page that brings nothing, or a token given before, would never end.
+        if not page or not isinstance(token, str) or token in seen:
+            raise ServiceError(
+                f"MLflow server {client.url}: metrics/get-history of {key!r} pages without end"
+            )
+        seen.add(token)
     try:
         return series(points[:MAX_HISTORY_POINTS])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ServiceError(
             f"MLflow server {client.url}: the history of {key!r} is malformed ({exc})"
         ) from None

@@ -182,9 +182,26 @@ def test_a_run_parses_with_mlflows_encodings_of_non_finite_values() -> None:
     assert params.values == {"kind": "rf", "lr": 0.01, "tags.team": "search"}
 
 
+def _hostile_run(**change: object) -> dict:
+    """run_json with its first metric (or its info) changed as a hostile server might."""
+    data = run_json()
+    metric = data["run"]["data"]["metrics"][0]
+    for key, value in change.items():
+        (data["run"]["info"] if key == "start_time" else metric)[key] = value
+    return data
+
+
 @pytest.mark.parametrize(
     "bad",
-    [{}, {"run": {"info": {}}}, {"run": {"info": {"run_id": "../x", "experiment_id": "1"}}}],
+    [
+        {},
+        {"run": {"info": {}}},
+        {"run": {"info": {"run_id": "../x", "experiment_id": "1"}}},
+        _hostile_run(step=math.inf),  # OverflowError: int(inf)
+        _hostile_run(start_time=math.inf),
+        _hostile_run(value=10**400),  # OverflowError: int too large for a float
+        _hostile_run(key=7),  # a key that is no string: sorted beside strings later
+    ],
 )
 def test_a_malformed_run_is_a_service_error(bad) -> None:
     with pytest.raises(ServiceError):
@@ -265,6 +282,10 @@ class Scripted(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.seen.append(self.headers.get("Authorization", ""))
         status, headers, body = self.script.pop(0)
+        if status == 0:  # not HTTP at all: the bytes as they are
+            self.wfile.write(body)
+            self.close_connection = True
+            return
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -346,3 +367,64 @@ def test_a_certificate_that_cannot_be_loaded_names_its_variable(tmp_path: Path) 
     (tmp_path / "bad.pem").write_text("not a certificate")
     with pytest.raises(CmlError, match=r"^MLFLOW_TRACKING_CLIENT_CERT_PATH: cannot load"):
         Client("https://h", {"MLFLOW_TRACKING_CLIENT_CERT_PATH": str(tmp_path / "bad.pem")})
+
+
+def test_history_pages_that_never_end_are_a_service_error(scripted: str) -> None:
+    """A next_page_token with an empty page, or one given before, would page forever
+    (147,842 requests in a minute against a hostile server)."""
+    again = json.dumps({"metrics": [], "next_page_token": "again"}).encode()
+    Scripted.script = [(200, {}, again)] * 3
+    c, _ = client(scripted)
+    with pytest.raises(ServiceError, match="pages without end"):
+        r.history(c, "a" * 32, "loss")
+    point = {"key": "loss", "value": 1.0, "step": 1, "timestamp": 1}
+    loop = json.dumps({"metrics": [point], "next_page_token": "same"}).encode()
+    Scripted.script = [(200, {}, loop)] * 3
+    with pytest.raises(ServiceError, match="pages without end"):
+        r.history(c, "a" * 32, "loss")
+    assert len(Scripted.seen) == 3  # an empty page stops at once; a repeated token on its second
+
+
+def test_an_answer_that_is_not_http_is_retried_then_a_service_error(scripted: str) -> None:
+    Scripted.script = [(0, {}, b"garbage\r\n\r\n")] * 3
+    c, slept = client(scripted)
+    with pytest.raises(ServiceError, match="failed after 3 attempts: a malformed HTTP answer"):
+        c.get("runs/get", {"run_id": "x"})
+    assert len(slept) == 2
+
+
+def test_json_cut_short_is_the_servers_failure_not_a_wrong_uri(scripted: str) -> None:
+    Scripted.script = [(200, {}, b'{"experiment": {"experiment_id": "1"')]
+    c, _ = client(scripted)
+    with pytest.raises(ServiceError, match="experiments/get-by-name answered incomplete JSON"):
+        c.get("experiments/get-by-name", {"experiment_name": "e"})
+
+
+def test_a_long_error_message_is_masked_before_it_is_cut(scripted: str) -> None:
+    """A server echoing the Authorization header after 270 characters: cutting first
+    left the start of the base64 credentials, which masking no longer recognised."""
+    env = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": "adm1n-pw-0123"}
+    c, _ = client(scripted, env)
+    basic = Scripted.seen  # filled by the first request below
+    message = "x" * 270 + " auth was " + "{auth}"
+    Scripted.script = [(400, {}, b"")]
+    with pytest.raises(CmlError):
+        c.get("runs/get", {"run_id": "x"})
+    header = basic[0].removeprefix("Basic ")
+    Scripted.script = [(400, {}, json.dumps({"message": message.format(auth=header)}).encode())]
+    with pytest.raises(CmlError) as exc:
+        c.get("runs/get", {"run_id": "x"})
+    assert header[:8] not in str(exc.value) and "x" * 200 in str(exc.value)
+
+
+@pytest.mark.parametrize("token", ["abc\ndef", "abc def", "abc\x00def"])
+def test_a_token_an_http_header_cannot_carry_is_bad_input(token: str) -> None:
+    with pytest.raises(CmlError, match=r"^MLFLOW_TRACKING_TOKEN: a line break, space or control"):
+        credentials("http://127.0.0.1:1", {"MLFLOW_TRACKING_TOKEN": token})
+
+
+def test_a_tracking_uri_with_a_space_is_bad_input() -> None:
+    from cml_py.config_sections import check_server_url
+
+    with pytest.raises(CmlError, match=r"^MLFLOW_TRACKING_URI: expected a URL without spaces"):
+        check_server_url("http://127.0.0.1:5000/my path", "MLFLOW_TRACKING_URI")
