@@ -29,6 +29,7 @@ from typing import Any
 
 from cml_py import redact
 from cml_py.errors import CmlError, ServiceError
+from cml_py.limits import time_budget
 from cml_py.tokens import protect_url
 
 API = "/api/2.0/mlflow"
@@ -184,7 +185,12 @@ class Client:
         for attempt in range(1, ATTEMPTS + 1):
             request = urllib.request.Request(self.url + path, data, headers, method=method)
             try:
-                with self._opener.open(request, timeout=self.timeout) as response:
+                # `timeout` bounds each socket read; a server that drips its answer a
+                # byte at a time is bounded by the whole answer's time as well.
+                with (
+                    time_budget(2 * self.timeout, lambda: self._too_slow(endpoint)),
+                    self._opener.open(request, timeout=self.timeout) as response,
+                ):
                     body: bytes = response.read(limit + 1)
                 if len(body) > limit:
                     raise _TooLarge(endpoint)
@@ -226,6 +232,12 @@ class Client:
                 self.sleep(min(delay, 10.0))
         raise ServiceError(
             f"MLflow server {self.url}: {endpoint} failed after {ATTEMPTS} attempts: {last}"
+        )
+
+    def _too_slow(self, endpoint: str) -> ServiceError:
+        return ServiceError(
+            f"MLflow server {self.url}: {endpoint} did not answer in full within "
+            f"{2 * self.timeout:g} s"
         )
 
     def _refused(self, status: int, endpoint: str, message: str) -> CmlError:

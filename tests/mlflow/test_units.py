@@ -286,6 +286,20 @@ class Scripted(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             self.close_connection = True
             return
+        if status < 0:  # a valid answer, a byte every 0.2 s
+            import time
+
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.2)
+            return
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -428,3 +442,16 @@ def test_a_tracking_uri_with_a_space_is_bad_input() -> None:
 
     with pytest.raises(CmlError, match=r"^MLFLOW_TRACKING_URI: expected a URL without spaces"):
         check_server_url("http://127.0.0.1:5000/my path", "MLFLOW_TRACKING_URI")
+
+
+def test_an_answer_dripped_a_byte_at_a_time_is_bounded(scripted: str) -> None:
+    """Each read gets a byte within the socket timeout, so only a bound on the whole
+    answer stops a server that sends one byte a second (the job hung past 120 s)."""
+    import time
+
+    Scripted.script = [(-1, {}, b'{"experiment": {"experiment_id": "1"}}' + b" " * 100)]
+    c = Client(scripted, {}, sleep=lambda _: None, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(ServiceError, match="did not answer in full within 2 s"):
+        c.get("experiments/get-by-name", {"experiment_name": "e"})
+    assert time.monotonic() - started < 5
