@@ -196,7 +196,12 @@ class Client:
                     raise _TooLarge(endpoint)
                 return body
             except urllib.error.HTTPError as exc:
-                status, message = exc.code, _error_message(exc)
+                status, (message, by_mlflow) = exc.code, _error_message(exc)
+                if status == 404 and not by_mlflow:
+                    raise CmlError(
+                        f"MLflow server {self.url}: {endpoint} is not there (404, not an "
+                        "MLflow answer): is the tracking URI the server's root URL?"
+                    ) from None
                 if status == 404:
                     raise NotFound(message) from None
                 if status in (401, 403):
@@ -260,17 +265,19 @@ class Client:
         )
 
 
-def _error_message(exc: urllib.error.HTTPError) -> str:
-    """MLflow's `{"error_code", "message"}`, else the first line of the body."""
+def _error_message(exc: urllib.error.HTTPError) -> tuple[str, bool]:
+    """MLflow's `{"error_code", "message"}`, else the first line of the body; and
+    whether it was MLflow's (a 404 page from another web server is not)."""
     try:
         raw = exc.read(4096)
     except OSError:
-        return exc.reason or ""
+        return exc.reason or "", False
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("message"), str):
-            return redact.redact(" ".join(data["message"].split()))[:300]  # masked, then cut
-    except (UnicodeDecodeError, json.JSONDecodeError):
+            message = redact.redact(" ".join(data["message"].split()))[:300]  # masked, then cut
+            return message, "error_code" in data
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         pass
     text = raw.decode("utf-8", "replace").strip().splitlines()
-    return redact.redact(text[0])[:300] if text else str(exc.reason or "")
+    return (redact.redact(text[0])[:300] if text else str(exc.reason or "")), False

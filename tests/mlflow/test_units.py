@@ -455,3 +455,16 @@ def test_an_answer_dripped_a_byte_at_a_time_is_bounded(scripted: str) -> None:
     with pytest.raises(ServiceError, match="did not answer in full within 2 s"):
         c.get("experiments/get-by-name", {"experiment_name": "e"})
     assert time.monotonic() - started < 5
+
+
+def test_a_404_page_that_is_not_mlflows_says_to_check_the_uri(scripted: str) -> None:
+    """A tracking URI with a wrong path prefix gets the web server's own 404 page; that
+    is not "no experiment named …", which sent users looking for the experiment."""
+    Scripted.script = [(404, {}, b"<!doctype html><title>404 Not Found</title>")]
+    c, _ = client(scripted + "/mlflow")
+    with pytest.raises(CmlError, match="is the tracking URI the server's root URL"):
+        r.experiment_id(c, "e", "mlflow.experiment")
+    missing = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Could not find experiment"}
+    Scripted.script = [(404, {}, json.dumps(missing).encode())]
+    with pytest.raises(CmlError, match="^mlflow.experiment: no experiment named 'e' on"):
+        r.experiment_id(c, "e", "mlflow.experiment")
