@@ -466,5 +466,5 @@ def test_a_404_page_that_is_not_mlflows_says_to_check_the_uri(scripted: str) -> 
         r.experiment_id(c, "e", "mlflow.experiment")
     missing = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Could not find experiment"}
     Scripted.script = [(404, {}, json.dumps(missing).encode())]
-    with pytest.raises(CmlError, match="^mlflow.experiment: no experiment named 'e' on"):
+    with pytest.raises(CmlError, match=r"^mlflow\.experiment: no experiment named 'e' on"):
         r.experiment_id(c, "e", "mlflow.experiment")
