@@ -91,3 +91,11 @@ def test_terminal_output_cannot_issue_workflow_commands_or_escapes() -> None:
 
     line = _plain("::add-mask::x\n::error::spoofed \x1b[31mred\u202e")
     assert "::" not in line and "\x1b" not in line and "\u202e" not in line and "\n" not in line
+
+
+def test_control_characters_cannot_drive_a_terminal_that_shows_the_report() -> None:
+    """report.md is also read with `cat` or in a CI log: an ESC from a PR's run name or
+    metric name would colour, move or clear what the reader sees."""
+    assert md_cell("run\x1b[2Jname\x07") == "run\ufffd\\[2Jname\ufffd"
+    assert html_text("a\x1bb\x00") == "a\ufffdb\ufffd"
+    assert md_cell("plain name") == "plain name"

@@ -39,6 +39,7 @@ _MENTION = re.compile(r"([@#])(?=[\w-])")
 _AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)")
 _GH_REFERENCE = re.compile(r"(?i)\b(GH)(-\d)")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ZWSP = "\u200b"
 
 
@@ -47,6 +48,8 @@ def neutralise_mentions(text: str) -> str:
     `www.x` → no autolink, bidi overrides → U+FFFD: still readable, never a
     notification, a link, or text that displays in another order than it reads."""
     text = _BIDI.sub("\ufffd", text)
+    if not text.isprintable():  # C-level: true for almost every cell
+        text = _CONTROL.sub("\ufffd", text)  # an ESC would drive the terminal of `cat report.md`
     text = _MENTION.sub(lambda m: m.group(1) + ZWSP, text)
     text = _AUTOLINK.sub(lambda m: m.group(0) + ZWSP, text)
     return _GH_REFERENCE.sub(lambda m: m.group(1) + ZWSP + m.group(2), text)
