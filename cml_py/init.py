@@ -367,8 +367,11 @@ def init_project(
     force_config: bool = False,
     train_command: str | None = None,
     ask: Callable[[str, str], str] | None = None,
+    show: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write the planned files (all or none), extend .gitignore, and say what comes next."""
+    """Write the planned files (all or none), extend .gitignore, and say what comes next.
+    `show` prints cml-py's own multi-line text (a snippet to paste) as it is; `echo`
+    keeps every message on one log line."""
     setup = setup_name(forge or detect_forge(root), single_workflow)
     config = root / "cml.yaml"
     keep_config = (config.exists() or (root / "cml.yml").exists()) and not force_config
@@ -404,7 +407,8 @@ def init_project(
         and (root / ".gitlab-ci.yml").exists()
         and (root / ".gitlab-ci.yml") not in files
     ):
-        echo("add this to .gitlab-ci.yml:\n" + GITLAB_INCLUDE.rstrip())
+        echo("add this to .gitlab-ci.yml:")
+        (show or echo)(GITLAB_INCLUDE.rstrip())
     echo(NEXT_STEPS[setup])
     return list(files)
 

@@ -163,7 +163,7 @@ def test_init_gitlab_keeps_an_existing_ci_file(in_repo: Repo, capsys) -> None:
         GITLAB_TEMPLATE.read_text()
     )
     assert (
-        "add this to .gitlab-ci.yml:\ninclude:\n  - local: .gitlab/cml-py.gitlab-ci.yml"
+        "cml-py: add this to .gitlab-ci.yml:\ninclude:\n  - local: .gitlab/cml-py.gitlab-ci.yml"
         in result.err
     )
     assert "masked CI/CD variable CML_PY_TOKEN" in result.err

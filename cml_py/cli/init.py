@@ -98,5 +98,6 @@ def init(
         force_config=force_config,
         train_command=train_command,
         ask=ask,
+        show=lambda text: click.echo(text, err=True),  # a snippet of ours, to paste
     )
     return EXIT_OK
