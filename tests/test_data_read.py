@@ -161,3 +161,14 @@ def test_a_prs_parquet_bomb_exits_2_naming_the_file(in_repo: Repo, capsys) -> No
         "cml-py: error: data/d.parquet: decodes to about 38 MB in memory (5,000,000 rows), "
         "over the data limit of 5 MB per file (max_mb in cml.yaml's data: raises it)"
     ]
+
+
+def test_a_categorical_column_is_charged_as_categories_not_as_strings(tmp_path: Path) -> None:
+    """A pandas categorical stays one when read: its long labels are held once, not on
+    every row, so it is within a limit its decoded strings would be far over."""
+    path = tmp_path / "cat.parquet"
+    labels = ["a" * 1000, "b" * 1000, "c" * 1000]
+    frame = pd.DataFrame({"kind": pd.Categorical([labels[i % 3] for i in range(200_000)])})
+    frame.to_parquet(path)
+    read = read_frame(path, "cat", "parquet", max_columns=10, max_mb=20)  # strings: 200 MB
+    assert read["kind"].dtype == "category" and read["kind"].iloc[4] == labels[1]

@@ -188,12 +188,16 @@ class _Meter:
         )
         self._check(meta.num_rows * per_row + encoded, f"{meta.num_rows:,} rows")
 
-    def charge(self, column: Any) -> None:
+    def charge(self, column: Any, field: Any) -> None:
+        """`column` as read; `field` as the file's schema has it (a string column read
+        as a dictionary is decoded onto every row; a categorical one stays one)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         cost = len(column) * _value_bytes(column.type)
-        if pa.types.is_dictionary(column.type):  # each row's string, once decoded
+        if pa.types.is_dictionary(field.type):  # stays categorical: codes and categories
+            cost += column.get_total_buffer_size()
+        elif pa.types.is_dictionary(column.type):  # each row's string, once decoded
             for chunk in column.chunks:
                 lengths = pc.take(pc.binary_length(chunk.dictionary), chunk.indices)
                 cost += pc.sum(lengths).as_py() or 0
@@ -253,8 +257,8 @@ def _read_parquet(path: Path, display: str, max_columns: int, budget: int) -> An
         meter.check_metadata(parquet, schema)
         if index:
             table = parquet.read()
-            for column in table.columns:
-                meter.charge(column)
+            for column, field in zip(table.columns, schema, strict=True):
+                meter.charge(column, field)
             for i, field in enumerate(schema):
                 table = table.set_column(i, field.name, _decoded(table.column(i), field))
             frame = table.to_pandas(split_blocks=True, self_destruct=True)
@@ -264,7 +268,7 @@ def _read_parquet(path: Path, display: str, max_columns: int, budget: int) -> An
             columns = {}
             for field in schema:
                 column = parquet.read(columns=[field.name]).column(0)
-                meter.charge(column)
+                meter.charge(column, field)
                 columns[field.name] = _decoded(column, field).to_pandas()
                 del column
             frame = pd.DataFrame(columns, copy=False)
