@@ -28,6 +28,7 @@ from cml_py.publish.net import (
     message_of,
     rate_limit_wait,
     reading,
+    seconds_setting,
 )
 from cml_py.publish.shrink import GITHUB_COMMENT_LIMIT
 from cml_py.publish.sticky import Comment
@@ -172,13 +173,9 @@ class GitHubPublisher(Publisher):
             raise CmlError("GITHUB_REPOSITORY is not set; set CML_PY_REPOSITORY=owner/name")
         interval = write_interval
         if interval is None:
-            raw = os.environ.get("CML_PY_WRITE_INTERVAL", "1.0")
-            try:
-                interval = float(raw)
-            except ValueError:
-                raise CmlError(f"CML_PY_WRITE_INTERVAL: expected seconds, got {raw!r}") from None
-            if not 0 <= interval <= 60:  # also NaN: a sleep of it would crash or hang
-                raise CmlError(f"CML_PY_WRITE_INTERVAL: expected 0 to 60 seconds, got {raw!r}")
+            interval = seconds_setting(
+                os.environ, "CML_PY_WRITE_INTERVAL", "1.0", low=0, high=60, zero=True
+            )
         self.ctx = ctx
         self.retrier = retrier
         self.github = Github(

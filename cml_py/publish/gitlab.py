@@ -168,11 +168,15 @@ class GitLabPublisher(Publisher):
         idempotent: bool = True,
         recover: Callable[[], T | None] | None = None,
     ) -> T:
+        """Every operation run here is python-gitlab calls (and reads of what they
+        return), so an answer the client cannot use is GitLab's fault: see `_answer`."""
         if self.ctx.token_source == "CI_JOB_TOKEN":
             raise PermissionDenied(
                 f"{what} failed: {JOB_TOKEN_HELP}", failure=Failure("denied", None, JOB_TOKEN_HELP)
             )
-        return super().run(what, operation, idempotent=idempotent, recover=recover)
+        return super().run(
+            what, functools.partial(_answer, operation), idempotent=idempotent, recover=recover
+        )
 
     def author(self) -> str | None:
         def who() -> str | None:
@@ -212,7 +216,7 @@ class GitLabPublisher(Publisher):
     def _upload(self, name: str, data: bytes) -> str:
         """One file to the project whose notes show it — the merge request's — and its
         project-relative URL, `/uploads/<secret>/<name>`."""
-        result = _answer(lambda: self.mr_project.upload(name, filedata=data, **NO_LIBRARY_RETRY))
+        result = self.mr_project.upload(name, filedata=data, **NO_LIBRARY_RETRY)
         url = result.get("url") if isinstance(result, dict) else None
         if not isinstance(url, str) or not url.startswith("/uploads/"):
             raise UnexpectedAnswer("GitLab", f"an upload without its /uploads/ URL ({url!r:.60})")

@@ -164,19 +164,26 @@ def _later(seconds: float) -> str:
     return f"at {resets} (in {seconds / 60:.0f} min)"
 
 
-def retry_seconds(env: Mapping[str, str]) -> float:
-    """How long one operation may take with its retries: 300 s, or CML_PY_RETRY_SECONDS
-    (a job that must fail sooner; the tests of what happens at the bound)."""
-    raw = env.get("CML_PY_RETRY_SECONDS", "300")
+def seconds_setting(
+    env: Mapping[str, str], name: str, default: str, *, low: float, high: float, zero: bool
+) -> float:
+    """Seconds from the environment, within `low`..`high` (`zero`: `low` itself too);
+    NaN and infinity are within no bounds, so a sleep or a deadline of them never runs."""
+    raw = env.get(name, default)
     try:
         seconds = float(raw)
     except ValueError:
-        raise CmlError(f"CML_PY_RETRY_SECONDS: expected seconds, got {raw!r:.40}") from None
-    if not 0 < seconds <= 3600:  # also NaN and inf: the bound must be one
-        raise CmlError(
-            f"CML_PY_RETRY_SECONDS: expected more than 0 and up to 3600 seconds, got {raw!r:.40}"
-        )
+        raise CmlError(f"{name}: expected seconds, got {raw!r:.40}") from None
+    if not ((low <= seconds) if zero else (low < seconds)) or not seconds <= high:
+        wanted = f"{low:g} to {high:g}" if zero else f"more than {low:g} and up to {high:g}"
+        raise CmlError(f"{name}: expected {wanted} seconds, got {raw!r:.40}")
     return seconds
+
+
+def retry_seconds(env: Mapping[str, str]) -> float:
+    """How long one operation may take with its retries: 300 s, or CML_PY_RETRY_SECONDS
+    (a job that must fail sooner; the tests of what happens at the bound)."""
+    return seconds_setting(env, "CML_PY_RETRY_SECONDS", "300", low=0, high=3600, zero=False)
 
 
 @dataclass
