@@ -31,13 +31,18 @@ MAIN = {"acc": 0.9, "f1": 0.95, "auc": 0.95, "recall": 1.0, "latency": 12.0}
 PR = {"acc": 0.889996, "f1": 0.89996, "auc": 0.9, "recall": 0.8996, "latency": 20.0004}
 
 
+def each_just_past_its_limit(repo: Repo) -> None:
+    """main with RULES and MAIN's numbers; a PR whose every value is just past its rule."""
+    repo.write("m.json", MAIN)
+    repo.write("cml.yaml", RULES)
+    repo.commit("main")
+    repo.branch("feature")
+    repo.write("m.json", PR)
+    repo.commit("each just past its limit")
+
+
 def test_every_failed_check_shows_numbers_beyond_its_limit(in_repo: Repo, capsys) -> None:
-    in_repo.write("m.json", MAIN)
-    in_repo.write("cml.yaml", RULES)
-    in_repo.commit("main")
-    in_repo.branch("feature")
-    in_repo.write("m.json", PR)
-    in_repo.commit("each just past its limit")
+    each_just_past_its_limit(in_repo)
 
     gate = run_cli(capsys, "gate")
     assert gate.code == 1
@@ -90,12 +95,7 @@ def test_digits_grow_to_the_shortest_exact_form_and_no_further() -> None:
 
 
 def test_json_keeps_the_exact_numbers(in_repo: Repo, capsys) -> None:
-    in_repo.write("m.json", MAIN)
-    in_repo.write("cml.yaml", RULES)
-    in_repo.commit("main")
-    in_repo.branch("feature")
-    in_repo.write("m.json", PR)
-    in_repo.commit("pr")
+    each_just_past_its_limit(in_repo)
     data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
     checks = {c["metric"]: c for c in data["gate"]}
     assert checks["f1"]["value"] == 0.89996 and checks["auc"]["limit"] == 0.90004
