@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from cml_py.errors import CmlError
+from cml_py.errors import CmlError, first_line
 from cml_py.limits import size_text
 
 _DECOMPRESS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
@@ -57,10 +57,3 @@ def decompressed(
     if len(data) > budget:
         raise CmlError(f"{name}: decompresses to more than {size_text(budget)} ({raise_hint})")
     return data
-
-
-def first_line(message: object) -> str:
-    """The first non-blank line of a library's error message: a parser's message can
-    quote pages of the input, and a cml-py error is one line."""
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    return lines[0] if lines else "unknown error"

@@ -33,3 +33,11 @@ class ServiceError(CmlError):
     """A forge or other service failed after the retries that were safe to make."""
 
     exit_code = EXIT_SERVICE
+
+
+def first_line(exc: BaseException) -> str:
+    """A library's exception for a one-line message: its first non-blank line (a
+    parser's message can quote pages of the input), or its type when it says nothing
+    (`ValueError()`)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

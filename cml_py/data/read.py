@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from cml_py import limits as lim
-from cml_py.compression import decompressed, first_line
-from cml_py.errors import CmlError
+from cml_py.compression import decompressed
+from cml_py.errors import CmlError, first_line
 
 MB = 1024 * 1024
 

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from cml_py import limits as lim
-from cml_py.errors import CmlError
+from cml_py.errors import CmlError, first_line
 
 SAMPLE_BYTES = 65536
 _SAMPLED_LINES = 256  # per sample, for the text check: bounded work on any file
@@ -134,7 +134,7 @@ def _read_with_pyarrow(source: Any, name: str) -> dict[str, np.ndarray]:
     # OSError: the file cannot be read. (Compressed files never get here: `decompressed`
     # hands over their CSV, or refuses them by name.)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
-        raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
+        raise CmlError(f"{name}: cannot read predictions CSV: {first_line(exc)}") from None
     lim.unique_columns(names, name)
     columns = {}
     for column_name, column in zip(names, table.columns, strict=True):
@@ -207,10 +207,5 @@ def _read_with_pandas(source: Any, name: str) -> dict[str, np.ndarray]:
         ValueError,  # UnicodeDecodeError included
         OSError,
     ) as exc:
-        raise CmlError(f"{name}: cannot read predictions CSV: {_first_line(exc)}") from None
+        raise CmlError(f"{name}: cannot read predictions CSV: {first_line(exc)}") from None
     return {str(c): frame[c].to_numpy() for c in frame.columns}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

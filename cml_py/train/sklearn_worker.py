@@ -29,16 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from cml_py.config import SklearnTrain
-from cml_py.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, CmlError
+from cml_py.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, CmlError, first_line
 from cml_py.train import outputs as out
 from cml_py.train.sklearn_trainer import DEFAULT_MODELS, WHERE, Job, check_model_path, load_dataset
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line for a one-line message; its type when it has no text
-    (`ValueError()`), which `str(exc).splitlines()[0]` would crash on."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _described(exc: BaseException, usual: tuple[type[BaseException], ...]) -> str:
