@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,19 +164,10 @@ class Common:
         )
 
 
-_LINE_BREAK_OR_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-
-
 def stderr(message: str) -> None:
     """One line of progress or warning in the job log. Messages quote names the PR
-    chose (an MLflow run's name, a file's): a line break in one would start a new log
-    line the runner reads as a workflow command (`::error …`, `::stop-commands::`), and
-    other control characters drive the reader's terminal. Both become harmless."""
+    chose (an MLflow run's name, a file's): see cml_py.terminal."""
     from cml_py.redact import redact
+    from cml_py.terminal import one_line
 
-    line = _LINE_BREAK_OR_CONTROL.sub(_harmless, f"cml-py: {message}")
-    click.echo(redact(line), err=True)
-
-
-def _harmless(match: re.Match[str]) -> str:
-    return " " if match[0] in "\n\r\x0b\x0c\x85\u2028\u2029" else "\ufffd"
+    click.echo(redact(one_line(f"cml-py: {message}")), err=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from cml_py.model import Report, Status, Verdict
 from cml_py.report import significance as sig
 from cml_py.report import view as v
 from cml_py.report.tables import text_table, text_table_lines
+from cml_py.terminal import one_line
 
 MARKS = v.Marks(
     status={Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN"},
@@ -16,17 +16,13 @@ MARKS = v.Marks(
 )
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-
-
 def _plain(text: str) -> str:
-    """No markdown escaping for terminals, but one row stays on one line, and untrusted
-    text can neither drive the terminal (escape sequences), reorder itself (bidi
-    controls) nor issue a CI workflow command (`::error::…`) from a CI log."""
+    """No markdown escaping for terminals, but one row stays on one line (see
+    cml_py.terminal), and no `::` either: a row's first cell is only indented, and the
+    runner reads a workflow command (`::error::…`) after leading spaces too."""
     if text.isprintable() and "::" not in text:  # C-level, and true for almost every name
         return text
-    text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    return _CONTROL.sub("\ufffd", text).replace("::", ":\u200b:")
+    return one_line(text).replace("::", ":\u200b:")
 
 
 def header_lines(report: Report) -> list[str]:
