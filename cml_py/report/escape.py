@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from cml_py.terminal import one_line
+
 _MD_TABLE = str.maketrans(
     {
         "\\": "\\\\",
@@ -38,8 +40,6 @@ _HTML = str.maketrans(
 _MENTION = re.compile(r"([@#])(?=[\w-])")
 _AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)")
 _GH_REFERENCE = re.compile(r"(?i)\b(GH)(-\d)")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ZWSP = "\u200b"
 
 
@@ -47,9 +47,7 @@ def neutralise_mentions(text: str) -> str:
     """`@team` → `@\u200bteam`, `#12`/`GH-12` → broken references, `https://x` and
     `www.x` → no autolink, bidi overrides → U+FFFD: still readable, never a
     notification, a link, or text that displays in another order than it reads."""
-    text = _BIDI.sub("\ufffd", text)
-    if not text.isprintable():  # C-level: true for almost every cell
-        text = _CONTROL.sub("\ufffd", text)  # an ESC would drive the terminal of `cat report.md`
+    text = one_line(text)  # an ESC would also drive the terminal of `cat report.md`
     text = _MENTION.sub(lambda m: m.group(1) + ZWSP, text)
     text = _AUTOLINK.sub(lambda m: m.group(0) + ZWSP, text)
     return _GH_REFERENCE.sub(lambda m: m.group(1) + ZWSP + m.group(2), text)
@@ -76,15 +74,12 @@ def html_text(text: str) -> str:
     return neutralise_mentions(text.translate(_HTML))
 
 
-_LINE_OR_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
-
-
 def md_code(text: str) -> str:
     """Inline code for values such as commit SHAs and branch names. Nothing inside a
     code span is markdown, but a line break ends it — `\r` as much as `\n` (a report
     file read back turns a lone `\r` into a line) — and what follows would be markdown
-    again: every line break and control character becomes a space."""
-    text = _BIDI.sub("\ufffd", _LINE_OR_CONTROL.sub(" ", text))
+    again: every line break becomes a space, every other control U+FFFD."""
+    text = one_line(text)
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
