@@ -145,3 +145,16 @@ def test_an_errors_detail_lines_stay_one_line_each(capsys, monkeypatch) -> None:
         "  | last line ::error::forged",
         "  | x y",
     ]
+
+
+def test_an_error_naming_a_file_cannot_drive_the_terminal(capsys, monkeypatch) -> None:
+    from cml_py.cli import app
+    from cml_py.errors import CmlError
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise CmlError("m\x1b[2J\u202e.json: invalid JSON")
+
+    monkeypatch.setattr(app.cli, "main", fail)
+    with pytest.raises(SystemExit):
+        app.main(["diff"])
+    assert capsys.readouterr().err == "cml-py: error: m\ufffd[2J\ufffd.json: invalid JSON\n"

@@ -80,7 +80,11 @@ def cli() -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """An error message on one log line, its whitespace folded (a library's message may
+    span lines) and a name the PR chose unable to drive the terminal (terminal.one_line)."""
+    from cml_py.terminal import one_line
+
+    return " ".join(one_line(str(text)).split())
 
 
 def _printable_streams() -> None:
