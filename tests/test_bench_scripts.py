@@ -38,6 +38,24 @@ def test_bench_diff_prints_every_command_and_the_start_up_floor() -> None:
     assert re.search(r"generating \d+ dataclasses' methods +\| \d+ / \d+ / \d+", floor[1])
 
 
+def test_the_start_up_budget_is_what_5x_dvc_allows_minus_the_floor() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_diff", BENCHMARKS / "bench_diff.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    floor = [
+        ("python -c pass", "10 / 11 / 12"),
+        ("the same imports and 4 git processes", "60 / 66 / 70"),
+        ("cml-py diff", "100 / 109 / 120"),
+    ]
+    rows = dict(bench.budget_rows(floor, 0.415))
+    assert rows["5x faster than dvc's median (0.415 s) allows"] == "83"
+    assert rows["of which left for cml-py's own imports and work"] == "17"
+    assert rows["cml-py's own imports and work now (diff - imports and git)"] == "43"
+
+
 def test_bench_evaluate_prints_the_ratio_to_scikit_learn() -> None:
     out = run("bench_evaluate.py", "--scenarios", "binary-10k", "--repeat", "1", "--no-charts")
     row = next(line for line in out.splitlines() if line.startswith("| binary-10k"))
