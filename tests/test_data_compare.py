@@ -133,6 +133,18 @@ def test_a_numeric_target_with_few_values_is_compared_as_classes() -> None:
     assert "data.d.y.wasserstein" not in h
 
 
+def test_target_classes_that_print_alike_with_g_stay_apart() -> None:
+    # `:g` printed 1000000 and 1000001 both as 1e+06: one class, and no label shift.
+    spec = DatasetSpec("d", ("d.csv",), target="y")
+    base = pd.DataFrame({"y": [1_000_000] * 50 + [1_000_001] * 50})
+    head = pd.DataFrame({"y": [1_000_000] * 5 + [1_000_001] * 95})
+    r = compared(base, head, spec)
+    assert r.head["data.d.y.js"] == pytest.approx(jensenshannon([50, 50], [5, 95]), abs=1e-12)
+    assert r.head["data.d.y.psi"] > 0.2
+    (series,) = r.drift
+    assert set(series.labels) == {"1000000", "1000001"}
+
+
 def test_identifier_like_text_gets_no_drift_measures() -> None:
     base = pd.DataFrame({"name": [f"n{i}" for i in range(3000)]})
     head = pd.DataFrame({"name": [f"m{i}" for i in range(3000)]})
