@@ -52,14 +52,12 @@ def data_drift(series: Sequence[Any], thresholds: Mapping[str, float] | None = N
             width = 0.4
             ax.bar(positions - width / 2, item.base, width, color=style.MAIN, label="main")
             ax.bar(positions + width / 2, item.head, width, color=style.HEAD, label="this PR")
-            ax.set_xticks(
-                positions, [style.shorten(label, 12) for label in item.labels], rotation=45
-            )
+            ax.set_xticks(positions, [style.text(label, 12) for label in item.labels], rotation=45)
             ax.set_ylabel("share of rows")
         name = f"{item.dataset}.{item.column}" if several else item.column
         threshold = (thresholds or {}).get(item.dataset)
         flag = " ▲" if threshold is not None and item.psi >= threshold else ""
-        ax.set_title(f"{style.shorten(name, 28)} · PSI {item.psi:.4g}{flag}")
+        ax.set_title(f"{style.text(name, 28)} · PSI {item.psi:.4g}{flag}")
         ax.grid(axis="x", visible=False)
     for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
