@@ -36,11 +36,21 @@ PSI_FLOOR = 1e-4
 
 def quantile_edges(base: np.ndarray, bins: int = BINS) -> np.ndarray:
     """Interior bin edges: main's quantiles at 1/bins … (bins-1)/bins, as observed values
-    (the inverted CDF), without repeats. `base` holds no NaN."""
+    (the inverted CDF), without repeats. `base` holds no NaN.
+
+    When main's smallest value is itself an edge (a column with few distinct values, a
+    constant), one more edge just below it gives the values under main's range a bin of
+    their own, as the last bin does for those above it: otherwise they shared main's
+    lowest bin, and a constant column that moved from 1 to 0 measured PSI 0 where one
+    that moved from 1 to 2 measured 18.4."""
     if base.size == 0:
         return np.empty(0)
     probs = np.arange(1, bins) / bins
-    return np.unique(np.quantile(base, probs, method="inverted_cdf"))
+    edges = np.unique(np.quantile(base, probs, method="inverted_cdf"))
+    lowest = base.min()
+    if edges[0] == lowest:
+        edges = np.concatenate([[np.nextafter(lowest, -np.inf)], edges])
+    return edges
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
