@@ -346,3 +346,97 @@ def test_residuals_a_few_ulps_apart_are_drawn(offset: float) -> None:
         regression.residuals, ChartData(task="regression", head=Side(y, y + offset))
     )
     assert_real_image(chart)
+
+
+HOSTILE = ("a$\\frac{$b", "$\\sqrt{2}$", "esc\x1b[31mred\u202eevil\nline\x9b")
+
+
+def drawn_texts(figure) -> list:
+    """Every text of a drawn figure, tick labels included (they exist once drawn)."""
+    from matplotlib.text import Text
+
+    png_pixels(figure)
+    return [t for t in figure.findobj(Text) if t.get_text() and t.get_visible()]
+
+
+def assert_drawn_literally(figure, names) -> None:
+    """No text is read as mathtext, and each name is drawn as written, on one line,
+    controls shown as U+FFFD."""
+    texts = drawn_texts(figure)
+    shown = set()
+    for t in texts:
+        literal, math = t._preprocess_math(t.get_text())
+        assert math is False, t.get_text()
+        assert literal.isprintable(), repr(literal)
+        shown.add(literal)
+    for name in names:
+        expected = "".join(c if c.isprintable() else " " if c.isspace() else "\ufffd" for c in name)
+        assert any(expected[-8:] in s for s in shown), (name, shown)
+
+
+def test_names_from_the_pr_are_drawn_literally_never_as_mathtext() -> None:
+    # `$\frac{$` raised in matplotlib's mathtext parser (exit 4), `$\sqrt{2}$` drew a
+    # root, and an escape sequence reached the CI log in a missing-glyph warning.
+    from types import SimpleNamespace
+
+    from cml_py.charts.data_drift import data_drift
+    from cml_py.charts.dvc_plots import draw_plots
+    from cml_py.dvc.plots import PlotData
+    from cml_py.dvc.project import PlotDef
+
+    rows = diff_sets(
+        MetricSet((MetricFile("m.json", {n: 1.0 for n in HOSTILE}),)),
+        MetricSet((MetricFile("m.json", {n: 2.0 + i for i, n in enumerate(HOSTILE)}),)),
+    )
+    y = np.array([0, 1, 2, 0, 1, 2])
+    data = ChartData(
+        rows=rows,
+        task="classification",
+        labels=HOSTILE,
+        head=Side(y, y[::-1].copy(), None),
+        head_importance={n: 1.0 + i for i, n in enumerate(HOSTILE)},
+        head_curves={n: (np.arange(3.0), np.arange(3.0)) for n in HOSTILE},
+    )
+    charts = [
+        draw_quietly(metric_changes.metric_changes, data),
+        draw_quietly(classification.confusion, data),
+        draw_quietly(curves.training_curves, data),
+        draw_quietly(importance.feature_importance, data),
+    ]
+    drift = [
+        SimpleNamespace(
+            dataset="d",
+            column=n,
+            kind="category",
+            labels=HOSTILE,
+            psi=0.3,
+            base=(0.2, 0.3, 0.5),
+            head=(0.5, 0.3, 0.2),
+            edges=(),
+        )
+        for n in HOSTILE
+    ]
+    charts.append(draw_quietly(lambda s: data_drift(s, {"d": 0.2}), drift))
+    name = HOSTILE[0]
+    records = [
+        {"step": i, name: i * 0.5, "actual": HOSTILE[i % 3], "predicted": HOSTILE[0]}
+        for i in range(6)
+    ]
+    plots = (
+        PlotData(
+            PlotDef(name, x="step", y=((f"{name}.json", name),), title=name),
+            head=((f"{name}.json", records),),
+        ),
+        PlotData(
+            PlotDef("cm", "confusion", x="actual", y=(("cm.json", "predicted"),), title=name),
+            head=(("cm.json", records),),
+        ),
+        PlotData(
+            PlotDef("bars", "bar_horizontal", x=name, y=(("b.json", "actual"),), title=name),
+            head=(("b.json", records),),
+        ),
+    )
+    charts += [draw_quietly(lambda p: draw_plots((p,))[0], p) for p in plots]
+    for chart in charts:
+        assert chart.figure is not None, (chart.name, chart.note)
+        assert_drawn_literally(chart.figure, HOSTILE if chart.name != "dvc_00_a_frac_b" else [name])

@@ -133,6 +133,18 @@ def test_a_numeric_target_with_few_values_is_compared_as_classes() -> None:
     assert "data.d.y.wasserstein" not in h
 
 
+def test_target_classes_that_print_alike_with_g_stay_apart() -> None:
+    # `:g` printed 1000000 and 1000001 both as 1e+06: one class, and no label shift.
+    spec = DatasetSpec("d", ("d.csv",), target="y")
+    base = pd.DataFrame({"y": [1_000_000] * 50 + [1_000_001] * 50})
+    head = pd.DataFrame({"y": [1_000_000] * 5 + [1_000_001] * 95})
+    r = compared(base, head, spec)
+    assert r.head["data.d.y.js"] == pytest.approx(jensenshannon([50, 50], [5, 95]), abs=1e-12)
+    assert r.head["data.d.y.psi"] > 0.2
+    (series,) = r.drift
+    assert set(series.labels) == {"1000000", "1000001"}
+
+
 def test_identifier_like_text_gets_no_drift_measures() -> None:
     base = pd.DataFrame({"name": [f"n{i}" for i in range(3000)]})
     head = pd.DataFrame({"name": [f"m{i}" for i in range(3000)]})
@@ -245,3 +257,48 @@ def test_the_drift_chart_draws_numbers_and_categories_or_says_why_not() -> None:
     chart = data_drift(r.drift, {"d": 0.2})
     assert chart.figure is not None and "PSI" in chart.figure.axes[0].get_title()
     assert data_drift(()).note == "no column drifted"
+
+
+@pytest.mark.parametrize("unit", [1.0, 1e300, 1e-310])
+def test_the_normalised_wasserstein_distance_does_not_depend_on_the_unit(unit: float) -> None:
+    # Near float64's limit the area between the CDFs and the standard deviation
+    # overflowed (the distance came out 0, or the drift chart raised: exit 4); subnormal
+    # values squared to 0 (the distance came out 0).
+    import warnings
+
+    from cml_py.charts.data_drift import data_drift
+
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame({"x": rng.normal(0, 1, 500)})
+    head = pd.DataFrame({"x": rng.normal(1, 1, 500)})
+    expected = stats.wasserstein_distance(base["x"], head["x"]) / np.std(base["x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = compared(base * unit, head * unit)
+        chart = data_drift(r.drift, {"d": 0.2})
+    assert r.head["data.d.x.wasserstein"] == pytest.approx(expected, rel=1e-6)
+    assert chart.figure is not None or "left out" in chart.note
+
+
+def test_values_near_float64s_limit_are_measured_and_the_chart_says_what_it_left_out() -> None:
+    import warnings
+
+    from cml_py.charts.data_drift import data_drift
+
+    n = 400
+    rng = np.random.default_rng(0)
+    extreme = np.where(np.arange(n) % 2 == 0, 1.7e308, -1.7e308)
+    cases = [
+        (rng.normal(0, 1, n), extreme, 1.7e308, 0.01),  # W ≈ 1.7e308 in main's σ of ≈ 1
+        (extreme, rng.normal(0, 1, n), 1.0, 0.01),  # W ≈ σ
+        (np.full(n, 1.7e308), np.full(n, -1.7e308), 2.0, 1e-12),  # constants: pooled σ
+    ]
+    for base, head, expected, tolerance in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = compared(pd.DataFrame({"x": base}), pd.DataFrame({"x": head}))
+            chart = data_drift(r.drift, {"d": 0.2})
+        w = r.head["data.d.x.wasserstein"]
+        assert math.isfinite(w) and w == pytest.approx(expected, rel=tolerance)
+        if r.drift:
+            assert chart.figure is None and "d.x left out" in chart.note

@@ -31,10 +31,28 @@ def test_psi_against_a_table_computed_by_hand() -> None:
 def test_psi_bins_are_right_closed_at_observed_values() -> None:
     base = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2], dtype=float)
     edges = m.quantile_edges(base)
-    assert edges.tolist() == [0, 1, 2]  # one bin per value, no empty quantile bins
-    assert m.bin_counts(base, edges).tolist() == [5, 3, 2, 0]
-    assert m.bin_counts(np.array([3.0, -1.0, 0.5]), edges).tolist() == [1, 1, 0, 1]
+    # one bin per value, no empty quantile bins; below main's smallest value and above
+    # its largest, a bin each
+    assert edges.tolist() == [np.nextafter(0.0, -1.0), 0, 1, 2]
+    assert m.bin_counts(base, edges).tolist() == [0, 5, 3, 2, 0]
+    assert m.bin_counts(np.array([3.0, -1.0, 0.5]), edges).tolist() == [1, 0, 1, 0, 1]
     assert m.psi(m.bin_counts(base, edges), m.bin_counts(base, edges)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "base",
+    [[1.0] * 10, [0, 0, 0, 0, 0, 1, 1, 1, 2, 2]],
+    ids=["constant", "few values"],
+)
+def test_psi_sees_a_shift_below_mains_range_as_one_above_it(base: list[float]) -> None:
+    # Values under main's smallest shared its bin when that value was a decile: a
+    # constant 1 → 0 measured PSI 0, 1 → 2 measured 18.4.
+    a = np.array(base, dtype=float)
+    edges = m.quantile_edges(a)
+    down, up = a - 5.0, a + 5.0  # every value outside main's range, below or above
+    psi_down = m.psi(m.bin_counts(a, edges), m.bin_counts(down, edges))
+    psi_up = m.psi(m.bin_counts(a, edges), m.bin_counts(up, edges))
+    assert psi_down == pytest.approx(psi_up, rel=1e-12) and psi_down > 5
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -146,7 +146,7 @@ def confusion(data: ChartData) -> Chart:
         return Chart(name, title, note=f"{k} classes are too many to read as a matrix")
     panel = min(3.2 + 0.2 * k, 5.2)
     fig, axes = style.figure(len(sides), 2, height=panel * len(sides), width=2 * panel + 0.6)
-    ticks = [style.shorten(label, 12) for label in data.labels]
+    ticks = [style.text(label, 12) for label in data.labels]
     for row, (label, side) in enumerate(sides):
         counts = np.bincount(side.y * k + side.pred, minlength=k * k).reshape(k, k)
         totals = counts.sum(axis=1, keepdims=True)

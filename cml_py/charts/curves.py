@@ -52,7 +52,7 @@ def training_curves(data: ChartData) -> Chart:
                 steps, values = drawable[series]
                 step = style.thin(len(steps))
                 ax.plot(steps[step], values[step], color=colour, label=label, linewidth=1.4)
-        ax.set(title=style.shorten(series, 40), xlabel="step")
+        ax.set(title=style.text(series, 40), xlabel="step")
         style.legend_outside(ax)
     if len(names) > len(shown):
         notes.insert(0, f"{len(names) - len(shown)} more series not shown")

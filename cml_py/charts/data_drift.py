@@ -22,9 +22,19 @@ COLUMNS = 3
 @style.styled
 def data_drift(series: Sequence[Any], thresholds: Mapping[str, float] | None = None) -> Chart:
     """`series`: cml_py.data.compare.DriftSeries, worst first (at most 6 are drawn)."""
-    shown = [s for s in series if s.base and s.head][:6]
+    drawn = [s for s in series if s.base and s.head]
+    # The PR's values: a column with values near float64's limit has bins too wide to lay
+    # out (their widths overflow); it is left out of the chart, with a note.
+    left_out = [s for s in drawn if s.kind == "number" and not _plottable(s.edges)]
+    shown = [s for s in drawn if s not in left_out][:6]
+    note = ""
+    if left_out:
+        names = [f"{s.dataset}.{s.column}" for s in left_out]
+        note = (
+            f"{style.listed(names)} left out: values beyond ±{style.PLOT_LIMIT:g} cannot be plotted"
+        )
     if not shown:
-        return Chart(NAME, TITLE, note="no column drifted")
+        return Chart(NAME, TITLE, note=note or "no column drifted")
     rows = -(-len(shown) // COLUMNS)
     cols = min(COLUMNS, len(shown))
     fig, axes = style.figure(rows, cols, height=2.6 * rows + 0.4)
@@ -52,17 +62,22 @@ def data_drift(series: Sequence[Any], thresholds: Mapping[str, float] | None = N
             width = 0.4
             ax.bar(positions - width / 2, item.base, width, color=style.MAIN, label="main")
             ax.bar(positions + width / 2, item.head, width, color=style.HEAD, label="this PR")
-            ax.set_xticks(
-                positions, [style.shorten(label, 12) for label in item.labels], rotation=45
-            )
+            ax.set_xticks(positions, [style.text(label, 12) for label in item.labels], rotation=45)
             ax.set_ylabel("share of rows")
         name = f"{item.dataset}.{item.column}" if several else item.column
         threshold = (thresholds or {}).get(item.dataset)
         flag = " ▲" if threshold is not None and item.psi >= threshold else ""
-        ax.set_title(f"{style.shorten(name, 28)} · PSI {item.psi:.4g}{flag}")
+        ax.set_title(f"{style.text(name, 28)} · PSI {item.psi:.4g}{flag}")
         ax.grid(axis="x", visible=False)
     for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
     axes.flat[0].legend(loc="best")
     fig.suptitle(TITLE)
-    return Chart(NAME, TITLE, fig)
+    return Chart(NAME, TITLE, fig, note)
+
+
+def _plottable(edges: Sequence[float]) -> bool:
+    values = np.asarray(edges, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        widths = np.diff(values)
+    return style.plottable(values) and bool(np.all(np.isfinite(widths)))

@@ -84,6 +84,7 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
             if not style.plottable(x, y):  # the PR's data: left out, not a failed report
                 left_out.append(label)
                 continue
+            label = style.text(label)
             keep = style.thin(len(x))
             x, y = x[keep], y[keep]
             line = LINE_STYLES[number % len(LINE_STYLES)]
@@ -118,7 +119,11 @@ def lines(data: PlotData, name: str, title: str) -> Chart:
         or "step"
     )
     fields = sorted({f for _, f in pairs if f})
-    ax.set(title=title, xlabel=x_label, ylabel=plot.y_label or ", ".join(fields)[:60])
+    ax.set(
+        title=style.text(title),
+        xlabel=style.text(str(x_label)),
+        ylabel=style.text(plot.y_label or ", ".join(fields)[:60]),
+    )
     style.legend_outside(ax)
     return Chart(name, title, fig, note)
 
@@ -185,9 +190,13 @@ def confusion(data: PlotData, name: str, title: str) -> Chart:
         ax.imshow(matrix, cmap="Blues" if side == "this PR" else "Greys")
         ax.grid(False)
         ticks = range(len(classes))
-        ax.set_xticks(ticks, [style.shorten(c, 12) for c in classes], rotation=45, ha="right")
-        ax.set_yticks(ticks, [style.shorten(c, 12) for c in classes])
-        ax.set(title=f"{side}: {style.shorten(label, 30)}", xlabel="predicted", ylabel="actual")
+        ax.set_xticks(ticks, [style.text(c, 12) for c in classes], rotation=45, ha="right")
+        ax.set_yticks(ticks, [style.text(c, 12) for c in classes])
+        ax.set(
+            title=style.text(f"{side}: {style.shorten(label, 30)}"),
+            xlabel="predicted",
+            ylabel="actual",
+        )
         if len(classes) <= 8:
             top = matrix.max() or 1
             for i in ticks:
@@ -202,7 +211,7 @@ def confusion(data: PlotData, name: str, title: str) -> Chart:
                         fontsize=8,
                         color="white" if matrix[i, j] > top / 2 else "black",
                     )
-    fig.suptitle(title)
+    fig.suptitle(style.text(title))
     return Chart(name, title, fig)
 
 
@@ -260,10 +269,10 @@ def bars(data: PlotData, name: str, title: str) -> Chart:
                 [values[side].get(c, 0.0) for c in categories],
                 height=width,
                 color=colour,
-                label=side,
+                label=style.text(side),
             )
-    ax.set_yticks(positions, [style.shorten(c, 36) for c in categories])
-    ax.set(title=title, xlabel=plot.x_label or plot.x or "value")
+    ax.set_yticks(positions, [style.text(c, 36) for c in categories])
+    ax.set(title=style.text(title), xlabel=style.text(plot.x_label or plot.x or "value"))
     ax.grid(axis="y", visible=False)
     style.legend_outside(ax)
     return Chart(name, title, fig, note)
@@ -284,20 +293,20 @@ def images(data: PlotData, name: str, title: str) -> Chart:
             ax.axis("off")
             blob = dict(contents).get(path)
             if blob is None:
-                ax.set_title(f"{side}: (none)")
+                ax.set_title(style.text(f"{side}: (none)"))
                 continue
             if path.lower().endswith(".svg"):
-                ax.set_title(f"{side}: SVG is not drawn")
+                ax.set_title(style.text(f"{side}: SVG is not drawn"))
                 continue
             try:
                 picture = imread(io.BytesIO(blob), format=path.rsplit(".", 1)[-1].lower())
             except Exception:  # a broken or hostile image is a missing one, not a failure
-                ax.set_title(f"{side}: unreadable image")
+                ax.set_title(style.text(f"{side}: unreadable image"))
                 continue
             ax.imshow(picture)
-            ax.set_title(f"{side}: {style.shorten(path, 40)}")
+            ax.set_title(style.text(f"{side}: {style.shorten(path, 40)}"))
             drawn += 1
     if not drawn:
         return Chart(name, title, note="no readable image on either side")
-    fig.suptitle(title)
+    fig.suptitle(style.text(title))
     return Chart(name, title, fig)

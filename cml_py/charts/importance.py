@@ -51,7 +51,7 @@ def feature_importance(data: ChartData) -> Chart:
                 color=colour,
                 label=label,
             )
-    ax.set_yticks(positions, [style.shorten(f, 36) for f in top])
+    ax.set_yticks(positions, [style.text(f, 36) for f in top])
     ax.set(xlabel="importance", title=title)
     ax.grid(axis="y", visible=False)
     style.legend_outside(ax)

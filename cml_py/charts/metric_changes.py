@@ -133,7 +133,7 @@ def metric_changes(data: ChartData) -> Chart:
     left, right = min(0.0, *lows), max(0.0, *highs)
     margin = 0.2 * max(right - left, 1e-12)  # room for the value labels
     ax.set_xlim(left - (margin if left < 0 else 0), right + (margin if right > 0 else 0))
-    ax.set_yticks(positions, [style.shorten(r.name, 40) for r in rows])
+    ax.set_yticks(positions, [style.text(r.name, 40) for r in rows])
     ax.axvline(0, color=style.NEUTRAL, linewidth=0.8)
     confidence = next((r.stat.confidence for r in rows if r.stat is not None), None)
     label = "change against main (%)"

@@ -103,6 +103,20 @@ def shorten(text: str, limit: int = 32) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
+def text(value: str, limit: int | None = None) -> str:
+    """Untrusted text (a metric, column, class, series or file name) as a chart draws it:
+    on one line, shortened to `limit`, and literally. matplotlib reads text between two
+    `$` as mathtext, which renders `$\\sqrt{2}$` as a root and raises on `$\\frac{$`;
+    each `$` is escaped, so matplotlib prints it as it is. A control character (an escape
+    sequence, a bidi override) would not draw, and matplotlib's warning that no font has
+    its glyph would print it raw into the CI log: it becomes U+FFFD."""
+    if not value.isprintable():
+        value = "".join(c if c.isprintable() else " " if c.isspace() else "\ufffd" for c in value)
+    if limit is not None:
+        value = shorten(value, limit)
+    return value.replace("$", r"\$")
+
+
 def thin(n: int, limit: int = MAX_POINTS) -> slice:
     """Every k-th point so a line or scatter has at most `limit` points."""
     return slice(None, None, max(1, -(-n // limit)))

@@ -88,10 +88,11 @@ def compare_numbers(
     a = _sampled(base_numbers, base_positions)
     b = _sampled(head_numbers, head_positions)
     edges = m.quantile_edges(a)
-    cdf = m.compare_sorted(a, b)
+    scale = m.scale_of(a, b)  # 1 unless values come near float64's limit
+    cdf = m.compare_sorted(a / scale, b / scale)
     values: dict[str, Scalar] = {
         "psi": m.psi(m.bin_counts(a, edges), m.bin_counts(b, edges)),
-        "wasserstein": m.normalised_wasserstein(cdf.wasserstein, a, b),
+        "wasserstein": m.normalised_wasserstein(cdf.wasserstein, a, b, scale),
         "p_value": cdf.ks_p,
         "out_of_range": out_of_range,
     }
@@ -102,12 +103,15 @@ def _histogram(dataset: str, column: str, psi: float, a: np.ndarray, b: np.ndarr
     both = np.concatenate([a, b])
     if both.size == 0:
         return DriftSeries(dataset, column, "number", psi)
-    low, high = np.quantile(both, [0.005, 0.995])
+    low, high = np.quantile(both, [0.005, 0.995], method="inverted_cdf")  # observed values
     if not high > low:
         low, high = float(both.min()), float(both.max())
     if not high > low:
         low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, HIST_BINS + 1)
+    # low·(1 − t) + high·t rather than linspace, whose high − low overflows for values
+    # near float64's limit
+    t = np.linspace(0.0, 1.0, HIST_BINS + 1)
+    edges = np.maximum.accumulate(low * (1.0 - t) + high * t)
     counts = [np.histogram(np.clip(x, low, high), bins=edges)[0] for x in (a, b)]
     return DriftSeries(
         dataset,

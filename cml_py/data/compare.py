@@ -248,9 +248,15 @@ def _as_categorical_target(column: Column, spec: DatasetSpec) -> Column:
         column.rows,
         column.missing,
         column.series,
-        counts={f"{v:g}": int(n) for v, n in zip(labels, counts, strict=True)},
+        counts={_class_label(v): int(n) for v, n in zip(labels, counts, strict=True)},
         distinct=int(classes.size),
     )
+
+
+def _class_label(value: float) -> str:
+    """A class of a numeric target as text, one text per value: `:g` would print 1000000
+    and 1000001 alike ("1e+06"), merging two classes and hiding a shift between them."""
+    return str(int(value)) if abs(value) < 2**53 else repr(float(value))
 
 
 @dataclass

@@ -36,11 +36,21 @@ PSI_FLOOR = 1e-4
 
 def quantile_edges(base: np.ndarray, bins: int = BINS) -> np.ndarray:
     """Interior bin edges: main's quantiles at 1/bins … (bins-1)/bins, as observed values
-    (the inverted CDF), without repeats. `base` holds no NaN."""
+    (the inverted CDF), without repeats. `base` holds no NaN.
+
+    When main's smallest value is itself an edge (a column with few distinct values, a
+    constant), one more edge just below it gives the values under main's range a bin of
+    their own, as the last bin does for those above it: otherwise they shared main's
+    lowest bin, and a constant column that moved from 1 to 0 measured PSI 0 where one
+    that moved from 1 to 2 measured 18.4."""
     if base.size == 0:
         return np.empty(0)
     probs = np.arange(1, bins) / bins
-    return np.unique(np.quantile(base, probs, method="inverted_cdf"))
+    edges = np.unique(np.quantile(base, probs, method="inverted_cdf"))
+    lowest = base.min()
+    if edges[0] == lowest:
+        edges = np.concatenate([[np.nextafter(lowest, -np.inf)], edges])
+    return edges
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -106,14 +116,46 @@ def compare_sorted(a: np.ndarray, b: np.ndarray) -> CdfComparison:
     return CdfComparison(wasserstein, ks, ks_pvalue(ks, n, m))
 
 
-def normalised_wasserstein(w: float, base: np.ndarray, head: np.ndarray) -> float:
+LARGE = 2.0**500
+"""Beyond this magnitude (or below its inverse) a sample is divided by a power of two
+before differences and squares are taken: the PR's values may come near float64's
+limit (±1e308 is finite), where the area between the CDFs and the standard deviation
+overflow to inf and their ratio came out 0 or NaN — or be subnormal (1e-310), whose
+squares are 0, so the standard deviation was 0 and so was the distance."""
+
+
+def scale_of(*samples: np.ndarray) -> float:
+    """1.0, or the power of two that brings the samples' largest magnitude into [2, 4):
+    dividing by it is exact, and neither KS nor W1 / σ depend on the unit."""
+    peak = max((float(np.max(np.abs(s))) for s in samples if s.size), default=0.0)
+    if 1.0 / LARGE <= peak <= LARGE or peak == 0.0:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(peak)[1] - 2)
+
+
+def _std(values: np.ndarray) -> float:
+    """The standard deviation, without overflow for values near float64's limit."""
+    if not values.size:
+        return 0.0
+    scale = scale_of(values)
+    return float(np.std(values / scale)) * scale
+
+
+def normalised_wasserstein(
+    w: float, base: np.ndarray, head: np.ndarray, scale: float = 1.0
+) -> float:
     """W1 in units of main's standard deviation; for a constant column on main, of both
-    sides' pooled standard deviation; 0 when both sides are the same constant."""
-    spread = float(np.std(base)) if base.size else 0.0
+    sides' pooled standard deviation; 0 when both sides are the same constant. `w` is
+    measured on the samples divided by `scale` (see scale_of); inf when the ratio is
+    beyond float64."""
+    spread = _std(base)
     if spread == 0.0:
-        both = np.concatenate([base, head])
-        spread = float(np.std(both)) if both.size else 0.0
-    return w / spread if spread > 0 else 0.0
+        spread = _std(np.concatenate([base, head]))
+    if not spread > 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        ratio = np.float64(w) / (np.float64(spread) / scale)
+    return float(ratio) if spread / scale > 0 else math.inf
 
 
 def kolmogorov_sf(x: float) -> float:
