@@ -99,3 +99,15 @@ def test_control_characters_cannot_drive_a_terminal_that_shows_the_report() -> N
     assert md_cell("run\x1b[2Jname\x07") == "run\ufffd\\[2Jname\ufffd"
     assert html_text("a\x1bb\x00") == "a\ufffdb\ufffd"
     assert md_cell("plain name") == "plain name"
+
+
+def test_c1_controls_are_replaced_like_c0_ones() -> None:
+    """U+009B is CSI on its own in 8-bit terminals (`\x9b31m` colours as `\x1b[31m`
+    does), and the other C1 codes are controls too; NEL (U+0085) is a line break."""
+    from cml_py.terminal import one_line
+
+    for code in range(0x80, 0xA0):
+        line = one_line(f"a{chr(code)}31mb")
+        assert line == ("a 31mb" if code == 0x85 else "a\ufffd31mb"), hex(code)
+        assert chr(code) not in md_cell(f"a{chr(code)}b") + html_text(f"a{chr(code)}b")
+    assert one_line("caf\u00e9 \u00a0ok") == "caf\u00e9 \u00a0ok"  # Latin-1 letters stay
