@@ -125,6 +125,18 @@ def test_hostile_column_names_and_categories_are_escaped(in_repo: Repo, capsys) 
     assert "&lt;img src=x&gt; @\u200badmin \\| \\`x\\`" in md
 
 
+def test_the_noise_note_counts_one_row_as_one_row(in_repo: Repo, capsys) -> None:
+    (in_repo.path / "data").mkdir()
+    (in_repo.path / "data/train.csv").write_text("x\n1\n")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.write("cml.yaml", "metrics: [m.json]\ndata:\n  train: {path: data/train.csv}\n")
+    in_repo.commit("main")
+    in_repo.branch("feature")
+    (in_repo.path / "data/train.csv").write_text("x\n2\n3\n")
+    md = run_cli(capsys, "report", "-o", "-").out
+    assert "with 1 row on main and 2 rows in this PR, two samples" in md, md
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

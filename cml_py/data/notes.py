@@ -97,6 +97,10 @@ def _category_examples(base: Side, head: Side) -> list[str]:
     return out[:10]
 
 
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' if n != 1 else ''}"
+
+
 def _noise_note(spec: DatasetSpec, base: Side, head: Side) -> list[str]:
     """Below ~1,000 rows a side PSI is noisy: say how much drift sampling alone shows."""
     n = min(len(base.frame), spec.sample_rows)
@@ -105,7 +109,7 @@ def _noise_note(spec: DatasetSpec, base: Side, head: Side) -> list[str]:
     if not math.isfinite(noise) or noise < 0.02:
         return []
     return [
-        f"data.{spec.name}: with {len(base.frame):,} rows on main and {len(head.frame):,} in "
+        f"data.{spec.name}: with {_rows(len(base.frame))} on main and {_rows(len(head.frame))} in "
         f"this PR, two samples of one distribution show a PSI of about {noise:.2g} over "
         f"{m.BINS} bins; read smaller values as noise (p_value helps)."
     ]
