@@ -234,3 +234,36 @@ def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(project: Re
         .endswith("a symlink in the DVC cache; cml-py never writes through one")
     )
     assert not any(outside.iterdir())
+
+
+def test_a_config_local_the_pr_commits_behind_a_dvc_symlink_is_not_read(
+    project: Repo, capsys
+) -> None:
+    """git tracks no `.dvc/config.local` when `.dvc` is a symlink it tracks, yet the file
+    is the PR's: its cache.dir would have main's objects written anywhere."""
+    outside = project.path.parent / "outside"
+    project.git("mv", ".dvc", "dvcdir")
+    (project.path / ".dvc").symlink_to("dvcdir")
+    project.write("dvcdir/config.local", f"[cache]\n    dir = {outside}\n")
+    project.git("add", "-f", ".dvc", "dvcdir/config.local")
+    project.commit("a config.local of the PR's behind a link")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
+    assert not outside.exists()
+
+
+def test_mains_relative_remote_url_is_not_resolved_through_a_pr_symlink(
+    project: Repo, capsys
+) -> None:
+    """main's `url = ../../remote` is relative to `.dvc`; with `.dvc` a link to a/b,
+    resolving it would find a remote the PR committed at ./remote."""
+    (project.path / "a").mkdir()
+    project.git("mv", ".dvc", "a/b")
+    (project.path / ".dvc").symlink_to("a/b")
+    shutil.move(project.path.parent / "remote", project.path / "remote")  # main's is gone
+    project.git("add", "-f", ".dvc", "a", "remote")
+    project.commit("the remote elsewhere")
+    result = run_cli(capsys, "diff")
+    assert result.code == 3, result.err
+    assert f"({project.path.parent / 'remote'})" in result.err
