@@ -267,3 +267,32 @@ def test_mains_relative_remote_url_is_not_resolved_through_a_pr_symlink(
     result = run_cli(capsys, "diff")
     assert result.code == 3, result.err
     assert f"({project.path.parent / 'remote'})" in result.err
+
+
+def test_a_rerun_of_main_never_has_dvc_write_through_a_pr_symlink_in_the_cache(
+    project: Repo, capsys
+) -> None:
+    project.git("checkout", "-q", "main")
+    project.write("cml.yaml", MAIN_GATE + "baseline: {strategy: rerun, cache: false}\n")
+    project.commit("main re-runs")
+    project.git("checkout", "-q", "pr")
+    project.git("merge", "-q", "--no-edit", "main")
+    outside = project.path.parent / "outside"
+    outside.mkdir()
+    (project.path / ".dvc" / "cache").symlink_to(outside)
+    project.git("add", "-f", ".dvc/cache")
+    project.commit("the cache elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
+    assert not any(outside.iterdir())
+
+    project.git("rm", "-q", "--cached", ".dvc/cache")
+    (project.path / ".dvc" / "cache").unlink()
+    (project.path / ".dvc" / "cache" / "files").mkdir(parents=True)
+    (project.path / ".dvc" / "cache" / "files" / "md5").symlink_to(outside)
+    project.git("add", "-f", ".dvc/cache")
+    project.commit("a folder of the cache elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert not any(outside.iterdir())

@@ -180,6 +180,11 @@ def working_tree_cache(repo_root: Path) -> Path:
     cache = repo_root / ".dvc" / "cache"
     if not (cache.parent.is_symlink() or cache.is_symlink()):
         return cache
+    return private_cache()
+
+
+def private_cache() -> Path:
+    """An empty cache of this run's own, removed when the process ends."""
     import atexit
     import shutil
     import tempfile
@@ -255,7 +260,17 @@ def base_source(settings: Settings) -> DvcBase:
     return DvcBase(ws.git, ws.base.sha, ws.base.name, lock_file, outs, store)
 
 
-def base_cache_dir(repo_root: Path) -> Path:
-    """The cache a re-run of main shares: this checkout's `.dvc/cache`. (Objects taken
-    from it are verified against main's dvc.lock; see train.py.)"""
-    return repo_root / ".dvc" / "cache"
+def base_cache_dir(git: Git, repo_root: Path) -> Path:
+    """The cache a re-run of main shares: this checkout's `.dvc/cache`, when the pull
+    request put nothing there. (Objects taken from it are verified against main's
+    dvc.lock; see train.py.) DVC itself writes into it, through any symlink it holds —
+    so when `.dvc` or the cache is a symlink, or git tracks anything under the cache (a
+    folder such as `files/md5` committed as a link), the re-run gets a private cache:
+    DVC never commits its cache, so whatever git holds there is the PR's."""
+    cache = working_tree_cache(repo_root)
+    if cache != repo_root / ".dvc" / "cache":
+        return cache
+    listed = git.run("ls-files", "-z", "--", ".dvc/cache", check=False)
+    if listed.returncode != 0 or listed.stdout.strip(b"\0"):
+        return private_cache()
+    return cache
