@@ -296,3 +296,27 @@ def test_a_rerun_of_main_never_has_dvc_write_through_a_pr_symlink_in_the_cache(
     result = run_cli(capsys, "diff", "--json")
     assert result.code == 0, result.err
     assert not any(outside.iterdir())
+
+
+def test_a_pr_linking_dvc_yaml_elsewhere_does_not_choose_mains_policy_file(
+    project: Repo, capsys
+) -> None:
+    """Main's dvc.yaml is named by path and read from git; following the PR's
+    `dvc.yaml -> evil.yaml` would look for main's evil.yaml, find none, and take the
+    PR's as a first adoption (main has no cml.yaml here: DVC needs none)."""
+    project.git("checkout", "-q", "main")
+    project.git("rm", "-q", "cml.yaml")
+    project.commit("no cml.yaml")
+    project.git("checkout", "-q", "pr")
+    project.git("merge", "-q", "--no-edit", "main")
+    project.write("evil.yaml", "metrics: [fake.json]\n")
+    project.write("fake.json", {"acc": 0.99})
+    project.git("rm", "-q", "dvc.yaml")
+    (project.path / "dvc.yaml").symlink_to("evil.yaml")
+    project.git("add", "dvc.yaml")
+    project.commit("dvc.yaml elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 2, result.out
+    assert result.err.strip().endswith(
+        "dvc.yaml: dvc.yaml is a symlink; cml-py reads only regular files"
+    )
