@@ -320,3 +320,13 @@ def test_a_pr_linking_dvc_yaml_elsewhere_does_not_choose_mains_policy_file(
     assert result.err.strip().endswith(
         "dvc.yaml: dvc.yaml is a symlink; cml-py reads only regular files"
     )
+
+
+def test_a_plot_file_that_is_a_directory_in_the_pr_is_a_note(project: Repo, capsys) -> None:
+    (project.path / "eval" / "plots" / "loss.json").unlink()
+    (project.path / "eval" / "plots" / "loss.json").mkdir()
+    (project.path / "eval" / "plots" / "loss.json" / "x").write_text("")
+    result = run_cli(capsys, "run", "--dry-run")
+    assert result.code == 0, result.err
+    report = (project.path / "cml-py-report" / "report.md").read_text()
+    assert "this PR's eval/plots/loss.json: cannot be read: Is a directory; skipped." in report
