@@ -98,7 +98,7 @@ def parse_tree(data: bytes, where: str, legacy: bool) -> dict[str, OutHash]:
     """A `.dir` object: a JSON list of {md5, relpath} → relpath → hash."""
     try:
         entries = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise CmlError(f"{where}: not a DVC directory listing") from None
     out: dict[str, OutHash] = {}
     if not isinstance(entries, list):
