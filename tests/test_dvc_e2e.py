@@ -330,3 +330,23 @@ def test_a_plot_file_that_is_a_directory_in_the_pr_is_a_note(project: Repo, caps
     assert result.code == 0, result.err
     report = (project.path / "cml-py-report" / "report.md").read_text()
     assert "this PR's eval/plots/loss.json: cannot be read: Is a directory; skipped." in report
+
+
+def test_an_image_plot_of_huge_dimensions_is_refused_before_it_is_decoded(
+    project: Repo, capsys
+) -> None:
+    """A 13,000 × 13,000 PNG compresses to well under a megabyte; drawing it took 6 GB."""
+    from PIL import Image
+
+    project.git("checkout", "-q", "main")
+    project.write("dvc.yaml", DVC_YAML + "- img.png\n")
+    Image.new("RGB", (10, 10)).save(project.path / "img.png")
+    project.commit("an image plot")
+    project.git("checkout", "-q", "pr")
+    project.git("merge", "-q", "--no-edit", "main")
+    Image.new("L", (13_000, 13_000)).save(project.path / "img.png")
+    project.commit("a huge image")
+    result = run_cli(capsys, "run", "--dry-run")
+    assert result.code == 0, result.err
+    report = (project.path / "cml-py-report" / "report.md").read_text()
+    assert "this PR's img.png: an image of 13,000 × 13,000 pixels is more than" in report

@@ -27,6 +27,7 @@ from cml_py.unicode import check_unicode
 
 MAX_BYTES = 20 * 1024 * 1024  # per data file: plots are for a comment, not a data lake
 MAX_RECORDS = 200_000
+MAX_IMAGE_PIXELS = 25_000_000  # 5000 × 5000: a chart image, not a photograph
 Records = list[dict[str, Any]]
 
 
@@ -140,9 +141,38 @@ def _expand(plot: PlotDef, files: list[str]) -> list[PlotDef]:
 
 
 def _decode(path: str, data: bytes, image: bool) -> Any:
-    if image and len(data) > MAX_BYTES:
+    if not image:
+        return parse_records(data, path)
+    if len(data) > MAX_BYTES:
         raise CmlError(f"{path}: {len(data):,} bytes is more than a plot can show")
-    return data if image else parse_records(data, path)
+    check_image_size(data, path)
+    return data
+
+
+def check_image_size(data: bytes, path: str) -> None:
+    """Refuse an image by the size its header declares, before anything decodes it: a
+    656 KB PNG of 13,000 × 13,000 pixels took 6 GB and 23 s to draw (Pillow's own guard
+    only warns below 179 million pixels). A header Pillow cannot read is left to the
+    chart, which shows such an image as unreadable. SVG is not drawn at all."""
+    if path.lower().endswith(".svg"):
+        return
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                width, height = picture.size
+    except Image.DecompressionBombError:
+        raise CmlError(f"{path}: an image of too many pixels for a plot") from None
+    except Exception:  # not an image Pillow knows: the chart says so
+        return
+    if width * height > MAX_IMAGE_PIXELS:
+        raise CmlError(
+            f"{path}: an image of {width:,} × {height:,} pixels is more than a plot can show"
+        )
 
 
 def _read_head(target: Path, path: str) -> bytes:
