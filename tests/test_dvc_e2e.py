@@ -234,3 +234,119 @@ def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(project: Re
         .endswith("a symlink in the DVC cache; cml-py never writes through one")
     )
     assert not any(outside.iterdir())
+
+
+def test_a_config_local_the_pr_commits_behind_a_dvc_symlink_is_not_read(
+    project: Repo, capsys
+) -> None:
+    """git tracks no `.dvc/config.local` when `.dvc` is a symlink it tracks, yet the file
+    is the PR's: its cache.dir would have main's objects written anywhere."""
+    outside = project.path.parent / "outside"
+    project.git("mv", ".dvc", "dvcdir")
+    (project.path / ".dvc").symlink_to("dvcdir")
+    project.write("dvcdir/config.local", f"[cache]\n    dir = {outside}\n")
+    project.git("add", "-f", ".dvc", "dvcdir/config.local")
+    project.commit("a config.local of the PR's behind a link")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
+    assert not outside.exists()
+
+
+def test_mains_relative_remote_url_is_not_resolved_through_a_pr_symlink(
+    project: Repo, capsys
+) -> None:
+    """main's `url = ../../remote` is relative to `.dvc`; with `.dvc` a link to a/b,
+    resolving it would find a remote the PR committed at ./remote."""
+    (project.path / "a").mkdir()
+    project.git("mv", ".dvc", "a/b")
+    (project.path / ".dvc").symlink_to("a/b")
+    shutil.move(project.path.parent / "remote", project.path / "remote")  # main's is gone
+    project.git("add", "-f", ".dvc", "a", "remote")
+    project.commit("the remote elsewhere")
+    result = run_cli(capsys, "diff")
+    assert result.code == 3, result.err
+    assert f"({project.path.parent / 'remote'})" in result.err
+
+
+def test_a_rerun_of_main_never_has_dvc_write_through_a_pr_symlink_in_the_cache(
+    project: Repo, capsys
+) -> None:
+    project.git("checkout", "-q", "main")
+    project.write("cml.yaml", MAIN_GATE + "baseline: {strategy: rerun, cache: false}\n")
+    project.commit("main re-runs")
+    project.git("checkout", "-q", "pr")
+    project.git("merge", "-q", "--no-edit", "main")
+    outside = project.path.parent / "outside"
+    outside.mkdir()
+    (project.path / ".dvc" / "cache").symlink_to(outside)
+    project.git("add", "-f", ".dvc/cache")
+    project.commit("the cache elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
+    assert not any(outside.iterdir())
+
+    project.git("rm", "-q", "--cached", ".dvc/cache")
+    (project.path / ".dvc" / "cache").unlink()
+    (project.path / ".dvc" / "cache" / "files").mkdir(parents=True)
+    (project.path / ".dvc" / "cache" / "files" / "md5").symlink_to(outside)
+    project.git("add", "-f", ".dvc/cache")
+    project.commit("a folder of the cache elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 0, result.err
+    assert not any(outside.iterdir())
+
+
+def test_a_pr_linking_dvc_yaml_elsewhere_does_not_choose_mains_policy_file(
+    project: Repo, capsys
+) -> None:
+    """Main's dvc.yaml is named by path and read from git; following the PR's
+    `dvc.yaml -> evil.yaml` would look for main's evil.yaml, find none, and take the
+    PR's as a first adoption (main has no cml.yaml here: DVC needs none)."""
+    project.git("checkout", "-q", "main")
+    project.git("rm", "-q", "cml.yaml")
+    project.commit("no cml.yaml")
+    project.git("checkout", "-q", "pr")
+    project.git("merge", "-q", "--no-edit", "main")
+    project.write("evil.yaml", "metrics: [fake.json]\n")
+    project.write("fake.json", {"acc": 0.99})
+    project.git("rm", "-q", "dvc.yaml")
+    (project.path / "dvc.yaml").symlink_to("evil.yaml")
+    project.git("add", "dvc.yaml")
+    project.commit("dvc.yaml elsewhere")
+    result = run_cli(capsys, "diff", "--json")
+    assert result.code == 2, result.out
+    assert result.err.strip().endswith(
+        "dvc.yaml: dvc.yaml is a symlink; cml-py reads only regular files"
+    )
+
+
+def test_a_plot_file_that_is_a_directory_in_the_pr_is_a_note(project: Repo, capsys) -> None:
+    (project.path / "eval" / "plots" / "loss.json").unlink()
+    (project.path / "eval" / "plots" / "loss.json").mkdir()
+    (project.path / "eval" / "plots" / "loss.json" / "x").write_text("")
+    result = run_cli(capsys, "run", "--dry-run")
+    assert result.code == 0, result.err
+    report = (project.path / "cml-py-report" / "report.md").read_text()
+    assert "this PR's eval/plots/loss.json: cannot be read: Is a directory; skipped." in report
+
+
+def test_an_image_plot_of_huge_dimensions_is_refused_before_it_is_decoded(
+    project: Repo, capsys
+) -> None:
+    """A 13,000 × 13,000 PNG compresses to well under a megabyte; drawing it took 6 GB."""
+    from PIL import Image
+
+    project.git("checkout", "-q", "main")
+    project.write("dvc.yaml", DVC_YAML + "- img.png\n")
+    Image.new("RGB", (10, 10)).save(project.path / "img.png")
+    project.commit("an image plot")
+    project.git("checkout", "-q", "pr")
+    project.git("merge", "-q", "--no-edit", "main")
+    Image.new("L", (13_000, 13_000)).save(project.path / "img.png")
+    project.commit("a huge image")
+    result = run_cli(capsys, "run", "--dry-run")
+    assert result.code == 0, result.err
+    report = (project.path / "cml-py-report" / "report.md").read_text()
+    assert "this PR's img.png: an image of 13,000 × 13,000 pixels is more than" in report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -90,6 +91,27 @@ def test_plot_data_with_a_lone_surrogate_is_refused() -> None:
         parse_records(b'{"roc": [{"fpr": 0, "label": "\\ud800"}]}', "roc.json")
     emoji = parse_records(b'{"roc": [{"fpr": 0, "label": "\\ud83d\\ude00"}]}', "roc.json")
     assert emoji == [{"fpr": 0, "label": "\U0001f600"}]
+
+
+def test_broken_csv_plot_data_is_bad_input_not_a_crash() -> None:
+    """A row shorter than the header leaves its last fields empty, as DVC draws it; a
+    field beyond csv's limit is a message (load_plots makes it a note), not exit 4."""
+    assert parse_records(b"step,loss\n0,1.5\n1\n", "l.csv") == [
+        {"step": 0, "loss": 1.5},
+        {"step": 1, "loss": None},
+    ]
+    with pytest.raises(CmlError, match=r"^l\.csv: invalid CSV: field larger than.*KB to"):
+        parse_records(b"step,loss\n0," + b"9" * (1024 * 1024 + 1) + b"\n", "l.csv")
+
+
+def test_a_mapping_of_many_mappings_is_searched_in_linear_time() -> None:
+    """The breadth-first search for records took quadratic time (list.pop(0)): a 7 MB
+    file of 600,000 empty mappings held a job for minutes."""
+    data = ("{" + ",".join(f'"{i}":{{}}' for i in range(600_000)) + "}").encode()
+    started = time.monotonic()
+    with pytest.raises(CmlError, match="expected a list of records"):
+        parse_records(data, "p.json")
+    assert time.monotonic() - started < 15
 
 
 # --- init looks first ----------------------------------------------------------------

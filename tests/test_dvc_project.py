@@ -18,7 +18,7 @@ from cml_py.dvc.project import (
 from cml_py.dvc.project import (
     parse_config as parse_dvc_config,
 )
-from cml_py.dvc.source import load_repo_config
+from cml_py.dvc.source import load_repo_config, parse_tree
 from cml_py.dvc.train import dvc_command
 from cml_py.errors import CmlError
 
@@ -79,6 +79,10 @@ def test_dvc_yaml_declarations_are_repo_relative() -> None:
         ({"plots": [{"p.json": {"template": "pie"}}]}, "template: expected one of"),
         ({"stages": {"s": {"params": [{"p.yaml": 3}]}}}, "expected a list of keys"),
         ({"metrics": "m.json"}, "dvc.yaml: metrics: expected a list"),
+        # these were a TypeError (exit 4), or a string read as one key per character
+        ({"stages": {"s": {"params": 5}}}, "stages.s.params: expected a list of keys and"),
+        ({"stages": {"s": {"params": "train.lr"}}}, "stages.s.params: expected a list"),
+        ({"stages": {"s": {"params": [{None: ["lr"]}]}}}, "expected a file name, got None"),
     ],
 )
 def test_bad_dvc_yaml_names_file_and_key(data, message) -> None:
@@ -112,6 +116,13 @@ def test_lock_outs_and_directory_lookup() -> None:
     assert find_out("other.json", outs) is None
     with pytest.raises(CmlError, match="expected an md5 hash"):
         parse_lock({"stages": {"s": {"outs": [{"path": "x", "md5": "../../x"}]}}}, "dvc.lock")
+    with pytest.raises(CmlError, match=r"^dvc\.lock: stages\.s\.outs: expected a list$"):
+        parse_lock({"stages": {"s": {"outs": 5}}}, "dvc.lock")  # was a TypeError (exit 4)
+
+
+def test_a_directory_listing_nested_beyond_recursion_is_not_a_listing() -> None:
+    with pytest.raises(CmlError, match="not a DVC directory listing"):
+        parse_tree(b"[" * 100_000, "main:eval (x.dir)", legacy=False)
 
 
 def test_objects_are_verified_against_the_lock() -> None:

@@ -13,17 +13,21 @@ import csv
 import io
 import json
 import posixpath
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cml_py.dvc.project import IMAGE_SUFFIXES, PLOT_DATA_SUFFIXES, PlotDef
 from cml_py.errors import CmlError
+from cml_py.limits import active, hint
 from cml_py.paths import check_readable, lookup_error
 from cml_py.unicode import check_unicode
 
 MAX_BYTES = 20 * 1024 * 1024  # per data file: plots are for a comment, not a data lake
 MAX_RECORDS = 200_000
+MAX_IMAGE_PIXELS = 25_000_000  # 5000 × 5000: a chart image, not a photograph
 Records = list[dict[str, Any]]
 
 
@@ -38,7 +42,9 @@ class PlotData:
     base_name: str = "main"
 
 
-def _number(text: str) -> Any:
+def _number(text: str | None) -> Any:
+    if text is None:  # a row shorter than the header
+        return None
     try:
         return int(text)
     except ValueError:
@@ -52,9 +58,9 @@ def _number(text: str) -> Any:
 def _find_records(tree: Any) -> Records | None:
     """DVC's data shapes: a list of records, or a mapping holding one (dvclive writes
     `{"roc": [...]}`), searched breadth-first."""
-    queue = [tree]
+    queue = deque([tree])
     while queue:
-        node = queue.pop(0)
+        node = queue.popleft()
         if isinstance(node, list) and node and all(isinstance(r, Mapping) for r in node):
             return [dict(r) for r in node]
         if isinstance(node, Mapping):
@@ -73,8 +79,15 @@ def parse_records(data: bytes, path: str) -> Records:
     lower = path.lower()
     if lower.endswith((".csv", ".tsv")):
         delimiter = "\t" if lower.endswith(".tsv") else ","
+        limits = active()
+        csv.field_size_limit(limits.csv_field_bytes)  # process-wide: set each time
         reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-        records = [{k: _number(v) for k, v in row.items() if k is not None} for row in reader]
+        try:
+            records = [{k: _number(v) for k, v in row.items() if k is not None} for row in reader]
+        except csv.Error as exc:  # a field beyond the limit
+            raise CmlError(
+                f"{path}: invalid CSV: {exc} ({hint('csv_field_bytes', limits)})"
+            ) from None
     else:
         if lower.endswith(".json"):
             try:
@@ -128,7 +141,49 @@ def _expand(plot: PlotDef, files: list[str]) -> list[PlotDef]:
 
 
 def _decode(path: str, data: bytes, image: bool) -> Any:
-    return data if image else parse_records(data, path)
+    if not image:
+        return parse_records(data, path)
+    if len(data) > MAX_BYTES:
+        raise CmlError(f"{path}: {len(data):,} bytes is more than a plot can show")
+    check_image_size(data, path)
+    return data
+
+
+def check_image_size(data: bytes, path: str) -> None:
+    """Refuse an image by the size its header declares, before anything decodes it: a
+    656 KB PNG of 13,000 × 13,000 pixels took 6 GB and 23 s to draw (Pillow's own guard
+    only warns below 179 million pixels). A header Pillow cannot read is left to the
+    chart, which shows such an image as unreadable. SVG is not drawn at all."""
+    if path.lower().endswith(".svg"):
+        return
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                width, height = picture.size
+    except Image.DecompressionBombError:
+        raise CmlError(f"{path}: an image of too many pixels for a plot") from None
+    except Exception:  # not an image Pillow knows: the chart says so
+        return
+    if width * height > MAX_IMAGE_PIXELS:
+        raise CmlError(
+            f"{path}: an image of {width:,} × {height:,} pixels is more than a plot can show"
+        )
+
+
+def _read_head(target: Path, path: str) -> bytes:
+    """The PR's data file, refused by its size before it is read."""
+    try:
+        size = target.stat().st_size
+        if size > MAX_BYTES:
+            raise CmlError(f"{path}: {size:,} bytes is more than a plot can show")
+        return target.read_bytes()
+    except OSError as exc:  # a directory where the file should be, permissions
+        raise CmlError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
 def load_plots(state: Any, ws: Any, source: Any, notes: list[str]) -> tuple[PlotData, ...]:
@@ -157,7 +212,7 @@ def load_plots(state: Any, ws: Any, source: Any, notes: list[str]) -> tuple[Plot
                     raise lookup_error(path, "a plot file", exc) from None
                 check_readable(target, root, "a plot file", path)
                 try:
-                    head.append((path, _decode(path, target.read_bytes(), plot.image)))
+                    head.append((path, _decode(path, _read_head(target, path), plot.image)))
                 except CmlError as exc:
                     notes.append(f"Plot {plot.id}: this PR's {exc}; skipped.")
             base = []

@@ -232,8 +232,12 @@ def _stage_params(
 ) -> None:
     """`params: [key, {file.yaml: [keys]}, {file.yaml: null}]` → file → keys used."""
     keys_at = ("stages", name, "params")
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise CmlError(f"{_where(file, *keys_at)}: expected a list of keys and files")
     default = join_inside(stage_dir, DEFAULT_PARAMS, file, *keys_at)
-    for entry in value or []:
+    for entry in value:
         if isinstance(entry, str):
             if _templated(entry):
                 skipped.append(f"{_where(file, *keys_at)}: {entry}")
@@ -241,10 +245,12 @@ def _stage_params(
             _add_keys(params, default, [entry])
         elif isinstance(entry, Mapping):
             for path, keys in entry.items():
+                if not isinstance(path, str):
+                    raise CmlError(f"{_where(file, *keys_at)}: expected a file name, got {path!r}")
                 if _templated(path):
                     skipped.append(f"{_where(file, *keys_at)}: {path}")
                     continue
-                target = join_inside(stage_dir, str(path), file, *keys_at)
+                target = join_inside(stage_dir, path, file, *keys_at)
                 if keys is None or keys == []:
                     params[target] = None
                 elif isinstance(keys, list) and all(isinstance(k, str) for k in keys):
@@ -275,7 +281,10 @@ def parse_lock(data: Any, lock_file: str) -> dict[str, OutHash]:
     for name, stage in stages.items():
         if not isinstance(stage, Mapping):
             continue
-        for index, entry in enumerate(stage.get("outs") or []):
+        entries = stage.get("outs") or []
+        if not isinstance(entries, list):
+            raise CmlError(f"{lock_file}: stages.{name}.outs: expected a list")
+        for index, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or "path" not in entry:
                 raise CmlError(f"{lock_file}: stages.{name}.outs.{index}: expected path and md5")
             md5 = entry.get("md5")

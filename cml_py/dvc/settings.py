@@ -70,10 +70,18 @@ class DvcState:
 
 
 def _relative(path: Path, root: Path) -> str | None:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return None
+    """`path` repository-relative, by name: its symlinks are not followed. The path
+    names main's dvc.yaml, which is read from git; resolving it through the working
+    tree would let a PR that commits `dvc.yaml -> other.yaml` choose which of main's
+    files (or none) is the policy."""
+    lexical = Path(os.path.normpath(path))
+    for base in dict.fromkeys((root, root.resolve())):
+        try:
+            rel = lexical.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        return None if rel == ".." or rel.startswith("../") else rel
+    return None
 
 
 def _load(text: bytes | str, file: str, source: str) -> DvcProject:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cml_py.trust import Settings
 
 import json
+import os
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def parse_tree(data: bytes, where: str, legacy: bool) -> dict[str, OutHash]:
     """A `.dir` object: a JSON list of {md5, relpath} → relpath → hash."""
     try:
         entries = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise CmlError(f"{where}: not a DVC directory listing") from None
     out: dict[str, OutHash] = {}
     if not isinstance(entries, list):
@@ -117,8 +118,12 @@ def load_repo_config(
     """DVC's config levels for reading main: system and global (the runner's), the base
     commit's .dvc/config, and a .dvc/config.local only when git does not track it (one
     the workflow wrote, e.g. with credentials). Remote URLs always come from the base:
-    a local file may add options to a remote, never move it."""
-    dvc_dir = repo_root / ".dvc"
+    a local file may add options to a remote, never move it.
+
+    Relative paths in these files are joined to the checkout's `.dvc` by name, never
+    resolved through it: a PR can commit `.dvc` as a symlink, and main's `../remote`
+    would then be a folder of the PR's choosing."""
+    dvc_dir = repo_root.resolve() / ".dvc"
     levels = [parse_config(text, "DVC global config") for text in global_texts]
     base = parse_config(base_text, "main's .dvc/config") if base_text else RepoConfig()
     levels.append(_resolve_paths(base, dvc_dir))
@@ -137,12 +142,13 @@ def load_repo_config(
 
 
 def _resolve_paths(config: RepoConfig, directory: Path) -> RepoConfig:
-    """Relative local paths in a DVC config are relative to the config's directory."""
+    """Relative local paths in a DVC config are relative to the config's directory
+    (joined by name: `directory` is resolved, its symlinks below are not followed)."""
 
     def local(value: str) -> str:
         if "://" in value or value.startswith(("/", "~")):
             return value
-        return str((directory / value).resolve())
+        return os.path.normpath(directory / value)
 
     remotes = {
         name: {**options, **({"url": local(options["url"])} if "url" in options else {})}
@@ -174,6 +180,11 @@ def working_tree_cache(repo_root: Path) -> Path:
     cache = repo_root / ".dvc" / "cache"
     if not (cache.parent.is_symlink() or cache.is_symlink()):
         return cache
+    return private_cache()
+
+
+def private_cache() -> Path:
+    """An empty cache of this run's own, removed when the process ends."""
     import atexit
     import shutil
     import tempfile
@@ -207,12 +218,18 @@ def _global_config_texts() -> list[str]:
 
 
 def _untracked_local_config(git: Git, repo_root: Path) -> str | None:
-    """.dvc/config.local as the workflow wrote it; one the PR committed is ignored."""
-    path = repo_root / ".dvc" / "config.local"
-    if path.is_symlink() or not path.is_file():
+    """.dvc/config.local as the workflow wrote it; one the PR committed is ignored.
+
+    So is one reached through a `.dvc` that git tracks as a symlink (or a submodule): git
+    tracks no `.dvc/config.local` then, yet the file is the PR's, committed beside the
+    folder the link points to — with a `cache.dir` anywhere on the runner."""
+    dvc_dir = repo_root / ".dvc"
+    path = dvc_dir / "config.local"
+    if dvc_dir.is_symlink() or path.is_symlink() or not path.is_file():
         return None
-    tracked = git.run("ls-files", "--error-unmatch", "--", ".dvc/config.local", check=False)
-    if tracked.returncode == 0:
+    listed = git.run("ls-files", "-z", "--", ".dvc", check=False)
+    names = {n.decode("utf-8", "surrogateescape") for n in listed.stdout.split(b"\0") if n}
+    if listed.returncode != 0 or names & {".dvc", ".dvc/config.local"}:
         return None
     try:
         return path.read_text(encoding="utf-8")
@@ -243,7 +260,17 @@ def base_source(settings: Settings) -> DvcBase:
     return DvcBase(ws.git, ws.base.sha, ws.base.name, lock_file, outs, store)
 
 
-def base_cache_dir(repo_root: Path) -> Path:
-    """The cache a re-run of main shares: this checkout's `.dvc/cache`. (Objects taken
-    from it are verified against main's dvc.lock; see train.py.)"""
-    return repo_root / ".dvc" / "cache"
+def base_cache_dir(git: Git, repo_root: Path) -> Path:
+    """The cache a re-run of main shares: this checkout's `.dvc/cache`, when the pull
+    request put nothing there. (Objects taken from it are verified against main's
+    dvc.lock; see train.py.) DVC itself writes into it, through any symlink it holds —
+    so when `.dvc` or the cache is a symlink, or git tracks anything under the cache (a
+    folder such as `files/md5` committed as a link), the re-run gets a private cache:
+    DVC never commits its cache, so whatever git holds there is the PR's."""
+    cache = working_tree_cache(repo_root)
+    if cache != repo_root / ".dvc" / "cache":
+        return cache
+    listed = git.run("ls-files", "-z", "--", ".dvc/cache", check=False)
+    if listed.returncode != 0 or listed.stdout.strip(b"\0"):
+        return private_cache()
+    return cache

@@ -67,11 +67,12 @@ def run_dvc_training(config: Config, echo: Echo) -> None:
     )
 
 
-def _shared_cache(repo_root: Path) -> Path:
-    """This checkout's DVC cache, as DVC resolves it (cache.dir, else .dvc/cache)."""
+def _shared_cache(settings: Settings) -> Path:
+    """This checkout's DVC cache, unless the pull request can steer where DVC writes
+    through it (see source.base_cache_dir): then one of this run's own."""
     from cml_py.dvc.source import base_cache_dir
 
-    return base_cache_dir(repo_root)
+    return base_cache_dir(settings.ws.git, settings.ws.root)
 
 
 def rerun_dvc(settings: Settings, *, echo: Echo) -> tuple[Path, list[str]]:
@@ -96,7 +97,7 @@ def rerun_dvc(settings: Settings, *, echo: Echo) -> tuple[Path, list[str]]:
     if settings.config.baseline.cache and (target / COMPLETE).exists():
         echo(f"using main's outputs from an earlier dvc repro ({target})")
         return target, [f"main's numbers were {how}."]
-    cache = _shared_cache(ws.root)
+    cache = _shared_cache(settings)
     echo(f"reproducing {base.name} at {base.sha[:7]} with dvc repro in a temporary worktree")
     with tempfile.TemporaryDirectory(prefix="cml-py-dvc-base-") as tmp, sigterm_as_interrupt():
         worktree = Path(tmp) / "base"
