@@ -350,3 +350,47 @@ def test_an_image_plot_of_huge_dimensions_is_refused_before_it_is_decoded(
     assert result.code == 0, result.err
     report = (project.path / "cml-py-report" / "report.md").read_text()
     assert "this PR's img.png: an image of 13,000 × 13,000 pixels is more than" in report
+
+
+def test_a_directory_plot_main_cannot_fetch_is_a_note_not_a_failed_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Main's listing of a directory plot comes from the remote; the remote being gone
+    by then leaves the plot without main's side, as any plot main cannot read."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    repo = Repo(tmp_path / "repo")
+    repo.git("config", "user.email", "t@example.invalid")
+    repo.git("config", "user.name", "t")
+    dvc(repo.path, "init", "-q")
+    dvc(repo.path, "config", "core.analytics", "false")
+    dvc(repo.path, "remote", "add", "-d", "storage", "../remote")
+    repo.write(
+        "train.py",
+        TRAIN + "os.makedirs('curves', exist_ok=True)\n"
+        "json.dump([{'step': 0, 'loss': p['lr']}], open('curves/loss.json', 'w'))\n",
+    )
+    repo.write(
+        "dvc.yaml",
+        DVC_YAML.replace("outs: [eval]", "outs: [eval, curves]").replace(
+            "- eval/plots/loss.json: {x: step, y: loss}", "- curves: {x: step, y: loss}"
+        ),
+    )
+    repo.write("params.yaml", "train:\n  lr: 0.1\n")
+    repo.write("cml.yaml", MAIN_GATE)
+    dvc(repo.path, "repro", "-q")
+    repo.commit("main")
+    dvc(repo.path, "push", "-q")
+    shutil.rmtree(repo.path / ".dvc" / "cache")
+    repo.branch("pr")
+    repo.write("params.yaml", "train:\n  lr: 0.3\n")
+    dvc(repo.path, "repro", "-q")
+    repo.commit("pr")
+    monkeypatch.chdir(repo.path)
+    assert run_cli(capsys, "diff").code == 0  # main's metrics fetched, its curves not
+    shutil.rmtree(tmp_path / "remote")
+    result = run_cli(capsys, "report", "-o", "out/report.md", "--charts", "out/charts")
+    assert result.code == 0, result.err
+    report = (repo.path / "out/report.md").read_text()
+    assert "| acc | 0.81 | 0.83 |" in report
+    assert "Plots: main's files could not be listed (" in report, report
+    assert (repo.path / "out/charts").is_dir()  # this PR's side is still drawn

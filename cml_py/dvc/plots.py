@@ -195,7 +195,10 @@ def load_plots(state: Any, ws: Any, source: Any, notes: list[str]) -> tuple[Plot
         head_listing = sorted(
             p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
         )
-        base_listing = source.list_files()
+        try:  # a directory output's listing may have to come from the remote
+            base_listing = source.list_files()
+        except CmlError as exc:  # plots are never worth failing a job over
+            notes.append(f"Plots: {ws.base.name}'s files could not be listed ({exc}).")
     out: list[PlotData] = []
     for declared in state.plots:
         head_files = _files(declared, head_listing)
