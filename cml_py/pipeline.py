@@ -200,6 +200,8 @@ def compare_all(
 
     config, ws = settings.config, settings.ws
     metrics_spec, params_spec = file_specs(config, selection, cwd)
+    if settings.dvc is not None:  # the files dvc.yaml declares are named as its own
+        metrics_spec, params_spec = settings.dvc.name_specs(metrics_spec, params_spec)
     source, base_notes = choose_base_source(settings, metrics_spec, echo=echo)
     notes = [*settings.notes, *base_notes]
     needs_tree = any(mf.is_glob(p) for p in (*metrics_spec.patterns, *params_spec.patterns))

@@ -394,3 +394,14 @@ def test_a_directory_plot_main_cannot_fetch_is_a_note_not_a_failed_job(
     assert "| acc | 0.81 | 0.83 |" in report
     assert "Plots: main's files could not be listed (" in report, report
     assert (repo.path / "out/charts").is_dir()  # this PR's side is still drawn
+
+
+def test_a_declared_metrics_file_not_reproduced_is_blamed_on_dvc_yaml(
+    project: Repo, capsys
+) -> None:
+    (project.path / "eval" / "metrics.json").unlink()  # dvc.yaml's output, not reproduced
+    result = run_cli(capsys, "diff")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith("cml-py: error: dvc.yaml: metrics: "), result.err
+    assert "cml.yaml" not in result.err.split("`train: {dvc: repro}` in cml.yaml")[0]
+    assert "run `dvc repro` (or `dvc pull`) before cml-py" in result.err

@@ -17,12 +17,15 @@ import os
 import posixpath
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cml_py.dvc.project import DvcProject, PlotDef, filter_params, parse_dvc_yaml
 from cml_py.errors import CmlError
 from cml_py.model import MetricFile, MetricSet, PolicyChange
 from cml_py.trust import Settings, describe
+
+if TYPE_CHECKING:
+    from cml_py.metrics.files import FileSpec
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,15 @@ class DvcState:
             "`train: {dvc: repro}` in cml.yaml",
             details=exc.details,
         )
+
+    def name_specs(self, metrics: FileSpec, params: FileSpec) -> tuple[FileSpec, FileSpec]:
+        """The metrics and params specs that came from dvc.yaml, named after it: a file
+        it declares that is missing is then blamed on dvc.yaml, not on cml.yaml."""
+        if self.metrics_from_dvc and not metrics.origin.startswith("--"):
+            metrics = replace(metrics, origin=f"{self.project.file}: metrics")
+        if self.params_from_dvc and not params.origin.startswith("--"):
+            params = replace(params, origin=f"{self.project.file}: params")
+        return metrics, params
 
     def filter_params(self, params: MetricSet) -> MetricSet:
         """Only the keys the pipeline's stages use, for files dvc.yaml declares."""
