@@ -227,6 +227,71 @@ def test_a_dataset_dvc_tracks_is_read_from_mains_cache(in_repo: Repo, capsys) ->
     assert any("were read through" in n and "checked against the md5" in n for n in notes)
 
 
+def _main_tracks_a_big_dataset(repo: Repo, megabytes: int, *, remote: bool) -> None:
+    """main's data/train.csv is a `dvc add`ed file of `megabytes` MB (zeros, sparse on
+    disk), in the local cache or only in a local remote; the PR's is a small CSV."""
+    size = megabytes * 1024 * 1024
+    md5 = hashlib.md5()
+    chunk = bytes(1024 * 1024)
+    for _ in range(megabytes):
+        md5.update(chunk)
+    digest = md5.hexdigest()
+    store = repo.path.parent / "remote" if remote else repo.path / ".dvc/cache"
+    folder = store / "files/md5" / digest[:2]
+    folder.mkdir(parents=True)
+    with (folder / digest[2:]).open("wb") as obj:
+        obj.truncate(size)
+    repo.write(
+        ".dvc/config",
+        "[core]\n    remote = storage\n['remote \"storage\"']\n    url = ../../remote\n"
+        if remote
+        else "",
+    )
+    repo.write(".gitignore", "/data/train.csv\n/.dvc/cache\n")
+    repo.write(
+        "data/train.csv.dvc",
+        f"outs:\n- md5: {digest}\n  size: {size}\n  hash: md5\n  path: train.csv\n",
+    )
+    repo.write("m.json", {"acc": 0.9})
+    repo.write("cml.yaml", "metrics: [m.json]\ndata:\n  train: {path: data/train.csv, max_mb: 1}\n")
+    repo.commit("main")
+    repo.branch("feature")
+    frame(50, 0).to_csv(repo.path / "data/train.csv", index=False)
+
+
+def test_a_dvc_tracked_dataset_over_the_limit_is_refused_before_it_is_read(
+    in_repo: Repo, capsys
+) -> None:
+    """A tracked dataset may be gigabytes: its size is checked in the cache before a byte
+    of it is read, so the refusal costs no memory."""
+    import tracemalloc
+
+    _main_tracks_a_big_dataset(in_repo, 256, remote=False)
+    tracemalloc.start()
+    try:
+        result = run_cli(capsys, "diff")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.code == 2, result.err
+    assert result.err.splitlines()[-1] == (
+        "cml-py: error: main:data/train.csv: 256 MB is over the data limit of 1 MB per file "
+        "(max_mb in cml.yaml's data: raises it)"
+    )
+    assert peak < 64 * 1024 * 1024, peak
+
+
+def test_a_dvc_tracked_dataset_over_the_limit_is_not_downloaded_whole(
+    in_repo: Repo, capsys
+) -> None:
+    pytest.importorskip("dvc")
+    _main_tracks_a_big_dataset(in_repo, 8, remote=True)
+    result = run_cli(capsys, "diff")
+    assert result.code == 2, result.err
+    assert "main:data/train.csv: more than the data limit of 1 MB per file" in result.err
+    assert not (in_repo.path / ".dvc/cache/files").exists()  # nothing of it was stored
+
+
 def test_the_builtin_trainers_dataset_and_split_are_compared(in_repo: Repo, capsys) -> None:
     repo = in_repo
     frame(400, 0).drop(columns=["id"]).to_csv(repo.path / "data.csv", index=False)

@@ -47,12 +47,11 @@ def file_format(path: str, configured: str | None) -> str:
 _RAISE = "max_mb in cml.yaml's data: raises it"
 
 
-def check_size(size: int, display: str, max_mb: float) -> None:
-    if size > max_mb * MB:
-        raise CmlError(
-            f"{display}: {size / MB:,.0f} MB is over the data limit of {max_mb:,.0f} "
-            f"MB per file ({_RAISE})"
-        )
+def check_size(size: int | None, display: str, max_mb: float) -> None:
+    """Refuse a file over `max_mb`; None is a size known only to be over it."""
+    if size is None or size > max_mb * MB:
+        shown = f"{size / MB:,.0f} MB is over" if size is not None else "more than"
+        raise CmlError(f"{display}: {shown} the data limit of {max_mb:,.0f} MB per file ({_RAISE})")
 
 
 def read_frame(path: Path, display: str, fmt: str, *, max_columns: int, max_mb: float) -> Any:

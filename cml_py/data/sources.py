@@ -120,7 +120,14 @@ class BaseFiles:
         located = find_out(path, dvc.outs)
         if located is None:
             return None
-        data = dvc.read_files([path]).get(path)
+        from cml_py.data.read import MB
+        from cml_py.dvc.objects import ObjectTooLarge
+
+        try:  # a tracked dataset may be gigabytes: refused before it is read
+            data = dvc.read_files([path], max_bytes=int(max_mb * MB)).get(path)
+        except ObjectTooLarge as exc:
+            check_size(exc.size, display, max_mb)
+            raise
         if data is None:
             return None
         check_size(len(data), display, max_mb)

@@ -3,6 +3,7 @@
 Run by cml_py.dvc.objects in a child process without token variables. Reads one JSON
 request on stdin ({remote, config, objects, cache_dir}) and prints one JSON answer:
 {} when every object was stored, else {"missing": [...]} or {"error": "..."} (or
+{"too_large": [...]} for objects over the request's max_bytes, which are not stored;
 {"needs_dvc": true} when the dvc package is not installed, {"refused": "..."} for a
 symlink where an object would be stored). The caller verifies every
 object's hash before using it, so this helper is trusted with nothing but transport.
@@ -30,13 +31,17 @@ def _download(request: dict[str, Any]) -> dict[str, Any]:
         fs = cls(**options)
     except Exception as exc:  # DVC's own config errors, a missing plugin
         return {"config_error": f"{type(exc).__name__}: {exc}"}
-    missing = []
+    missing, too_large = [], []
     cache_dir = Path(request["cache_dir"])
+    limit = request.get("max_bytes")
     for parts in request["objects"]:
         path = fs.join(root, *parts)
         try:
-            with fs.open(path, "rb") as handle:
-                data = handle.read()
+            with fs.open(path, "rb") as handle:  # never more than the reader would take
+                data = handle.read() if limit is None else handle.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                too_large.append("/".join(parts))
+                continue
         except FileNotFoundError:
             missing.append("/".join(parts))
             continue
@@ -46,7 +51,9 @@ def _download(request: dict[str, Any]) -> dict[str, Any]:
             store_object(cache_dir, parts, data)
         except CmlError as exc:  # a symlink where the object would go
             return {"refused": str(exc)}
-    return {"missing": missing} if missing else {}
+    if missing:
+        return {"missing": missing}
+    return {"too_large": too_large} if too_large else {}
 
 
 def main() -> None:

@@ -47,6 +47,17 @@ def verified(h: OutHash, data: bytes) -> bool:
     )
 
 
+class ObjectTooLarge(CmlError):
+    """An object over the reader's size limit, refused before it is read into memory: a
+    dataset DVC tracks may be gigabytes. `size` is None when a remote's object was cut
+    off at the limit (its full size was never read)."""
+
+    def __init__(self, name: str, size: int | None, limit: int) -> None:
+        shown = f"{size:,} bytes" if size is not None else "more"
+        super().__init__(f"{name}: main's version is {shown}, over the limit of {limit:,} bytes")
+        self.name, self.size, self.limit = name, size, limit
+
+
 @dataclass(frozen=True)
 class Remote:
     """A DVC remote as the base's .dvc/config defines it (options as DVC reads them)."""
@@ -68,23 +79,29 @@ class ObjectStore:
     remote: Remote | None
     origins: set[str] = field(default_factory=set)
 
-    def _local(self, h: OutHash) -> bytes | None:
+    def _local(self, h: OutHash, name: str, max_bytes: int | None) -> bytes | None:
         path = self.cache_dir.joinpath(*object_parts(h))
         try:
             if path.is_symlink() or not path.is_file():
                 return None
+            size = path.stat().st_size
+            if max_bytes is not None and size > max_bytes:
+                raise ObjectTooLarge(name, size, max_bytes)
             data = path.read_bytes()
         except OSError:
             return None
         return data if verified(h, data) else None
 
-    def read_many(self, hashes: Iterable[OutHash], what: Mapping[str, str]) -> dict[str, bytes]:
-        """Every object's bytes by md5; `what` names each md5's file for messages."""
+    def read_many(
+        self, hashes: Iterable[OutHash], what: Mapping[str, str], max_bytes: int | None = None
+    ) -> dict[str, bytes]:
+        """Every object's bytes by md5; `what` names each md5's file for messages. An
+        object over `max_bytes` is ObjectTooLarge, from the cache or the remote alike."""
         wanted = list({h.md5: h for h in hashes}.values())
         out: dict[str, bytes] = {}
         missing: list[OutHash] = []
         for h in wanted:
-            data = self._local(h)
+            data = self._local(h, what.get(h.md5, h.md5), max_bytes)
             if data is None:
                 missing.append(h)
             else:
@@ -99,9 +116,12 @@ class ObjectStore:
                 "main's .dvc/config names no default remote: run `dvc pull` for main's "
                 "outputs first, or set core.remote (or dvc.remote in cml.yaml)"
             )
-        fetch(self.remote, missing, self.cache_dir, names)
+        too_large = fetch(self.remote, missing, self.cache_dir, names, max_bytes)
         for h in missing:
-            data = self._local(h)
+            name = what.get(h.md5, h.md5)
+            if max_bytes is not None and "/".join(object_parts(h)) in too_large:
+                raise ObjectTooLarge(name, None, max_bytes)
+            data = self._local(h, name, max_bytes)
             if data is None:
                 raise ServiceError(
                     f"{names}: DVC remote {self.remote.name!r} ({self.remote.url}) returned "
@@ -113,13 +133,21 @@ class ObjectStore:
         return out
 
 
-def fetch(remote: Remote, hashes: list[OutHash], cache_dir: Path, names: str) -> None:
-    """Download objects from `remote` into `cache_dir` in a token-free child process."""
+def fetch(
+    remote: Remote,
+    hashes: list[OutHash],
+    cache_dir: Path,
+    names: str,
+    max_bytes: int | None = None,
+) -> set[str]:
+    """Download objects from `remote` into `cache_dir` in a token-free child process;
+    the objects it left out for being over `max_bytes` (as `/`-joined cache parts)."""
     request = {
         "remote": remote.name,
         "config": {k: dict(v) for k, v in remote.config.items()},
         "objects": [list(object_parts(h)) for h in hashes],
         "cache_dir": str(cache_dir),
+        "max_bytes": max_bytes,
     }
     test = f"test it with `dvc pull -r {remote.name}`"
     try:
@@ -165,6 +193,8 @@ def fetch(remote: Remote, hashes: list[OutHash], cache_dir: Path, names: str) ->
             f"main's {names} is not in DVC remote {remote.name!r} ({remote.url}) — was "
             f"`dvc push` run on main? {test}"
         )
+    too_large = answer.get("too_large", [])
+    return {str(part) for part in too_large} if isinstance(too_large, list) else set()
 
 
 def store_object(cache_dir: Path, parts: list[str], data: bytes) -> None:

@@ -58,7 +58,11 @@ class DvcBase:
                 files.add(out)
         return sorted(files)
 
-    def read_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+    def read_files(
+        self, paths: Iterable[str], max_bytes: int | None = None
+    ) -> dict[str, bytes | None]:
+        """Contents of `paths` at the base, from git or DVC; a DVC object over `max_bytes`
+        is ObjectTooLarge, before it is read."""
         wanted = list(dict.fromkeys(paths))
         found = self.git.read_files(self.sha, wanted)
         pending: dict[str, OutHash] = {}
@@ -76,7 +80,9 @@ class DvcBase:
                 h = file_hash
             pending[path] = h
         if pending:
-            blobs = self.store.read_many(pending.values(), {h.md5: p for p, h in pending.items()})
+            blobs = self.store.read_many(
+                pending.values(), {h.md5: p for p, h in pending.items()}, max_bytes
+            )
             for path, h in pending.items():
                 found[path] = blobs[h.md5]
                 self._used.add(path)
