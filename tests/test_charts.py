@@ -440,3 +440,25 @@ def test_names_from_the_pr_are_drawn_literally_never_as_mathtext() -> None:
     for chart in charts:
         assert chart.figure is not None, (chart.name, chart.note)
         assert_drawn_literally(chart.figure, HOSTILE if chart.name != "dvc_00_a_frac_b" else [name])
+
+
+def test_a_name_in_a_script_the_font_lacks_draws_without_a_warning_per_glyph(
+    in_repo, capsys
+) -> None:
+    """matplotlib warns once per missing glyph and chart; in a CI log that is noise about
+    a name the PR chose (which draws as boxes)."""
+    import warnings
+
+    from tests.helpers import run_cli
+
+    in_repo.write("m.json", {"精度": 0.8, "acc": 0.7})
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.commit("main")
+    in_repo.branch("feature")
+    in_repo.write("m.json", {"精度": 0.9, "acc": 0.6})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = run_cli(capsys, "report", "-o", "out/report.md", "--charts", "out/charts")
+    assert result.code == 0, result.err
+    assert (in_repo.path / "out/charts/metric_changes.png").is_file()
+    assert not [w for w in seen if "Glyph" in str(w.message)], [str(w.message) for w in seen]

@@ -4,6 +4,7 @@ into a directory with links relative to the report."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,16 +61,20 @@ def draw_charts(compared: Compared, directory: Path, *, relative_to: Path) -> tu
     from cml_py.charts import draw_all
     from cml_py.charts.save import save_charts
 
-    charts = draw_all(chart_data(compared))
-    if compared.plots:
-        from cml_py.charts.dvc_plots import draw_plots
+    with warnings.catch_warnings():
+        # A name the PR chose in a script the font lacks (CJK, emoji) draws as boxes;
+        # matplotlib would also warn once per glyph and chart, noise in the CI log.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from", UserWarning)
+        charts = draw_all(chart_data(compared))
+        if compared.plots:
+            from cml_py.charts.dvc_plots import draw_plots
 
-        charts += draw_plots(compared.plots)
-    if compared.data is not None and compared.data.drift:
-        from cml_py.charts.data_drift import data_drift
+            charts += draw_plots(compared.plots)
+        if compared.data is not None and compared.data.drift:
+            from cml_py.charts.data_drift import data_drift
 
-        charts.append(data_drift(compared.data.drift, compared.data.thresholds))
-    refs = save_charts(charts, directory)
+            charts.append(data_drift(compared.data.drift, compared.data.thresholds))
+        refs = save_charts(charts, directory)
     return tuple(
         replace(ref, path=Path(_repo_relative(ref.path, relative_to))) if ref.path else ref
         for ref in refs
