@@ -4,6 +4,8 @@ system-out says why; only failed checks are failures."""
 
 from __future__ import annotations
 
+import re
+
 from cml_py.model import Report, Status
 from cml_py.report.significance import evidence_text
 from cml_py.report.view import gate_numbers, limit_text
@@ -32,9 +34,14 @@ def quoteattr(text: str) -> str:
     return '"' + text.translate(_ATTR) + '"'
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 forbids: most C0 controls, surrogates, and the noncharacters
+U+FFFE and U+FFFF, which a metric name in a PR's JSON can hold (`"a\\uffff"`)."""
+
+
 def _strip_invalid(text: str) -> str:
-    """XML 1.0 forbids most control characters; drop them rather than emit broken XML."""
-    return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
+    """Drop what XML 1.0 forbids rather than emit XML that no reader parses."""
+    return _NOT_XML.sub("", text)
 
 
 def _attr(text: str) -> str:
