@@ -3,13 +3,19 @@ renderers: names and values the PR chose, templates main chose."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
 
 from cml_py.config import GateRule
+from cml_py.errors import CmlError
 from cml_py.gate import evaluate_gate
 from cml_py.metrics.diff import diff_sets
 from cml_py.model import BaseRef, Comparison, MetricFile, MetricSet, Report
 from cml_py.report import render
+from cml_py.report.template_source import from_working_tree
 
 BASE = BaseRef("main", "1" * 40, "merge-base of HEAD and origin/main")
 
@@ -30,3 +36,31 @@ def test_junit_is_xml_whatever_characters_a_metric_name_holds() -> None:
     (case,) = root.iter("testcase")
     assert case.get("name") == "m.json:acc\x85\u2028]]> ≥ 0.8"
     assert case.find("failure") is not None
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RLIMIT_AS is Linux's")
+def test_a_template_that_builds_gigabytes_fails_with_a_message(tmp_path: Path) -> None:
+    """A bar per metric, `"#" * value`, is harmless until a PR's value is 1.5e9: the
+    string was built whole (the output limit only sees what the template yields) and a
+    runner's out-of-memory killer ended the job with no message. So does a string
+    doubled in a loop, which needs no number from the PR."""
+    cases = {
+        "bars.md.j2": "{% for row in metrics.rows %}{{ '#' * (row[2] | int) }}{% endfor %}",
+        "double.md.j2": (
+            "{% set ns = namespace(s='x') %}"
+            "{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}"
+        ),
+    }
+    import resource
+
+    report = report_of({"acc": 0.9}, {"acc": 1.5e9})
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(CmlError, match=re.escape(f"{name}: the template needs too much")):
+            render(report, "md", template=from_working_tree(tmp_path, name))
+        assert resource.getrlimit(resource.RLIMIT_AS) == before
+    (tmp_path / "fine.md.j2").write_text("{{ '#' * 1000 }}")
+    assert render(report, "md", template=from_working_tree(tmp_path, "fine.md.j2")).endswith(
+        "#" * 1000
+    )

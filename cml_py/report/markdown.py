@@ -11,6 +11,7 @@ includes from its own source (see template_source.py), no unbounded output.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from cml_py import limits as lim
@@ -23,7 +24,7 @@ from cml_py.report.escape import html_text, md_cell, md_code
 from cml_py.report.tables import md_table
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from cml_py.report.template_source import TemplateSource
 
@@ -184,6 +185,42 @@ def _context(
 
 
 OUTPUT_LIMIT = 16 << 20  # characters; a comment holds at most 1,000,000
+TEMPLATE_MEMORY = 1 << 30
+"""Bytes of address space a custom template may take beyond what the process holds.
+OUTPUT_LIMIT is only checked on what the template yields: one expression can build far
+more first — `"█" * (value | int)` with a PR's value of 1e10, or a string doubled in a
+loop through `namespace()` — and the runner's out-of-memory killer would end the job
+with no message where it should fail with one (exit 2)."""
+
+
+@contextlib.contextmanager
+def _memory_budget(extra: int) -> Iterator[None]:
+    """Cap the process's address space at its current size plus `extra` (RLIMIT_AS),
+    so that an allocation past it raises MemoryError; restored afterwards. Where the
+    limit cannot be read or set (not Linux), the block runs without one."""
+    try:
+        import resource
+
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            used = int(statm.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError, IndexError):
+        yield
+        return
+    unlimited = resource.RLIM_INFINITY
+    target = used + extra if hard == unlimited else min(used + extra, hard)
+    if soft != unlimited and soft <= target:  # already as tight: leave it
+        yield
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (target, hard))
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _loader(template: TemplateSource | None) -> Any:
@@ -253,7 +290,10 @@ def render_markdown(report: Report, *, template: TemplateSource | None = None) -
     try:
         parts: list[str] = []
         size = 0
-        with lim.time_budget(limits.template_seconds, too_slow):
+        with (
+            _memory_budget(TEMPLATE_MEMORY),
+            lim.time_budget(limits.template_seconds, too_slow),
+        ):
             for chunk in env.get_template(name).generate(**context):
                 size += len(chunk)
                 if size > OUTPUT_LIMIT:
@@ -261,9 +301,9 @@ def render_markdown(report: Report, *, template: TemplateSource | None = None) -
                         f"{label}: the template produced more than {OUTPUT_LIMIT:,} characters"
                     )
                 parts.append(chunk)
-        # A string literal in the template can hold a lone surrogate ("\ud800"), which
-        # has no UTF-8 form: shown as "?" rather than failing every place it is written.
-        text = "".join(parts).encode("utf-8", "replace").decode("utf-8")
+            # A string literal in the template can hold a lone surrogate ("\ud800"), which
+            # has no UTF-8 form: shown as "?" rather than failing every place it is written.
+            text = "".join(parts).encode("utf-8", "replace").decode("utf-8")
     except CmlError:
         raise
     except jinja2.TemplateSyntaxError as exc:
