@@ -64,3 +64,18 @@ def test_a_template_that_builds_gigabytes_fails_with_a_message(tmp_path: Path) -
     assert render(report, "md", template=from_working_tree(tmp_path, "fine.md.j2")).endswith(
         "#" * 1000
     )
+
+
+def test_a_template_never_writes_a_second_report_marker(tmp_path: Path) -> None:
+    """The marker is how the sticky comment is found: a template that writes it twice
+    (or another report's) still gives a comment with one marker, its first line."""
+    (tmp_path / "twice.md.j2").write_text(
+        "{{ marker }}\nverdict\n{{ marker }}\n<!-- cml-py report id=other -->\n"
+        "<!--cml-py report id=x-->end <!-- kept -->\n"
+    )
+    text = render(
+        report_of({"acc": 0.9}, {"acc": 0.5}),
+        "md",
+        template=from_working_tree(tmp_path, "twice.md.j2"),
+    )
+    assert text == "<!-- cml-py report id=default -->\nverdict\n\n\nend <!-- kept -->\n"

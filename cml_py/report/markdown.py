@@ -12,6 +12,7 @@ includes from its own source (see template_source.py), no unbounded output.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from cml_py import limits as lim
@@ -327,4 +328,10 @@ def render_markdown(report: Report, *, template: TemplateSource | None = None) -
         raise CmlError(f"{where}: template error: {type(exc).__name__}: {exc}") from None
     if not text.startswith(marker(report.id)):
         text = marker(report.id) + "\n" + text
-    return text
+    first, newline, rest = text.partition("\n")
+    return first + newline + _MARKER.sub("", rest)
+
+
+_MARKER = re.compile(r"<!--\s*cml-py report id=[^>]*-->")
+"""A report marker, for any id: a template that writes `{{ marker }}` twice, or another
+report's marker, would post a comment holding two (one comment, one marker, first)."""
