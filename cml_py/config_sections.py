@@ -50,6 +50,8 @@ def _parse_gate(c: Checker, value: Any) -> tuple[GateRule, ...]:
     )
     for pattern, spec in c.mapping(value, ("gate",)).items():
         path = ("gate", pattern)
+        if not pattern.strip():  # `"": {min: 0.9}` named no metric: a check that always fails
+            raise c.fail(("gate",), f"expected a metric name or pattern as key, got {pattern!r}")
         spec = c.mapping(spec, path)
         c.known_keys(spec, allowed, path)
         if not spec:
@@ -91,9 +93,15 @@ def _parse_directions(c: Checker, value: Any) -> tuple[tuple[str, Direction], ..
     if value is None:
         return ()
     choices = tuple(d.value for d in Direction)
+    patterns = c.mapping(value, ("direction",))
+    for pattern in patterns:
+        if not pattern.strip():
+            raise c.fail(
+                ("direction",), f"expected a metric name or pattern as key, got {pattern!r}"
+            )
     return tuple(
         (pattern, Direction(c.choice(d, choices, ("direction", pattern))))
-        for pattern, d in c.mapping(value, ("direction",)).items()
+        for pattern, d in patterns.items()
     )
 
 

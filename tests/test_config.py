@@ -78,6 +78,11 @@ def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
             "gate.acc.on_missing: expected one of fail, warn, ignore, got 'skip'",
         ),
         ("gate: {acc: {}}", "gate.acc: expected at least one rule"),
+        (  # a rule for no metric: a check that fails on every PR, named by an empty cell
+            "gate: {'': {min: 0.9}}",
+            "cml.yaml: gate: expected a metric name or pattern as key, got ''",
+        ),
+        ("direction: {' ': lower}", "cml.yaml: direction: expected a metric name or pattern"),
         ("gate: {acc: {informational: true}}", "gate.acc: expected at least one rule"),
         ("gate: {acc: 0.9}", "gate.acc: expected a mapping, got 0.9 (float)"),
         ("gate: [acc]", "cml.yaml: gate: expected a mapping, got ['acc'] (list)"),
