@@ -309,10 +309,22 @@ def _parse_publish(c: Checker, value: Any) -> PublishConfig:
             f"{c.source}: publish.assets_branch",
         )
     if "local_dir" in spec:
-        fields["local_dir"] = c.string(spec["local_dir"], (*path, "local_dir"))
+        fields["local_dir"] = _local_dir(c, spec["local_dir"], (*path, "local_dir"))
     if "strict" in spec:
         fields["strict"] = c.boolean(spec["strict"], (*path, "strict"))
     return PublishConfig(**fields)
+
+
+def _local_dir(c: Checker, value: Any, path: tuple[str, ...]) -> str:
+    """Where a run without CI copies the report: a folder of the repository's own, as
+    `--local-dir` names any other; never outside it, nor inside `.git`."""
+    text = c.string(value, path)
+    parts = text.replace("\\", "/").split("/")
+    if text.startswith("/") or ".." in parts or parts[0] in (".git", "") or text in (".", "./"):
+        raise c.fail(
+            path, f"expected a folder inside the repository such as cml-py-report, got {text!r}"
+        )
+    return text
 
 
 MLFLOW_KEYS = (

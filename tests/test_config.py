@@ -100,6 +100,14 @@ def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
             "cml.yaml:1:23: invalid YAML: the keys '1' and 'true' read as one key",
         ),
         ("gate:\n  acc: [\n", "cml.yaml:3:1: invalid YAML"),
+        *(
+            (
+                f"publish: {{local_dir: '{folder}'}}",
+                f"cml.yaml: publish.local_dir: expected a folder inside the repository such as "
+                f"cml-py-report, got '{folder}'",
+            )
+            for folder in ("/tmp", "../out", "a/../../b", ".git", ".git/hooks", ".")
+        ),
     ],
 )
 def test_bad_config_names_file_key_and_expected_type(
