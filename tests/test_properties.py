@@ -395,3 +395,20 @@ def test_column_cells_take_the_common_block() -> None:
     assert cells is not None and cells[0] == ("m0", "0.5", "0.51", "▲ +0.01 (+2%)", "better")
     mixed = [rows[0], rows[1]._replace(base=1)]  # an int: the row-by-row path
     assert _column_cells(mixed, text._plain, text.MARKS, show_file=False) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.floats(min_value=1e-4, max_value=1e14) | st.floats(min_value=-1e14, max_value=-1e-4),
+    rel=st.floats(min_value=0.005, max_value=100) | st.floats(min_value=-100, max_value=-0.005),
+)
+def test_a_change_of_half_a_percent_or_more_never_needs_wider_values(base, rel) -> None:
+    """The column-at-a-time cells check only changes under 0.5 % (view._may_disagree):
+    above, four significant digits of main and this PR always agree with the change."""
+    from cml_py.report.view import agreeing
+
+    head = base + rel * abs(base)
+    delta = head - base
+    b, h = format(base, ".4g"), format(head, ".4g")
+    if delta and abs(delta / base) >= 0.005 and "e" not in b + h and b != h:
+        assert agreeing(base, head, b, h, delta) == (b, h)

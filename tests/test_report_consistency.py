@@ -94,3 +94,21 @@ def test_an_unbounded_relative_drop_names_main_as_the_table_does() -> None:
     report = report_of({"acc": 0.0}, {"acc": -0.5}, [GateRule("acc", max_drop_pct=10)])
     (check,) = report.gate.checks
     assert check.note == "main's value is 0: a relative drop is unbounded"
+
+
+def test_main_and_this_pr_shown_beside_a_change_never_contradict_it() -> None:
+    """`100 | 100.1 | +0.02` reads as a contradiction (100.04 → 100.06): rows whose
+    shown values stray from their change by more than a quarter of it get the change's
+    decimals; ordinary rows keep four significant digits. Both the column-at-a-time
+    path (a block of ordinary rows) and the row-by-row one (an int among them)."""
+    main = {"a": 100.04, "b": 0.99996, "c": 0.91234, "d": 0.91234}
+    pr = {"a": 100.06, "b": 1.00004, "c": 0.91357, "d": 0.91236}
+    for extra in ({}, {"n": 1}):
+        report = report_of({**main, **extra}, {**pr, **{k: 2 for k in extra}})
+        md = render(report, "md")
+        assert "| a | 100.04 | 100.06 | ▲ +0.02 (+0.020%) |" in md, md
+        assert "| b | 0.99996 | 1.00004 | ▲ +8e-05 (+0.008%) |" in md, md
+        assert "| c | 0.9123 | 0.9136 | ▲ +0.00123 (+0.135%) |" in md, md  # agrees as is
+        assert "| d | 0.91234 | 0.91236 | ▲ +2e-05 (+0.00219%) |" in md, md
+        text = render(report, "text")
+        assert "100.04" in text and "1.00004" in text and "0.91236" in text

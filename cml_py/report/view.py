@@ -217,6 +217,29 @@ def verdict_text(row: DiffRow, marks: Marks) -> str:
 _STATUS_RANK = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
 
 
+def agreeing(base: float, head: float, b: str, h: str, delta: float) -> tuple[str, str]:
+    """main and this PR as shown (`b`, `h`), unless their shown difference strays from
+    the change beside them by more than a quarter of it: `100 | 100.1` beside `+0.02`
+    (100.04 → 100.06) reads as a contradiction. Those two get the decimals of the
+    change's third significant digit, as the gate table gives them: `100.04 | 100.06`."""
+    try:
+        off = abs(float(h) - float(b) - delta) > abs(delta) / 4
+    except ValueError:  # a text, not a number
+        return b, h
+    if not off or not delta or not math.isfinite(delta):
+        return b, h
+    decimals = max(0, 2 - math.floor(math.log10(abs(delta))))
+    return _at_least_decimals(base, b, decimals), _at_least_decimals(head, h, decimals)
+
+
+def _may_disagree(rels: Sequence[float]) -> list[int]:
+    """The rows of a block of `.4g` values that `agreeing` may widen: each value shown
+    is off by at most half its fourth digit, 0.05 % of it, so together main and this PR
+    stray by at most 0.0005 × (|main| + |this PR|), under a quarter of any change of
+    0.5 % or more. Only smaller changes need their shown values checked."""
+    return [i for i, rel in enumerate(rels) if -0.005 < rel < 0.005]
+
+
 def _decimals(text: str) -> int:
     """Decimals of a plain number as shown (`-0.010004` → 6); 0 for an exponent."""
     if "e" in text or "." not in text:
@@ -318,6 +341,8 @@ def _row_cells(
             b, h = format(base, ".4g"), format(head, ".4g")
             if "e" in b or "e" in h or b == h or b[-1] in "nf" or h[-1] in "nf":
                 b, h = fmt_pair(base, head)
+            if math.isfinite(delta):
+                b, h = agreeing(base, head, b, h, delta)
             d = format(abs(delta), ".3g")
             if "e" in d or d[-1] in "nf":
                 d = fmt_float(abs(delta), 3)
@@ -334,6 +359,8 @@ def _row_cells(
                 cells = (*cells[:4], verdicts[row.verdict])
         else:
             b, h = _pair(base, head, row.has_base, row.has_head, esc)
+            if is_finite_number(base) and is_finite_number(head) and is_finite_number(delta):
+                b, h = agreeing(base, head, b, h, delta)
             cells = (esc(row.name), b, h, change_text(row, marks), verdict_text(row, marks))
         yield (esc(row.path), *cells) if show_file else cells
 
@@ -364,6 +391,8 @@ def _column_cells(
     printed = "".join(chain(b, h, d, p))
     if "e" in printed or "n" in printed or any(map(eq, b, h)):
         return None
+    for i in _may_disagree(rels):
+        b[i], h[i] = agreeing(bases[i], heads[i], b[i], h[i], deltas[i])
     arrows = map({"+": f"{marks.up} ", "-": f"{marks.down} "}.__getitem__, map(itemgetter(0), d))
     changes = map("{}{} ({}%)".format, arrows, d, p)
     shown = map(marks.verdict.__getitem__, verdicts)
