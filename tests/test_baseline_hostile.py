@@ -128,3 +128,35 @@ def test_a_records_ref_that_is_not_a_commit_is_named(tmp_path) -> None:
     result = run_process(pr, "report", "--format", "json", "-o", "-")
     assert result.code == 0, result.err
     assert "No stored baseline for main's history" in json.loads(result.out)["notes"][0]
+
+
+def test_a_recorded_file_over_the_limit_is_refused_before_it_is_read(tmp_path) -> None:
+    """A record holds whatever was pushed to the ref: a blob of gigabytes was read into
+    memory whole (twice, for the trend) before anything said it was too large."""
+    remote, pr, sha = saved_main(tmp_path)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"acc": 0.5, "pad": "x" * (2 * 1024 * 1024)}))
+    blob = git(remote, "hash-object", "-w", str(big))
+    tip = git(remote, "rev-parse", "refs/cml-py/baselines")
+    index = {"GIT_INDEX_FILE": str(tmp_path / "index")}
+    for args in (
+        ["read-tree", tip],
+        ["update-index", "--add", "--cacheinfo", f"100644,{blob},{sha}/out/m.json"],
+    ):
+        subprocess.run(["git", *args], cwd=remote, env={**os.environ, **index}, check=True)
+    tree = subprocess.run(
+        ["git", "write-tree"],
+        cwd=remote,
+        env={**os.environ, **index},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    forged = git(remote, "commit-tree", tree, "-p", tip, "-m", "big")
+    git(remote, "update-ref", "refs/cml-py/baselines", forged)
+    result = run_process(pr, "report", "-o", "-", env=env_with(CML_PY_MAX_DATA_MB="1"))
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines()[-1] == (
+        f"cml-py: error: refs/cml-py/baselines: {sha}/out/m.json: the file is 2.0 MiB, too "
+        "large (limit 1 MiB; set CML_PY_MAX_DATA_MB to raise it)"
+    )

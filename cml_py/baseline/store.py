@@ -252,6 +252,25 @@ class StoredBase:
         ]
 
     def read_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
-        paths = list(paths)
+        paths = list(dict.fromkeys(paths))
+        self._check_sizes(paths)
         data = self.git.read_files(self.commit, [self.prefix + p for p in paths])
         return {p: data.get(self.prefix + p) for p in paths}
+
+    def _check_sizes(self, paths: list[str]) -> None:
+        """Refuse a recorded file over the largest limit before git hands it over whole:
+        a record is whatever was pushed to the ref, and a blob of gigabytes would be read
+        into memory before any reader could say it is too large."""
+        wanted = [p for p in paths if "\n" not in p]
+        if not wanted or not self.commit:
+            return
+        request = "".join(f"{self.commit}:{self.prefix}{p}\n" for p in wanted)
+        out = self.git.run(
+            "cat-file", "--batch-check", input=request.encode("utf-8", "surrogateescape")
+        ).stdout.splitlines()
+        limits = lim.active()
+        for path, line in zip(wanted, out, strict=True):
+            fields = line.split(b" ")
+            if len(fields) == 3 and fields[1] == b"blob" and fields[2].isdigit():
+                where = f"{REF}: {self.prefix}{path}"
+                lim.check_size(where, int(fields[2]), limits, field="data_bytes")
