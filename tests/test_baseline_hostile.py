@@ -160,3 +160,13 @@ def test_a_recorded_file_over_the_limit_is_refused_before_it_is_read(tmp_path) -
         f"cml-py: error: refs/cml-py/baselines: {sha}/out/m.json: the file is 2.0 MiB, too "
         "large (limit 1 MiB; set CML_PY_MAX_DATA_MB to raise it)"
     )
+
+
+def test_list_outside_a_repository_says_so(tmp_path) -> None:
+    """It printed nothing and exited 0, as for a repository without records."""
+    (tmp_path / "plain").mkdir()
+    result = run_process(tmp_path / "plain", "baseline", "list")
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"cml-py: error: {tmp_path / 'plain'}: not inside a git repository: no records to list"
+    ]
