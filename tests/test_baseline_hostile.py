@@ -170,3 +170,21 @@ def test_list_outside_a_repository_says_so(tmp_path) -> None:
     assert result.err.strip().splitlines() == [
         f"cml-py: error: {tmp_path / 'plain'}: not inside a git repository: no records to list"
     ]
+
+
+def test_save_never_records_a_file_a_link_points_to(tmp_path) -> None:
+    """out/leak.json -> a file of the runner was read and pushed with the record."""
+    remote, _ = make_remote(tmp_path)
+    work, _ = prepared_clone(remote, tmp_path / "job", 0.9)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("runner secret")
+    os.symlink(secret, work / "out" / "leak.json")
+    (work / "cml.yaml").write_text("metrics: [out/*.json]\nbaseline: {strategy: store}\n")
+    git(work, "commit", "-qam", "every metrics file in out/")
+    result = run_process(work, "baseline", "save")
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines() == [
+        "cml-py: error: out/leak.json: a symbolic link, or a file reached through one; "
+        "`cml-py baseline save` records only regular files inside the repository"
+    ]
+    assert git(remote, "for-each-ref", "refs/cml-py") == ""

@@ -205,7 +205,18 @@ def record_files(
         paths += [
             _repo_relative(p, repo_root) for p in sorted(repo_root.glob(pattern)) if p.is_file()
         ]
-    files = {path: (repo_root / path).read_bytes() for path in dict.fromkeys(paths)}
+    root = repo_root.resolve()
+    files: dict[str, bytes] = {}
+    for path in dict.fromkeys(paths):
+        target = repo_root / path
+        # A record is pushed for anyone who can fetch the repository to read: a link
+        # (out/x.json -> ~/.ssh/id_rsa) must not carry a file of the runner into it.
+        if target.is_symlink() or root not in target.resolve().parents:
+            raise CmlError(
+                f"{path}: a symbolic link, or a file reached through one; `cml-py baseline "
+                "save` records only regular files inside the repository"
+            )
+        files[path] = target.read_bytes()
     return git, head, files
 
 
