@@ -9,8 +9,11 @@ gate fails when any leg's does.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -97,7 +100,7 @@ class _Shape:
         """A value as report.json writes it: null plus `<key>_nonfinite` for NaN/±inf."""
         flag = data.get(f"{key}_nonfinite")
         if flag is not None:
-            if flag not in _NONFINITE:
+            if not isinstance(flag, str) or flag not in _NONFINITE:
                 raise self.fail((*path, f"{key}_nonfinite"), "NaN, inf or -inf", flag)
             return _NONFINITE[flag]
         return self.get(data, key, path, "a value")
@@ -261,12 +264,36 @@ class _Leg:
     head_sha: str | None
 
 
+def _read_bounded(path: Path, limits: lim.Limits) -> str:
+    """The leg's report.json as text: a regular file, never a link followed out of the
+    leg's directory (an artifact can carry a symlink to /dev/zero, a file of the fan-in
+    job or a pipe), and never more than the file limit read, whatever its size says."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise CmlError(
+                f"{path}: expected report.json as a regular file in the leg's directory, "
+                "got a symbolic link"
+            ) from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CmlError(
+                f"{path}: expected report.json as a regular file in the leg's directory, "
+                "got a directory, pipe or device"
+            )
+        lim.check_size(str(path), os.fstat(fd).st_size, limits)
+        raw = handle.read(limits.file_bytes + 1)
+    lim.check_size(str(path), len(raw), limits)  # it grew while it was read
+    return raw.decode("utf-8")
+
+
 def _read_leg(directory: Path) -> dict[str, Any]:
     path = directory / "report.json"
     try:
-        limits = lim.active()
-        lim.check_file(path, str(path), limits)
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path, lim.active())
         data = json.loads(text, parse_int=number_from_digits)
     except FileNotFoundError:
         raise CmlError(
@@ -293,8 +320,21 @@ def parse_leg(data: dict[str, Any], leg: str, source: str) -> _Leg:
     for i, note in enumerate(notes):
         if not isinstance(note, str):
             raise shape.fail(("notes", i), "a string", note)
+    verdict = shape.choice(data, "verdict", (), Status)
+    checks = [
+        check_from_dict(c, leg, shape, ("gate", i))
+        for i, c in enumerate(shape.items(data, "gate", required=True))
+    ]
+    # A leg's verdict is its checks' (GateResult.verdict): one that says otherwise was
+    # not written by cml-py, and would show a leg as passed beside its failed check, or
+    # as failed in a merged report that passes.
+    failed = sum(1 for c in checks if c.status is Status.FAIL)
+    judged = GateResult(tuple(checks)).verdict
+    if verdict is not judged:
+        why = f"{failed} of its gate checks failed" if failed else "none of its gate checks failed"
+        raise shape.fail(("verdict",), f"{judged.value!r} ({why})", verdict.value)
     return _Leg(
-        verdict=shape.choice(data, "verdict", (), Status),
+        verdict=verdict,
         metrics=[
             row_from_dict(r, leg, shape, ("metrics", i))
             for i, r in enumerate(shape.items(data, "metrics", required=True))
@@ -303,10 +343,7 @@ def parse_leg(data: dict[str, Any], leg: str, source: str) -> _Leg:
             row_from_dict(r, leg, shape, ("params", i))
             for i, r in enumerate(shape.items(data, "params"))
         ],
-        checks=[
-            check_from_dict(c, leg, shape, ("gate", i))
-            for i, c in enumerate(shape.items(data, "gate", required=True))
-        ],
+        checks=checks,
         notes=notes,
         base=BaseRef(
             shape.get(base, "name", ("base",), "a string", required=True),
@@ -376,6 +413,12 @@ def merge_legs(
     bases = {leg.base.sha for leg in parsed if leg.base is not None}
     if len(bases) > 1:
         notes.append(f"The legs were compared with {len(bases)} different base commits.")
+    heads = {leg.head_sha for leg in parsed if leg.head_sha is not None}
+    if len(heads) > 1:  # the footer shows the first leg's: say that the others differ
+        notes.append(
+            f"The legs ran at {len(heads)} different commits of this PR; the report shows "
+            f"{(parsed[0].head_sha or 'none')[:12]} (leg {sorted(names)[0]})."
+        )
     first = parsed[0]
     comparison = Comparison(
         metrics=tuple(metrics),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from tests.conftest import Repo
 from tests.helpers import run_cli
@@ -106,3 +107,76 @@ def test_merge_takes_several_directories_after_one_flag(in_repo: Repo, capsys) -
     assert len(json.loads(one_flag.out)["legs"]) == 3
     stray = run_cli(capsys, "report", "-o", "-", "legs/cpu")
     assert stray.code == 2 and "leg directories follow --merge" in stray.err
+
+
+def leg_copy(repo: Repo, leg: str, name: str, change) -> str:
+    """legs/<name>: a copy of leg `leg` whose report.json `change(data)` rewrote, as a
+    leg's job running the pull request's code could."""
+    data = json.loads((repo.path / "legs" / leg / "report.json").read_text())
+    change(data)
+    repo.write(f"legs/{name}/report.json", json.dumps(data))
+    return f"legs/{name}"
+
+
+def test_a_leg_whose_verdict_contradicts_its_checks_is_refused(in_repo: Repo, capsys) -> None:
+    """A leg that says it passed beside its failed check, or failed with none, was not
+    written by cml-py: the merged report would show ✅ beside ❌, or pass a failed leg."""
+    run_legs(in_repo, capsys)
+    passed = leg_copy(in_repo, "tpu", "tpu-passed", lambda d: d.update(verdict="pass"))
+    result = run_cli(capsys, "report", "--merge", "legs/cpu", passed, "-o", "-")
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines()[-1:] == [
+        f"cml-py: error: {passed}/report.json: verdict: expected 'fail' (2 of its gate "
+        "checks failed), got 'pass'"
+    ]
+    failed = leg_copy(in_repo, "cpu", "cpu-failed", lambda d: d.update(verdict="fail"))
+    result = run_cli(capsys, "report", "--merge", failed, "legs/gpu", "-o", "-")
+    assert result.code == 2 and "expected 'pass' (none of its gate checks failed)" in result.err
+
+
+def test_malformed_nonfinite_flags_are_bad_input(in_repo: Repo, capsys) -> None:
+    run_legs(in_repo, capsys)
+    for flag in ([1], {"a": 1}, 5):
+        leg = leg_copy(
+            in_repo, "cpu", "odd", lambda d, f=flag: d["metrics"][0].update(base_nonfinite=f)
+        )
+        result = run_cli(capsys, "report", "--merge", leg, "legs/gpu", "-o", "-")
+        assert result.code == 2, result.err
+        assert "metrics.0.base_nonfinite: expected NaN, inf or -inf" in result.err
+
+
+def test_legs_at_different_commits_say_so(in_repo: Repo, capsys) -> None:
+    """The footer shows one leg's commit: a leg that ran elsewhere must not go unseen."""
+    run_legs(in_repo, capsys)
+    other = leg_copy(in_repo, "gpu", "other", lambda d: d["head"].update(sha="0" * 40))
+    result = run_cli(capsys, "report", "--merge", "legs/cpu", other, "--format", "json", "-o", "-")
+    head = json.loads((in_repo.path / "legs/cpu/report.json").read_text())["head"]["sha"]
+    assert (
+        f"The legs ran at 2 different commits of this PR; the report shows {head[:12]} (leg cpu)."
+        in json.loads(result.out)["notes"]
+    )
+
+
+def test_a_leg_report_that_is_a_link_pipe_or_device_is_refused(
+    in_repo: Repo, capsys, tmp_path
+) -> None:
+    """An artifact can carry a symlink (GitLab's zip keeps them): to /dev/zero it read
+    until memory ran out (exit 4), a pipe blocked the job, a link to another file was
+    followed out of the leg's directory."""
+    run_legs(in_repo, capsys)
+    outside = tmp_path / "outside.json"
+    outside.write_text((in_repo.path / "legs/cpu/report.json").read_text())
+    targets = {"zero": "/dev/zero", "elsewhere": str(outside), "dangling": str(tmp_path / "no")}
+    for name, target in targets.items():
+        (in_repo.path / "legs" / name).mkdir()
+        os.symlink(target, in_repo.path / "legs" / name / "report.json")
+        result = run_cli(capsys, "report", "--merge", f"legs/{name}", "legs/gpu", "-o", "-")
+        assert result.code == 2, (name, result.err)
+        assert result.err.strip().splitlines()[-1:] == [
+            f"cml-py: error: legs/{name}/report.json: expected report.json as a regular "
+            "file in the leg's directory, got a symbolic link"
+        ]
+    (in_repo.path / "legs" / "pipe").mkdir()
+    os.mkfifo(in_repo.path / "legs" / "pipe" / "report.json")
+    result = run_cli(capsys, "report", "--merge", "legs/pipe", "legs/gpu", "-o", "-")
+    assert result.code == 2 and "got a directory, pipe or device" in result.err

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cml_py.config import Config, GateRule
-from cml_py.errors import CmlError
+from cml_py.errors import CmlError, ServiceError
 from cml_py.git import Git
 from cml_py.metrics.files import FileSpec
 from cml_py.metrics.parse import parse_file
@@ -101,16 +101,30 @@ def _stored_source(config: Config, ws: Workspace, echo: Echo) -> tuple[BaseSourc
     from cml_py.baseline.sources import GitBase
 
     remote = config.baseline.remote
+    stale: list[str] = []
     if store.has_remote(ws.git, remote):
         try:
             store.fetch(ws.git, remote)
-        except CmlError as exc:
+        except ServiceError as exc:
+            # Without the remote's records, "no stored baseline" would be a guess: the
+            # report would compare with committed files (often none: every metric new,
+            # nothing to gate) and tell the reader to run `baseline save`.
+            if not store.recorded(ws.git):
+                raise ServiceError(
+                    f"{exc}; this clone holds no records either, so {ws.base.name}'s "
+                    "numbers cannot be read (strategy store)"
+                ) from None
             echo(f"warning: {exc}; using the records already here")
+            stale = [
+                f"The stored records could not be fetched from {remote!r}; "
+                "the ones already in this clone were used."
+            ]
     records = store.find_records(ws.git, ws.base.sha, limit=1)
     if not records:
         return GitBase(ws.git, ws.base.sha), [
+            *stale,
             f"No stored baseline for {ws.base.name}'s history (run `cml-py baseline save` on "
-            "the default branch); main's numbers are its committed files."
+            "the default branch); main's numbers are its committed files.",
         ]
     sha, distance = records[0]
     where = (
@@ -121,7 +135,8 @@ def _stored_source(config: Config, ws: Workspace, echo: Echo) -> tuple[BaseSourc
     )
     echo(f"main's numbers: the stored record of {sha[:7]} ({where})")
     return store.StoredBase(ws.git, sha), [
-        f"main's numbers come from the stored record of {sha[:7]} ({where})."
+        f"main's numbers come from the stored record of {sha[:7]} ({where}).",
+        *stale,
     ]
 
 
@@ -139,7 +154,10 @@ def trends(
     series: dict[tuple[str, str], list[tuple[str, Any]]] = {(r.path, r.name): [] for r in gated}
     paths = sorted({r.path for r in gated})
     for sha, _ in reversed(records):
-        blobs = store.StoredBase(ws.git, sha).read_files(paths)
+        try:
+            blobs = store.StoredBase(ws.git, sha).read_files(paths)
+        except CmlError:  # an older record over the limits: no point of the trend
+            continue
         for path in paths:
             data = blobs.get(path)
             if data is None:
@@ -187,7 +205,18 @@ def record_files(
         paths += [
             _repo_relative(p, repo_root) for p in sorted(repo_root.glob(pattern)) if p.is_file()
         ]
-    files = {path: (repo_root / path).read_bytes() for path in dict.fromkeys(paths)}
+    root = repo_root.resolve()
+    files: dict[str, bytes] = {}
+    for path in dict.fromkeys(paths):
+        target = repo_root / path
+        # A record is pushed for anyone who can fetch the repository to read: a link
+        # (out/x.json -> ~/.ssh/id_rsa) must not carry a file of the runner into it.
+        if target.is_symlink() or root not in target.resolve().parents:
+            raise CmlError(
+                f"{path}: a symbolic link, or a file reached through one; `cml-py baseline "
+                "save` records only regular files inside the repository"
+            )
+        files[path] = target.read_bytes()
     return git, head, files
 
 

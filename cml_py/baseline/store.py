@@ -17,17 +17,21 @@ import base64
 import json
 import os
 import random
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from cml_py.errors import ServiceError
-from cml_py.git import Git
+from cml_py import limits as lim
+from cml_py.errors import CmlError, ServiceError
+from cml_py.git import Git, GitError
 
 REF = "refs/cml-py/baselines"
 RECORD = "record.json"
 SEARCH_DEPTH = 500
+REMOTE_SECONDS = 300
+REMOTE_SECONDS_VARIABLE = "CML_PY_GIT_REMOTE_SECONDS"
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "cml-py",
     "GIT_AUTHOR_EMAIL": "cml-py@users.noreply.invalid",
@@ -60,21 +64,56 @@ def push_auth(env: Mapping[str, str] | None = None) -> dict[str, str]:
     }
 
 
-def fetch(git: Git, remote: str) -> bool:
-    """Bring the remote's records here; False when the remote has none yet."""
-    proc = git.run(
-        "fetch", "--quiet", "--no-tags", remote, f"+{REF}:{REF}", check=False, env=push_auth()
-    )
-    if proc.returncode == 0:
-        return True
-    message = proc.stderr.decode("utf-8", "replace")
-    if "couldn't find remote ref" in message or "could not find remote ref" in message.lower():
-        return False
-    raise ServiceError(f"cannot fetch {REF} from {remote}: {_last_line(message)}")
+def remote_seconds(env: Mapping[str, str] | None = None) -> int:
+    """How long one fetch or push of the records may take: a remote that accepts the
+    connection and then never answers would otherwise hold the job until the CI's own
+    timeout (six hours on GitHub). Read from the environment, never from cml.yaml."""
+    env = os.environ if env is None else env
+    raw = env.get(REMOTE_SECONDS_VARIABLE, "").strip()
+    if not raw:
+        return REMOTE_SECONDS
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0 or len(raw) > 9:
+        raise CmlError(f"{REMOTE_SECONDS_VARIABLE}: expected a positive whole number, got {raw!r}")
+    return int(raw)
+
+
+def _remote(git: Git, remote: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`git fetch|push` to `remote`, given at most remote_seconds(); the git process is
+    killed when the time is up (subprocess.run kills its child on any exception)."""
+    seconds = remote_seconds()
+
+    def expired() -> CmlError:
+        return ServiceError(
+            f"cannot {args[0]} {REF} {'to' if args[0] == 'push' else 'from'} {remote}: no "
+            f"answer within {seconds} s (set {REMOTE_SECONDS_VARIABLE} to wait longer)"
+        )
+
+    with lim.time_budget(seconds, expired):
+        return git.run(*args, check=False, env=push_auth())
+
+
+def fetch(git: Git, remote: str, *, attempts: int = 3) -> bool:
+    """Bring the remote's records here; False when the remote has none yet. A failure is
+    retried (fetching is always safe to repeat), a remote that does not answer is not."""
+    for attempt in range(1, attempts + 1):
+        proc = _remote(git, remote, "fetch", "--quiet", "--no-tags", remote, f"+{REF}:{REF}")
+        if proc.returncode == 0:
+            return True
+        message = proc.stderr.decode("utf-8", "replace")
+        if "couldn't find remote ref" in message or "could not find remote ref" in message.lower():
+            return False
+        if attempt < attempts:
+            time.sleep(random.uniform(0.5, 1.0) * attempt)
+    raise ServiceError(f"cannot fetch {REF} from {remote}: {_reason(message)}")
 
 
 def tip(git: Git) -> str | None:
     return git.commit_sha(REF)
+
+
+def _exists(git: Git) -> bool:
+    """Whether the ref is there at all (tip() is None for a ref to a blob or tree)."""
+    return git.run("rev-parse", "--verify", "--quiet", REF, check=False).returncode == 0
 
 
 def save_record(
@@ -98,12 +137,33 @@ def save_record(
         if pushing:
             fetch(git, remote)
         parent = tip(git)
+        if parent is None and _exists(git):
+            where, fix = (
+                (f"{remote}'s {REF}", f"git push {remote} :{REF}")
+                if pushing
+                else (REF, f"git update-ref -d {REF}")
+            )
+            raise ServiceError(
+                f"{where} does not point at a commit of records (not cml-py's); delete it "
+                f"to start the records again: {fix}"
+            )
         commit = _commit_record(git, parent, sha, content)
-        git.run("update-ref", REF, commit, *([parent] if parent else []))
+        # The ref moves only from the tip the record was built on: another save in this
+        # clone that moved it first is a race like a rejected push, merged the same way
+        # (a new ref is created only where there is none: the zero id as the old value).
+        old = parent or "0" * len(commit)
+        moved = git.run("update-ref", REF, commit, old, check=False)
+        if moved.returncode != 0:
+            message = moved.stderr.decode("utf-8", "replace")
+            if "cannot lock ref" not in message:
+                raise GitError(f"git update-ref failed: {_last_line(message)}")
+            echo(f"another save in this clone moved {REF}; merging (attempt {attempt})")
+            time.sleep(random.uniform(0.1, 0.5) * attempt)
+            continue
         if not pushing:
             echo(f"recorded {sha[:12]} in {REF} (no remote {remote!r}: not pushed)")
             return commit
-        proc = git.run("push", "--porcelain", remote, f"{REF}:{REF}", check=False, env=push_auth())
+        proc = _remote(git, remote, "push", "--porcelain", remote, f"{REF}:{REF}")
         if proc.returncode == 0:
             echo(f"recorded {sha[:12]} in {REF} and pushed it to {remote}")
             return commit
@@ -113,15 +173,19 @@ def save_record(
             raise ServiceError(f"cannot push {REF} to {remote}: {_reason(message)}")
         echo(f"another job saved a record at the same time; merging (attempt {attempt})")
         time.sleep(random.uniform(0.1, 0.5) * attempt)
-    raise ServiceError(
-        f"could not push {REF} to {remote}: other jobs kept saving records ({attempts} attempts)"
-    )
+    where = f"push {REF} to {remote}" if pushing else f"record {sha[:12]} in {REF}"
+    raise ServiceError(f"could not {where}: other jobs kept saving records ({attempts} attempts)")
 
 
 def _reason(message: str) -> str:
-    """The rejected ref's own line (`[remote rejected] … (pre-receive hook declined)`)."""
+    """The rejected ref's own line (`[remote rejected] … (pre-receive hook declined)`),
+    else git's first `fatal:` line: the last one is often the tail of a hint ("and the
+    repository exists.")."""
     for line in message.splitlines():
         if "rejected" in line or "error" in line.lower():
+            return line.strip()
+    for line in message.splitlines():
+        if line.startswith("fatal:"):
             return line.strip()
     return _last_line(message)
 
@@ -188,6 +252,25 @@ class StoredBase:
         ]
 
     def read_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
-        paths = list(paths)
+        paths = list(dict.fromkeys(paths))
+        self._check_sizes(paths)
         data = self.git.read_files(self.commit, [self.prefix + p for p in paths])
         return {p: data.get(self.prefix + p) for p in paths}
+
+    def _check_sizes(self, paths: list[str]) -> None:
+        """Refuse a recorded file over the largest limit before git hands it over whole:
+        a record is whatever was pushed to the ref, and a blob of gigabytes would be read
+        into memory before any reader could say it is too large."""
+        wanted = [p for p in paths if "\n" not in p]
+        if not wanted or not self.commit:
+            return
+        request = "".join(f"{self.commit}:{self.prefix}{p}\n" for p in wanted)
+        out = self.git.run(
+            "cat-file", "--batch-check", input=request.encode("utf-8", "surrogateescape")
+        ).stdout.splitlines()
+        limits = lim.active()
+        for path, line in zip(wanted, out, strict=True):
+            fields = line.split(b" ")
+            if len(fields) == 3 and fields[1] == b"blob" and fields[2].isdigit():
+                where = f"{REF}: {self.prefix}{path}"
+                lim.check_size(where, int(fields[2]), limits, field="data_bytes")

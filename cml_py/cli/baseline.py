@@ -13,7 +13,7 @@ from cml_py.cli.options import (
     stderr,
     strict_option,
 )
-from cml_py.errors import EXIT_OK
+from cml_py.errors import EXIT_OK, CmlError
 
 
 @cli.group(context_settings=CONTEXT)
@@ -111,6 +111,11 @@ def baseline_list(limit: int) -> int:
     from cml_py.git import Git
 
     git = Git(Path.cwd())
-    for sha, distance in store.find_records(git, "HEAD", limit=limit):
+    root, head = git.locate()
+    if root is None:
+        raise CmlError(f"{Path.cwd()}: not inside a git repository: no records to list")
+    if head is None:
+        raise CmlError("HEAD has no commit yet: no history to list records on")
+    for sha, distance in store.find_records(git, head, limit=limit):
         click.echo(f"{sha}  {distance} commit{'s' if distance != 1 else ''} before HEAD")
     return EXIT_OK
