@@ -387,12 +387,18 @@ def merge_legs(
     notes: list[str] = []
     legs: list[LegSummary] = []
     parsed: list[_Leg] = []
+    limits = lim.active()
     for directory in sorted(dirs, key=lambda d: d.name):
         leg = directory.name
         data = parse_leg(_read_leg(directory), leg, str(directory / "report.json"))
         parsed.append(data)
         metrics += data.metrics
         params += data.params
+        if len(metrics) + len(params) > limits.values:  # each leg is bounded, their number not
+            raise CmlError(
+                f"--merge: the legs up to {leg} hold {len(metrics) + len(params):,} rows, "
+                f"more than {limits.values:,} values ({lim.hint('values', limits)})"
+            )
         checks += data.checks
         notes += [f"{leg}: {note}" for note in data.notes]
         legs.append(

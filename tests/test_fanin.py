@@ -180,3 +180,18 @@ def test_a_leg_report_that_is_a_link_pipe_or_device_is_refused(
     os.mkfifo(in_repo.path / "legs" / "pipe" / "report.json")
     result = run_cli(capsys, "report", "--merge", "legs/pipe", "legs/gpu", "-o", "-")
     assert result.code == 2 and "got a directory, pipe or device" in result.err
+
+
+def test_the_legs_together_are_held_to_the_values_limit(in_repo: Repo, capsys, monkeypatch) -> None:
+    """Each leg's report.json is bounded; their number is the workflow's glob, which a
+    leg's artifact can add directories to."""
+    run_legs(in_repo, capsys)
+    monkeypatch.setenv("CML_PY_MAX_VALUES", "5")
+    result = run_cli(capsys, "report", "--merge", "legs/cpu", "legs/gpu", "legs/tpu", "-o", "-")
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines()[-1] == (
+        "cml-py: error: --merge: the legs up to tpu hold 6 rows, more than 5 values "
+        "(limit 5; set CML_PY_MAX_VALUES to raise it)"
+    )
+    monkeypatch.setenv("CML_PY_MAX_VALUES", "6")
+    assert run_cli(capsys, "report", "--merge", "legs/cpu", "legs/gpu", "-o", "-").code == 0
