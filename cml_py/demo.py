@@ -51,6 +51,18 @@ def _working_directory(path: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
+def _outside_the_demo_repo(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """The job's progress, but not where it left the report: that is the temporary
+    repository's folder, which is copied to the demo's output and then deleted, and the
+    demo names the output itself at the end."""
+
+    def forward(line: str) -> None:
+        if not line.startswith("no CI detected: nothing posted;"):
+            echo(line)
+
+    return forward
+
+
 def _commit(git: Git, message: str) -> None:
     git.run("add", "-A")
     git.run(
@@ -216,7 +228,9 @@ def run_demo(output: Path, *, fail: bool, echo: Callable[[str], None], dvc: bool
             )
         with _working_directory(repo):
             result = run_job(
-                JobOptions(out=repo / "cml-py-report", report_id="demo"), env={}, echo=echo
+                JobOptions(out=repo / "cml-py-report", report_id="demo"),
+                env={},
+                echo=_outside_the_demo_repo(echo),
             )
         replace_output_directory(target, what="-o")
         shutil.copytree(repo / "cml-py-report", target, dirs_exist_ok=True)

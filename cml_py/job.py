@@ -330,13 +330,16 @@ def _publish(
             "forge": ctx.forge,
         }
         write_atomic(options.out / "status.json", json.dumps(status, indent=2) + "\n")
-        target = (
-            "nowhere (local files only)"
-            if ctx.forge is None
-            else _describe_target(comment_options.target, ctx)
-        )
+        shown = os.path.relpath(report_path)
+        if ctx.forge is None:
+            echo(
+                f"{where}: nothing posted; the report is {shown} (the status would be "
+                f"{status['name']}: {status['state']})"
+            )
+            return
+        target = _describe_target(comment_options.target, ctx)
         echo(
-            f"{where}: the comment for {target} is {os.path.relpath(report_path)}; "
+            f"{where}: the comment for {target} is {shown}; "
             f"the status would be {status['name']}: {status['state']}"
         )
         return

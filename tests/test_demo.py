@@ -33,6 +33,7 @@ def test_demo_as_the_readme_runs_it(tmp_path: Path) -> None:
     assert "<details><summary>All metrics" not in html
     assert json.loads((out / "report.json").read_text())["verdict"] == "pass"
     assert "✅ gate passed in" in proc.stderr and "cml-demo/report.html" in proc.stderr
+    assert "cml-py-report" not in proc.stderr  # the temporary repository's folder
 
 
 def test_demo_fail_shows_a_failing_gate(tmp_path: Path, capsys) -> None:

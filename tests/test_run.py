@@ -132,8 +132,8 @@ def test_no_ci_keeps_everything_local(in_repo: Repo, capsys) -> None:
     result = run_cli(capsys, "run")
     assert result.code == 0
     assert (
-        "no CI detected: the comment for nowhere (local files only) is cml-py-report/report.md"
-        in result.err
+        "no CI detected: nothing posted; the report is cml-py-report/report.md "
+        "(the status would be cml-py: success)" in result.err
     )
 
 
