@@ -432,3 +432,83 @@ def test_every_format_shows_the_evidence_and_fan_in_reads_it_back() -> None:
     assert row_from_dict(row, "leg").stat.counts == (1000, 27, 20)
     broken = {**log_loss, "evidence": {**evidence, "p_value": "low"}}
     assert check_from_dict(broken, "leg").evidence is None  # another job's data: checked
+
+
+# -- too little data to call anything significant -------------------------------------
+
+
+def _regression_frame(errors: list[float]) -> pd.DataFrame:
+    y = np.arange(len(errors)) + 0.5  # not integral: regression
+    return pd.DataFrame({"id": np.arange(len(errors)), "y_true": y, "y_pred": y + errors})
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_a_handful_of_rows_is_never_significant(n: int) -> None:
+    """Every row a little better: even an exact sign test has p = 2 / 2**n, so nothing on
+    five rows or fewer can be significant at 95% — the bootstrap's standard error of 0
+    used to say "significant, p = 0" on a single row."""
+    base = predictions_from_frame(_regression_frame([1.0] * n), "base.csv")
+    head = predictions_from_frame(_regression_frame([0.0] * n), "head.csv")
+    result = paired_statistics(base, head)
+    assert result.stats == {}
+    assert result.head["rmse"] == 0 and result.base["rmse"] == 1  # the metrics are still there
+    assert set(result.untestable) == set(result.head)
+    assert "cannot be significant at 95% on fewer than 6" in result.untestable["rmse"]
+
+
+def test_the_fewest_rows_follow_the_confidence() -> None:
+    from cml_py.train.stats import min_rows
+
+    assert [min_rows(c) for c in (0.5, 0.9, 0.95, 0.99, 0.999)] == [3, 5, 6, 8, 11]
+    base = predictions_from_frame(_regression_frame([1.0] * 6), "base.csv")
+    head = predictions_from_frame(_regression_frame([0.0] * 6), "head.csv")
+    assert paired_statistics(base, head).stats["rmse"].significant  # 2/64 < 0.05
+    assert paired_statistics(base, head, confidence=0.99).stats == {}
+
+
+def test_roc_auc_on_one_positive_is_not_significant() -> None:
+    """A thousand rows, one positive: main ranks it last, this PR first. DeLong's
+    variance needs two of each class (it said se 0, p = 0), and every bootstrap resample
+    that has the positive agrees, so ROC AUC and average precision get no interval."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    y = np.zeros(n, dtype=int)
+    y[0] = 1
+
+    def side(scores: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": np.arange(n),
+                "y_true": y,
+                "y_pred": (scores > 0.5).astype(int),
+                "proba_1": scores,
+            }
+        )
+
+    base_scores, head_scores = rng.uniform(0.5, 1, n), rng.uniform(0, 0.5, n)
+    base_scores[0], head_scores[0] = 0.0, 1.0
+    result = paired_statistics(
+        predictions_from_frame(side(base_scores), "base.csv"),
+        predictions_from_frame(side(head_scores), "head.csv"),
+    )
+    assert result.head["roc_auc"] == 1 and result.base["roc_auc"] == 0
+    assert "roc_auc" not in result.stats and "average_precision" not in result.stats
+    assert result.untestable["roc_auc"].startswith("only 1 test row of class '1';")
+    assert "accuracy" in result.stats and "log_loss" in result.stats  # per-row metrics keep theirs
+
+
+def test_too_few_rows_make_a_significance_rule_untestable(tmp_path, capsys) -> None:
+    """Through `cml-py evaluate`: the metrics with a line saying why there is no interval
+    (and no "significant" anywhere)."""
+    from tests.helpers import run_cli
+
+    _regression_frame([1.0, 1.0]).to_csv(tmp_path / "base.csv", index=False)
+    _regression_frame([0.0, 0.0]).to_csv(tmp_path / "head.csv", index=False)
+    result = run_cli(
+        capsys, "evaluate", str(tmp_path / "head.csv"), "--base", str(tmp_path / "base.csv")
+    )
+    assert result.code == 0, result.err
+    assert "significant" not in result.out.replace("cannot be significant", "")
+    assert result.out.rstrip().endswith(
+        "no intervals: only 2 test rows; a change cannot be significant at 95% on fewer than 6"
+    )
