@@ -9,6 +9,7 @@ command succeeds are its files read, checked and staged into the outputs directo
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shlex
 import shutil
@@ -16,17 +17,56 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 from cml_py.config import TrainConfig
 from cml_py.errors import CmlError
 from cml_py.redact import redact
+from cml_py.terminal import one_line
 from cml_py.tokens import child_env
 from cml_py.train import outputs as out
 
 TAIL_LINES = 20
 KILL_GRACE_SECONDS = 5.0
+MAX_LINE_BYTES = 64 * 1024
+"""Longer output lines are relayed in pieces of this size: a command that prints a
+gigabyte without a line break must not make cml-py hold it (and its copies) in memory."""
+
+
+def output_lines(stream: IO[bytes]) -> Iterator[str]:
+    """A child's output as cml-py relays it to the CI log, one line (or piece of an
+    over-long line) at a time, each masked (redact), kept on its log line with its
+    controls replaced (terminal.one_line: no escape sequence reaches the reader's
+    terminal), and with `::` broken by a zero-width space: the runner reads a line
+    beginning with `::` as a workflow command (`::error::`, `::add-mask::`,
+    `::stop-commands::`), which the command's output must not be able to issue as if
+    it were cml-py's."""
+    while raw := stream.readline(MAX_LINE_BYTES):
+        line = one_line(redact(raw.decode("utf-8", "replace").rstrip("\r\n")))
+        yield line.replace("::", ":\u200b:") if "::" in line else line
+
+
+def stop_leftovers(pgid: int, grace: float = KILL_GRACE_SECONDS) -> bool:
+    """SIGTERM, then after `grace` seconds SIGKILL, what is left of process group
+    `pgid` once its leader has exited (a `cmd &` of a shell command). True when there
+    was something to stop."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    return True
 
 
 def command_args(train: TrainConfig) -> list[str] | str:
@@ -66,7 +106,11 @@ def run_streaming(
     timeout: float | None,
     label: str,
 ) -> None:
-    """Run, echo every line to stderr, and raise CmlError with the tail on failure."""
+    """Run, echo every line to stderr, and raise CmlError with the tail on failure.
+
+    Processes the command leaves running in its process group when it exits are
+    stopped: they would hold its output open, and cml-py would wait for them past any
+    timeout (for ever, for `sleep infinity &`)."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     try:
         proc = subprocess.Popen(
@@ -88,8 +132,7 @@ def run_streaming(
 
     def pump() -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        for line in output_lines(proc.stdout):
             tail.append(line)
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
@@ -107,7 +150,9 @@ def run_streaming(
     except BaseException:  # Ctrl-C or SIGTERM: never leave the command running
         stop_process_group(proc)
         raise
-    reader.join()
+    if stop_leftovers(proc.pid):
+        sys.stderr.write(f"cml-py: {label}: stopped the processes it left running\n")
+    reader.join(timeout=KILL_GRACE_SECONDS)  # one that left the group may hold the pipe
     if code != 0:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         raise CmlError(f"{label}: {how}; its last lines:", details=tuple(tail))

@@ -179,7 +179,13 @@ def run_worker(
     what the model prints is shown masked, and its last lines go with an error."""
     from cml_py.redact import redact
     from cml_py.tokens import child_env
-    from cml_py.train.command import TAIL_LINES, stop_process_group
+    from cml_py.train.command import (
+        MAX_LINE_BYTES,
+        TAIL_LINES,
+        output_lines,
+        stop_leftovers,
+        stop_process_group,
+    )
 
     paths = [entry for entry in sys.path if isinstance(entry, str)]
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -193,7 +199,7 @@ def run_worker(
     )
 
     def relay_messages(stream: IO[bytes]) -> None:
-        for raw in stream:
+        while raw := stream.readline(MAX_LINE_BYTES):  # longer: not one of cml-py's
             try:
                 message = json.loads(raw)
             except ValueError:
@@ -202,8 +208,7 @@ def run_worker(
                 echo(redact(message))
 
     def relay_output(stream: IO[bytes]) -> None:
-        for raw in stream:
-            line = redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        for line in output_lines(stream):
             tail.append(line)
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
@@ -220,6 +225,7 @@ def run_worker(
     except BaseException:  # Ctrl-C or SIGTERM: never leave the training running
         stop_process_group(proc)
         raise
+    stop_leftovers(proc.pid)  # what the model's code started and left running
     for reader in readers:
         reader.join(timeout=READER_GRACE_SECONDS)
     return _result(code, result_file, tuple(tail))

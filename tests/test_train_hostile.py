@@ -1,0 +1,90 @@
+"""Training as a hostile or broken pull request drives it: what the PR's train command or
+model class prints, leaves running or swaps under cml-py, through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.helpers import run_cli
+
+PY = sys.executable
+
+
+def write_config(directory: Path, text: str) -> None:
+    (directory / "cml.yaml").write_text(text)
+
+
+def test_command_output_cannot_issue_workflow_commands_or_escapes(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The runner reads a line starting with `::` (after spaces) as a workflow command:
+    relayed as it was, the PR's `::stop-commands::` would silence cml-py's own gate
+    annotations and `::error::` would pass for them. Escape sequences would drive the
+    reader's terminal."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        "print('::error title=cml-py gate::all good')\n"
+        "print('   ::stop-commands::abc')\n"
+        "print('\\x1b]0;title\\x07\\x1b[2Jcleared')\n"
+        "print('plain line')\n"
+    )
+    write_config(tmp_path, f"train: {{command: [{PY}, train.py]}}\n")
+    result = run_cli(capsys, "train")
+    assert result.code == 0, result.err
+    lines = result.err.splitlines()
+    assert not any(line.lstrip().startswith("::") for line in lines)
+    assert "\x1b" not in result.err and "\x07" not in result.err
+    assert ":\u200b:error title=cml-py gate:\u200b:all good" in lines
+    assert "plain line" in lines
+
+
+def test_leftover_background_process_does_not_hang_training(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """`sleep … &` kept the output pipe open: cml-py waited for it past train.timeout
+    (for ever with `sleep infinity &`), and it kept running after cml-py."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "leftover-survived"
+    (tmp_path / "leftover.py").write_text(
+        f"import time\ntime.sleep(4)\nopen({str(marker)!r}, 'w')\n"
+    )
+    write_config(
+        tmp_path,
+        f"train: {{command: '{PY} leftover.py & echo started', shell: true, timeout: 60}}\n",
+    )
+    started = time.monotonic()
+    result = run_cli(capsys, "train")
+    assert result.code == 0, result.err
+    assert time.monotonic() - started < 3
+    assert "started" in result.err and "stopped the processes it left running" in result.err
+    time.sleep(4.5)
+    assert not marker.exists()
+
+
+def test_output_without_line_breaks_is_relayed_in_bounded_memory(tmp_path: Path) -> None:
+    """300 MB printed without a line break was held whole (and decoded, and copied):
+    about 4 bytes of cml-py's memory per byte printed. Now it is relayed in pieces."""
+    (tmp_path / "big.py").write_text(
+        "import sys\nchunk = b'x' * (1 << 20)\n"
+        "for _ in range(300):\n    sys.stdout.buffer.write(chunk)\n"
+    )
+    write_config(tmp_path, f"train: {{command: [{PY}, big.py]}}\n")
+    log = tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [PY, "-m", "cml_py", "train"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_maxrss < 200 * 1024, f"{usage.ru_maxrss} KiB"  # KiB on Linux
+    assert log.stat().st_size >= 300 << 20  # everything was relayed all the same
+    with log.open("rb") as handle:
+        assert max(len(line) for line in handle) <= 64 * 1024 + 1
