@@ -88,3 +88,56 @@ def test_output_without_line_breaks_is_relayed_in_bounded_memory(tmp_path: Path)
     assert log.stat().st_size >= 300 << 20  # everything was relayed all the same
     with log.open("rb") as handle:
         assert max(len(line) for line in handle) <= 64 * 1024 + 1
+
+
+def test_command_cannot_redirect_the_outputs_outside_the_repository(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """train.output_dir is checked before the command runs; a command that then puts a
+    symlink where `.cml-py` was had cml-py write the outputs through it."""
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    repo.mkdir()
+    outside.mkdir()
+    monkeypatch.chdir(repo)
+    (repo / "swap.py").write_text(
+        "import os, shutil\n"
+        "shutil.rmtree('.cml-py', ignore_errors=True)\n"
+        f"os.symlink({str(outside)!r}, '.cml-py')\n"
+    )
+    write_config(repo, f"train: {{command: [{PY}, swap.py]}}\n")
+    (repo / ".cml-py").mkdir()
+    result = run_cli(capsys, "train")
+    assert result.code == 2
+    assert "the command replaced a directory on this path with a symlink" in result.err
+    assert list(outside.iterdir()) == []
+
+
+def test_model_code_cannot_redirect_the_outputs_outside_the_repository(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The built-in trainer stages its outputs before the model (the PR's class) runs: a
+    model that moved `.cml-py` away and left a symlink had the finished outputs swapped
+    in beside the staging directory, outside the repository."""
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    repo.mkdir()
+    outside.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.syspath_prepend(str(repo))
+    (repo / "swapmodel.py").write_text(
+        "import os\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Swap(LogisticRegression):\n"
+        "    def fit(self, X, y):\n"
+        f"        os.rename('.cml-py', {str(outside / 'moved')!r})\n"
+        f"        os.symlink({str(outside / 'moved')!r}, '.cml-py')\n"
+        "        return super().fit(X, y)\n"
+    )
+    write_config(
+        repo,
+        "train: {sklearn: {dataset: 'sklearn:iris', model: swapmodel.Swap, "
+        "params: {max_iter: 500}}}\n",
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == 2, result.err
+    assert "was replaced or moved while training ran" in result.err
+    assert not (outside / "moved" / "out").exists()

@@ -178,6 +178,7 @@ def run_command(
     shown = args if isinstance(args, str) else shlex.join(args)
     echo(f"running train command: {shown}")
     kept: list[Path] = []
+    resolved = output_dir.resolve()  # checked inside the repository before the command ran
     with tempfile.TemporaryDirectory(prefix="cml-py-seeds-") as keep:
         for seed in reversed(range(repeats)):
             if repeats > 1:
@@ -202,6 +203,12 @@ def run_command(
                 (path,) = _existing(root, train.outputs.predictions, "predictions")
                 kept.insert(0, Path(keep) / f"seed-{seed}.csv")
                 shutil.copyfile(path, kept[0])
+        if output_dir.resolve() != resolved:
+            raise CmlError(
+                f"train.output_dir {output_dir}: the command replaced a directory on this path "
+                f"with a symlink (it now leads to {output_dir.resolve()}); cml-py writes its "
+                "outputs only inside the repository"
+            )
         return collect_outputs(train, root, output_dir, seeds=kept)
 
 
