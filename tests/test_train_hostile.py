@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import run_cli
 
 PY = sys.executable
@@ -141,3 +143,68 @@ def test_model_code_cannot_redirect_the_outputs_outside_the_repository(
     assert result.code == 2, result.err
     assert "was replaced or moved while training ran" in result.err
     assert not (outside / "moved" / "out").exists()
+
+
+BROKEN_MODELS = """
+import numpy as np
+
+class Base:
+    def __init__(self, **params):
+        pass
+    def fit(self, X, y):
+        return self
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+class ShortPredictions(Base):
+    def predict(self, X):
+        return np.zeros(3, dtype=int)
+
+class TablePredictions(Base):
+    def predict(self, X):
+        return np.zeros((len(X), 2))
+
+class RaggedScores(Base):
+    classes_ = np.array([0, 1, 2])
+    def predict_proba(self, X):
+        return np.zeros((len(X), 2))
+
+class ParamsRaise(Base):
+    def get_params(self, deep=True):
+        raise RuntimeError("no params today")
+
+class TextImportance(Base):
+    def fit(self, X, y):
+        self.feature_importances_ = ["high"] * X.shape[1]
+        return self
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "code", "message"),
+    [
+        ("ShortPredictions", 2, ".predict returned shape (3,), expected one value per test row"),
+        ("TablePredictions", 2, ".predict returned shape (38, 2), expected one value per"),
+        ("RaggedScores", 2, ".predict_proba returned shape (38, 2), expected one score per"),
+        ("ParamsRaise", 2, ".get_params() failed: RuntimeError: no params today"),
+        ("TextImportance", 0, "trained in"),  # no importance, not a crash
+    ],
+)
+def test_a_broken_model_class_is_bad_input_not_a_crash(
+    tmp_path: Path, capsys, monkeypatch, model: str, code: int, message: str
+) -> None:
+    """The model class is the PR's: what it returns or raises outside fit/predict (wrong
+    shapes, a get_params that raises, importances that are not numbers) was an internal
+    error (exit 4, 'a bug in cml-py')."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "broken.py").write_text(BROKEN_MODELS)
+    write_config(
+        tmp_path,
+        f"train: {{sklearn: {{dataset: 'sklearn:iris', model: broken.{model}, "
+        "task: classification}}\n",
+    )
+    result = run_cli(capsys, "train")
+    assert result.code == code, result.err
+    assert message in result.err
+    assert "internal error" not in result.err
