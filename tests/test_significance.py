@@ -512,3 +512,40 @@ def test_too_few_rows_make_a_significance_rule_untestable(tmp_path, capsys) -> N
     assert result.out.rstrip().endswith(
         "no intervals: only 2 test rows; a change cannot be significant at 95% on fewer than 6"
     )
+
+
+def test_a_significance_rule_on_three_rows_cannot_test(in_repo, capsys) -> None:
+    """Through `cml-py run`: main right on all 3 rows, this PR wrong on all; the rule says
+    why it cannot test, and follows on_untestable (fail: a plain drop)."""
+    import json
+    import sys
+
+    from tests.helpers import run_cli
+
+    in_repo.write(
+        "train.py",
+        "import os\nos.makedirs('results', exist_ok=True)\n"
+        "wrong = open('wrong.txt').read().strip() == '1'\n"
+        "rows = [f'{i},{i % 2},{(i + wrong) % 2}' for i in range(3)]\n"
+        "open('results/preds.csv', 'w').write('id,y_true,y_pred\\n' + '\\n'.join(rows) + '\\n')\n",
+    )
+    in_repo.write("wrong.txt", "0")
+    in_repo.write(
+        "cml.yaml",
+        f"train:\n  command: [{sys.executable}, train.py]\n"
+        "  outputs: {predictions: results/preds.csv}\n"
+        "baseline: {strategy: rerun}\n"
+        "gate:\n  accuracy: {max_drop: 0, significant: true}\n",
+    )
+    in_repo.write(".gitignore", "results/\n.cml-py/\ncml-py-report/\n")
+    in_repo.commit("base")
+    in_repo.branch("pr")
+    in_repo.write("wrong.txt", "1")
+    in_repo.commit("worse")
+    result = run_cli(capsys, "run", "--no-publish", "--no-charts", "--base", "main")
+    assert result.code == 1, result.err
+    data = json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
+    (check,) = data["gate"]
+    assert check["status"] == "fail" and "evidence" not in check
+    assert check["note"].startswith("cannot test: only 3 test rows; a change cannot be significant")
+    assert not any(m.get("stat") for m in data["metrics"])

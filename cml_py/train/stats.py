@@ -108,20 +108,19 @@ def _rows(count: int) -> str:
 
 
 def _scarce_class(enc: Encoded, least: int) -> str | None:
-    """The scored class with the fewest rows on its rarer side (its own rows or the
-    rest), said in words, when that is below `least`: ROC AUC and average precision
-    then rest on a handful of rows (DeLong's variance needs two of each; with one
-    positive every bootstrap resample that has it agrees), so they get no statistics."""
-    counts = np.bincount(enc.y, minlength=len(enc.labels))
-    n = len(enc.y)
-    fewest: tuple[int, str] | None = None
-    for c in ev.scored_classes(enc):
-        inside, outside = int(counts[c]), n - int(counts[c])
-        rare = min(inside, outside)
-        if rare < least and (fewest is None or rare < fewest[0]):
-            which = "of" if inside <= outside else "not of"
-            fewest = (rare, f"{_rows(rare)} {which} class {enc.labels[c]!r}")
-    return None if fewest is None else fewest[1]
+    """For a binary task, the rarer class said in words when it has fewer than `least`
+    rows: ROC AUC and average precision then rest on a handful of rows (DeLong's
+    variance needs two of each class, and with one positive it says 0; the bootstrap's
+    normal interval around average precision's 0.999 excluded 0), so they get no
+    statistics. (A multiclass macro average also varies with its other classes.)"""
+    if len(enc.labels) != 2:
+        return None
+    positives = int(np.count_nonzero(enc.y == 1))
+    rare = min(positives, len(enc.y) - positives)
+    if rare >= least:
+        return None
+    label = enc.labels[1] if positives <= len(enc.y) - positives else enc.labels[0]
+    return f"{_rows(rare)} of class {label!r}"
 
 
 def _classification_side(
