@@ -217,3 +217,19 @@ def test_a_broken_model_class_is_bad_input_not_a_crash(
     assert result.code == code, result.err
     assert message in result.err
     assert "internal error" not in result.err
+
+
+def test_an_oversized_metrics_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """The command's metrics file was read whole before its size was checked: 300 MB of
+    (sparse) file was 300 MB of cml-py's memory, and 50 GB would have been a crash."""
+    write_config(
+        tmp_path,
+        "train: {command: [truncate, -s, 300M, m.json], outputs: {metrics: [m.json]}}\n",
+    )
+    _, idle = _peak_kib([PY, "-m", "cml_py", "--version"], tmp_path, subprocess.DEVNULL)
+    log = tmp_path / "log.txt"
+    with log.open("wb") as stderr:
+        code, peak = _peak_kib([PY, "-m", "cml_py", "train"], tmp_path, stderr)
+    assert code == 2
+    assert "m.json: the file is 300.0 MiB, too large (limit 64 MiB" in log.read_text()
+    assert peak - idle < 100 * 1024, f"{peak - idle} KiB"

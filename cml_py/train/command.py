@@ -174,6 +174,8 @@ def run_command(
     """
     import tempfile
 
+    from cml_py.limits import active, check_file
+
     args = command_args(train)
     shown = args if isinstance(args, str) else shlex.join(args)
     echo(f"running train command: {shown}")
@@ -201,6 +203,8 @@ def run_command(
             if seed > 0:
                 assert train.outputs.predictions is not None  # checked with the config
                 (path,) = _existing(root, train.outputs.predictions, "predictions")
+                shown = f"{train.outputs.predictions} (CML_PY_SEED={seed})"
+                check_file(path, shown, active(), field="data_bytes")  # copied before it is read
                 kept.insert(0, Path(keep) / f"seed-{seed}.csv")
                 shutil.copyfile(path, kept[0])
         if output_dir.resolve() != resolved:
@@ -243,13 +247,17 @@ def collect_outputs(
 ) -> dict[str, float] | None:
     """Check the command's files and stage the outputs; `seeds` are the predictions of
     seeds 2..N (`train.repeats`), whose metrics are averaged with the first's."""
+    from cml_py import limits as lim
     from cml_py.metrics.parse import parse_file
 
+    limits = lim.active()
     outputs = train.outputs
     for key, patterns in (("metrics", outputs.metrics), ("params", outputs.params)):
         for pattern in patterns:
             for path in _existing(root, pattern, key):
-                parse_file(path.read_bytes(), os.path.relpath(path, root))  # malformed → exit 2
+                shown = os.path.relpath(path, root)
+                lim.check_file(path, shown, limits)  # before reading: it may be 50 GB
+                parse_file(path.read_bytes(), shown)  # malformed → exit 2
     metrics = None
     with out.staged_directory(output_dir) as stage:
         if outputs.predictions:
@@ -273,10 +281,12 @@ def collect_outputs(
             out.write_json(stage / out.METRICS, nest(metrics))
         if outputs.feature_importance:
             (path,) = _existing(root, outputs.feature_importance, "feature_importance")
+            lim.check_file(path, outputs.feature_importance, limits, field="data_bytes")
             shutil.copyfile(path, stage / out.FEATURE_IMPORTANCE)
         for pattern in outputs.curves:
             for path in _existing(root, pattern, "curves"):
                 relative = os.path.relpath(path, root)
+                lim.check_file(path, relative, limits, field="data_bytes")
                 if relative.startswith(".."):  # outside the project: keep only the name
                     relative = path.name
                 target = stage / out.CURVES / relative
