@@ -233,3 +233,50 @@ def test_an_oversized_metrics_file_is_refused_before_it_is_read(tmp_path: Path) 
     assert code == 2
     assert "m.json: the file is 300.0 MiB, too large (limit 64 MiB" in log.read_text()
     assert peak - idle < 100 * 1024, f"{peak - idle} KiB"
+
+
+# -- `cml-py init` where something is in the way ---------------------------------------
+
+
+def _written(root: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message", "left"),
+    [
+        ("mkdir:.gitignore", (), ".gitignore is in the way: expected a file", []),
+        (
+            "bytes:.gitignore",
+            (),
+            ".gitignore: expected UTF-8 text, found invalid byte at 0",
+            [".gitignore"],
+        ),
+        ("mkdir:cml.yaml", (), "cml.yaml is in the way: expected a file", []),
+        ("file:.github", (), ".github is in the way: expected a folder", [".github"]),
+        (
+            "mkdir:.github/workflows/cml-py.yml",
+            ("--force",),
+            ".github/workflows/cml-py.yml is in the way: expected a file",
+            [],
+        ),
+    ],
+)
+def test_init_checks_every_file_before_writing_any(
+    in_repo, capsys, setup: str, args: tuple[str, ...], message: str, left: list[str]
+) -> None:
+    """init writes all its files or none: a .gitignore that is a folder (or not UTF-8)
+    was found only after cml.yaml and both workflows were written, and crashed (exit 4);
+    a folder where a workflow goes failed after cml.yaml was written."""
+    how, rel = setup.split(":")
+    target = in_repo.path / rel
+    if how == "mkdir":
+        target.mkdir(parents=True)
+    else:
+        target.write_bytes(b"\xff\xfe" if how == "bytes" else b"")
+    result = run_cli(capsys, "init", *args)
+    assert result.code == 2, result.err
+    assert message in result.err and "nothing was written" in result.err
+    assert _written(in_repo.path) == left
