@@ -258,3 +258,16 @@ def test_integral_float_labels_beyond_int64_keep_their_value() -> None:
     assert got["accuracy"] == pytest.approx(2 / 3)
     assert "per_class.1e+23.recall" in got and "per_class.1.recall" in got
     assert not any("-9223372036854775808" in name for name in got)
+
+
+def test_labels_with_dots_nest_as_one_key() -> None:
+    """Labels `a` and `a.f1`: per_class.a.f1 was both a number and a mapping, and
+    writing metrics.json crashed (exit 4); `1.5` became class 1's `5`."""
+    from cml_py.metrics.parse import flatten
+
+    frame = pd.DataFrame({"y_true": ["a", "a.f1", "1.5"], "y_pred": ["a", "a", "1.5"]})
+    flat = evaluate(predictions_from_frame(frame, "p.csv"))
+    tree = nest(flat)
+    assert set(tree["per_class"]) == {"a", "a.f1", "1.5"}
+    assert tree["per_class"]["a.f1"]["recall"] == 0 and tree["per_class"]["1.5"]["f1"] == 1
+    assert flatten(tree, "x") == flat
