@@ -271,3 +271,15 @@ def test_labels_with_dots_nest_as_one_key() -> None:
     assert set(tree["per_class"]) == {"a", "a.f1", "1.5"}
     assert tree["per_class"]["a.f1"]["recall"] == 0 and tree["per_class"]["1.5"]["f1"] == 1
     assert flatten(tree, "x") == flat
+
+
+def test_a_single_score_column_above_one_is_refused() -> None:
+    """With one proba_ column for a binary task the other class's score is 1 minus it:
+    a score of 5 made it -4, and the log loss a meaningless 9.4."""
+    frame = pd.DataFrame(
+        {"y_true": [0, 1, 0, 1], "y_pred": [0, 1, 1, 0], "proba_1": [0.0, 5.0, 3.0, 0.2]}
+    )
+    with pytest.raises(CmlError, match=r"^p.csv: row 3: proba_1 is 5; as the only proba_ col"):
+        evaluate(predictions_from_frame(frame, "p.csv"))
+    ok = evaluate(predictions_from_frame(frame.assign(proba_1=[0.1, 0.9, 0.6, 0.2]), "p.csv"))
+    assert ok["log_loss"] == pytest.approx(skm.log_loss([0, 1, 0, 1], [0.1, 0.9, 0.6, 0.2]))

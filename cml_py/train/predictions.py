@@ -391,6 +391,13 @@ def _scores(p: Predictions, labels: tuple[str, ...]) -> np.ndarray | None:
         scores[:, index[label]] = p.proba[:, column]
     if binary_single:
         # A single score column for a binary task is the score of its own class.
+        if (p.proba[:, 0] > 1).any():  # 1 − 5 is no probability: the log loss would be noise
+            row = int(np.argmax(p.proba[:, 0] > 1))
+            raise CmlError(
+                f"{p.source}: row {row + 2}: {PROBA_PREFIX}{p.proba_labels[0]} is "
+                f"{float(p.proba[row, 0]):g}; as the only proba_ column of a binary task it "
+                "must be a probability from 0 to 1 (the other class's is 1 minus it)"
+            )
         other = 1 - index[p.proba_labels[0]]
         scores[:, other] = 1.0 - scores[:, index[p.proba_labels[0]]]
     return scores
