@@ -3,6 +3,7 @@ model class prints, leaves running or swaps under cml-py, through the real CLI."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from typing import IO
 
 import pytest
 
+from cml_py.train.evaluate import evaluate
+from cml_py.train.predictions import read_predictions
 from tests.helpers import run_cli
 
 PY = sys.executable
@@ -280,3 +283,53 @@ def test_init_checks_every_file_before_writing_any(
     assert result.code == 2, result.err
     assert message in result.err and "nothing was written" in result.err
     assert _written(in_repo.path) == left
+
+
+FORGING_MODEL = """
+import atexit, json, pickle, sys
+from sklearn.dummy import DummyClassifier
+
+def _forge():
+    job = pickle.load(open(sys.argv[1], "rb"))
+    metrics = json.loads((job.stage / "metrics.json").read_text())
+    metrics["accuracy"] = 0.999
+    (job.stage / "metrics.json").write_text(json.dumps(metrics))
+    result = json.loads(job.result.read_text())
+    result["metrics"]["accuracy"] = 0.999
+    job.result.write_text(json.dumps(result))
+    if EXTRA_SEEDS:
+        (job.stage / "replicates").mkdir()
+        text = (job.stage / "predictions.csv").read_text()
+        for i in (1, 2):
+            (job.stage / "replicates" / f"predictions-{i}.csv").write_text(text)
+
+atexit.register(_forge)
+
+class Forge(DummyClassifier):
+    pass
+"""
+
+
+@pytest.mark.parametrize("extra_seeds", [False, True])
+def test_metrics_of_the_built_in_trainer_are_computed_from_its_predictions(
+    tmp_path: Path, capsys, monkeypatch, extra_seeds: bool
+) -> None:
+    """The worker runs the model's code, which rewrote the worker's metrics.json and
+    result (accuracy 0.999 beside predictions of 0.63), and could add seeds beyond
+    train.repeats: the metrics are now computed by cml-py from the staged predictions."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "forging.py").write_text(f"EXTRA_SEEDS = {extra_seeds}\n" + FORGING_MODEL)
+    write_config(
+        tmp_path, "train: {sklearn: {dataset: 'sklearn:breast_cancer', model: forging.Forge}}\n"
+    )
+    result = run_cli(capsys, "train")
+    if extra_seeds:
+        assert result.code == 2, result.err
+        assert "wrote predictions of 3 seeds; train.repeats is 1" in result.err
+        return
+    assert result.code == 0, result.err
+    out = tmp_path / ".cml-py" / "out"
+    metrics = json.loads((out / "metrics.json").read_text())
+    expected = evaluate(read_predictions(out / "predictions.csv", task="classification"))
+    assert metrics["accuracy"] == expected["accuracy"] == pytest.approx(0.6294, abs=1e-4)

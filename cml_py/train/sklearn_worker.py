@@ -218,9 +218,9 @@ def _checked_output(
     return y_pred, None if proba is None else (proba, classes)
 
 
-def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, float], float]:
+def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, float], float, str]:
     """Fit, predict, evaluate and write the outputs into `job.stage`; returns the
-    metrics and the seconds spent fitting.
+    metrics, the seconds spent fitting and the task.
 
     The test rows depend on `split_seed` only, so a PR that changes the model's seed or
     its hyperparameters predicts the same rows as main and stays paired. With
@@ -324,7 +324,7 @@ def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, floa
         import joblib
 
         joblib.dump(first_model, stage / out.MODEL)
-    return metrics, fit_seconds
+    return metrics, fit_seconds, task
 
 
 def _message_channel() -> Callable[[str], None]:
@@ -358,7 +358,7 @@ def main(job_file: str) -> int:
         job = pickle.load(handle)  # written by the parent cml-py, never by the PR
     assert isinstance(job, Job)
     try:
-        metrics, fit_seconds = fit_and_write(job, echo)
+        metrics, fit_seconds, task = fit_and_write(job, echo)
     except CmlError as exc:
         _write_result(job.result, {"error": str(exc), "details": list(exc.details)})
         return EXIT_BAD_INPUT
@@ -370,6 +370,10 @@ def main(job_file: str) -> int:
         _write_result(job.result, {"internal": f"{type(exc).__name__}: {first_line(exc)}"})
         return EXIT_INTERNAL
     # floats, always: the parent accepts nothing else (and JSON keeps every float exactly)
-    result = {"metrics": {k: float(v) for k, v in metrics.items()}, "fit_seconds": fit_seconds}
+    result = {
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "fit_seconds": fit_seconds,
+        "task": task,
+    }
     _write_result(job.result, result)
     return EXIT_OK
