@@ -379,6 +379,8 @@ def init_project(
     files = planned_files(root, setup, detection)
     if keep_config:
         del files[config]
+    _check_writable(root, [*files, config])  # a folder named cml.yaml is no config to keep
+    ignored = _read_gitignore(root)  # before anything is written: all or nothing
     existing = [p for p in files if p.exists() and p != config]
     if existing and not force:
         names = ", ".join(str(p.relative_to(root)) for p in existing)
@@ -395,7 +397,7 @@ def init_project(
     for path, text in files.items():
         write_atomic(path, text)
         echo(f"wrote {path.relative_to(root)}")
-    _ignore_outputs(root, echo)
+    _ignore_outputs(root, ignored, echo)
     if setup == "single" and (root / PUBLISH_WORKFLOW).exists():
         # Never deleted for the user, but left alone it would post every report twice.
         echo(
@@ -413,9 +415,40 @@ def init_project(
     return list(files)
 
 
-def _ignore_outputs(root: Path, echo: Callable[[str], None]) -> None:
+def _check_writable(root: Path, paths: list[Path]) -> None:
+    """Every file `init` writes can be: no directory (or other non-file) where the file
+    goes, no file where one of its folders goes. Checked before writing anything, so a
+    half-initialised repository never happens."""
+    for path in [*paths, root / ".gitignore"]:
+        rel = path.relative_to(root)
+        for part in [*reversed(rel.parents[:-1]), rel]:
+            where = root / part
+            is_dir = where.is_dir() and not where.is_symlink()
+            wanted_dir = part != rel
+            if where.is_symlink() or not where.exists() or is_dir == wanted_dir:
+                continue
+            expected = "a folder" if wanted_dir else "a file"
+            raise CmlError(f"{part} is in the way: expected {expected}; nothing was written")
+
+
+def _read_gitignore(root: Path) -> str:
+    """.gitignore as it is (empty when there is none), or why it cannot be extended."""
     path = root / ".gitignore"
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+    except UnicodeDecodeError as exc:
+        raise CmlError(
+            f".gitignore: expected UTF-8 text, found invalid byte at {exc.start}; "
+            "nothing was written"
+        ) from None
+    except OSError as exc:
+        raise CmlError(
+            f".gitignore: cannot read: {exc.strerror or exc}; nothing was written"
+        ) from None
+
+
+def _ignore_outputs(root: Path, current: str, echo: Callable[[str], None]) -> None:
+    path = root / ".gitignore"
     missing = [entry for entry in IGNORED if entry not in current.splitlines()]
     if missing:
         prefix = "" if not current or current.endswith("\n") else "\n"

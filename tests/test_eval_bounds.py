@@ -212,6 +212,23 @@ def test_long_lines_do_not_hide_the_rows_from_the_memory_check(
     assert 500_000 <= rows < 600_000 and f"× {columns} columns" in message
 
 
+def test_wide_rows_where_the_samples_fall_do_not_hide_the_rows_between(tmp_path) -> None:
+    """Rows were estimated from three samples (after the header, the middle, the end): a
+    file with 70 KB rows at exactly those places and 500,000 short rows between them
+    was taken for a few dozen rows, and 10 million such rows took 1 GiB on a 64 MiB
+    budget. Rows are now counted."""
+    wide = "0," + "1" * 70_000 + "\n"
+    half = "0,0\n1,1\n" * 125_000
+    body = wide * 2 + half
+    middle = len("y_true,y_pred\n") + len(body)
+    content = "y_true,y_pred\n" + body + wide * 2 + half + wide * 3
+    assert middle < len(content) // 2 < middle + 2 * len(wide)  # a wide row in the middle
+    path = tmp_path / "p.csv"
+    path.write_text(content)
+    message = refused(path, 16)
+    assert message is not None and "about 500,007 rows × 2 columns" in message
+
+
 def test_text_cells_are_charged_more_than_numbers(tmp_path) -> None:
     numbers, labels = tmp_path / "numbers.csv", tmp_path / "labels.csv"
     numbers.write_text("y_true,y_pred\n" + "10,10\n11,12\n" * 50_000)

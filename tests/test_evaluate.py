@@ -212,8 +212,11 @@ def test_regression_values_that_overflow_give_non_finite_metrics_quietly() -> No
 def test_proba_names_are_checked_against_labels_as_each_column_writes_them() -> None:
     """True in a boolean y_true is the label "True", not "1" (as it would be if y_true's
     and y_pred's first values were looked at as one array)."""
-    frame = pd.DataFrame({"y_true": [True, False], "y_pred": [0, 0], "proba_1": [0.5, 0.5]})
-    with pytest.raises(CmlError, match="expected proba_<class> for the classes '0', 'False'"):
+    frame = pd.DataFrame({"y_true": [True, False], "y_pred": [0, 1], "proba_1": [0.5, 0.5]})
+    with pytest.raises(CmlError, match="expected proba_<class> for the classes 'False', 'True'"):
+        predictions_from_frame(frame.assign(y_pred=[False, False]), "p.csv")
+    # y_pred's 0 and 1 are never True and False: that is said first
+    with pytest.raises(CmlError, match="y_true holds true/false and y_pred numbers"):
         predictions_from_frame(frame, "p.csv")
 
 
@@ -222,3 +225,61 @@ def test_nest_round_trips_through_flatten() -> None:
 
     flat = {"accuracy": 0.5, "per_class.a.f1": 0.1, "per_class.b.f1": 0.2}
     assert flatten(nest(flat), "x") == flat
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "kinds"),
+    [
+        ([True, True, False], [1, 1, 0], "y_true holds true/false and y_pred numbers"),
+        ([1, 0, 1], ["1.0", "0.0", "1.0"], "y_true holds numbers and y_pred text"),
+        (["cat", "dog", "cat"], [0, 1, 0], "y_true holds text and y_pred numbers"),
+    ],
+)
+def test_classes_written_two_ways_are_refused_not_scored_zero(y_true, y_pred, kinds) -> None:
+    """True against 1, 1 against "1.0": the labels never compare equal, so perfect
+    predictions scored accuracy 0 without a word."""
+    frame = pd.DataFrame({"y_true": y_true, "y_pred": y_pred})
+    with pytest.raises(CmlError) as exc:
+        predictions_from_frame(frame, "p.csv", task="classification")
+    assert str(exc.value).startswith(f"p.csv: {kinds}, and no y_pred value is a y_true value")
+
+
+def test_classes_of_two_kinds_that_share_labels_are_scored() -> None:
+    frame = pd.DataFrame({"y_true": ["1", "2", "x"], "y_pred": [1, 2, 2]})
+    got = evaluate(predictions_from_frame(frame, "p.csv", task="classification"))
+    assert got["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_integral_float_labels_beyond_int64_keep_their_value() -> None:
+    """1e23 was cast to int64 for its name: class -9223372036854775808 (and a numpy
+    warning on stderr); the other rows of the column lost their int form with it."""
+    frame = pd.DataFrame({"y_true": [1e23, 1.0, 2.0], "y_pred": [1, 1, 2]})
+    got = evaluate(predictions_from_frame(frame, "p.csv", task="classification"))
+    assert got["accuracy"] == pytest.approx(2 / 3)
+    assert "per_class.1e+23.recall" in got and "per_class.1.recall" in got
+    assert not any("-9223372036854775808" in name for name in got)
+
+
+def test_labels_with_dots_nest_as_one_key() -> None:
+    """Labels `a` and `a.f1`: per_class.a.f1 was both a number and a mapping, and
+    writing metrics.json crashed (exit 4); `1.5` became class 1's `5`."""
+    from cml_py.metrics.parse import flatten
+
+    frame = pd.DataFrame({"y_true": ["a", "a.f1", "1.5"], "y_pred": ["a", "a", "1.5"]})
+    flat = evaluate(predictions_from_frame(frame, "p.csv"))
+    tree = nest(flat)
+    assert set(tree["per_class"]) == {"a", "a.f1", "1.5"}
+    assert tree["per_class"]["a.f1"]["recall"] == 0 and tree["per_class"]["1.5"]["f1"] == 1
+    assert flatten(tree, "x") == flat
+
+
+def test_a_single_score_column_above_one_is_refused() -> None:
+    """With one proba_ column for a binary task the other class's score is 1 minus it:
+    a score of 5 made it -4, and the log loss a meaningless 9.4."""
+    frame = pd.DataFrame(
+        {"y_true": [0, 1, 0, 1], "y_pred": [0, 1, 1, 0], "proba_1": [0.0, 5.0, 3.0, 0.2]}
+    )
+    with pytest.raises(CmlError, match=r"^p.csv: row 3: proba_1 is 5; as the only proba_ col"):
+        evaluate(predictions_from_frame(frame, "p.csv"))
+    ok = evaluate(predictions_from_frame(frame.assign(proba_1=[0.1, 0.9, 0.6, 0.2]), "p.csv"))
+    assert ok["log_loss"] == pytest.approx(skm.log_loss([0, 1, 0, 1], [0.1, 0.9, 0.6, 0.2]))

@@ -432,3 +432,120 @@ def test_every_format_shows_the_evidence_and_fan_in_reads_it_back() -> None:
     assert row_from_dict(row, "leg").stat.counts == (1000, 27, 20)
     broken = {**log_loss, "evidence": {**evidence, "p_value": "low"}}
     assert check_from_dict(broken, "leg").evidence is None  # another job's data: checked
+
+
+# -- too little data to call anything significant -------------------------------------
+
+
+def _regression_frame(errors: list[float]) -> pd.DataFrame:
+    y = np.arange(len(errors)) + 0.5  # not integral: regression
+    return pd.DataFrame({"id": np.arange(len(errors)), "y_true": y, "y_pred": y + errors})
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_a_handful_of_rows_is_never_significant(n: int) -> None:
+    """Every row a little better: even an exact sign test has p = 2 / 2**n, so nothing on
+    five rows or fewer can be significant at 95% — the bootstrap's standard error of 0
+    used to say "significant, p = 0" on a single row."""
+    base = predictions_from_frame(_regression_frame([1.0] * n), "base.csv")
+    head = predictions_from_frame(_regression_frame([0.0] * n), "head.csv")
+    result = paired_statistics(base, head)
+    assert result.stats == {}
+    assert result.head["rmse"] == 0 and result.base["rmse"] == 1  # the metrics are still there
+    assert set(result.untestable) == set(result.head)
+    assert "cannot be significant at 95% on fewer than 6" in result.untestable["rmse"]
+
+
+def test_the_fewest_rows_follow_the_confidence() -> None:
+    from cml_py.train.stats import min_rows
+
+    assert [min_rows(c) for c in (0.5, 0.9, 0.95, 0.99, 0.999)] == [3, 5, 6, 8, 11]
+    base = predictions_from_frame(_regression_frame([1.0] * 6), "base.csv")
+    head = predictions_from_frame(_regression_frame([0.0] * 6), "head.csv")
+    assert paired_statistics(base, head).stats["rmse"].significant  # 2/64 < 0.05
+    assert paired_statistics(base, head, confidence=0.99).stats == {}
+
+
+def test_roc_auc_on_one_positive_is_not_significant() -> None:
+    """A thousand rows, one positive: main ranks it last, this PR first. DeLong's
+    variance needs two of each class (it said se 0, p = 0), and every bootstrap resample
+    that has the positive agrees, so ROC AUC and average precision get no interval."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    y = np.zeros(n, dtype=int)
+    y[0] = 1
+
+    def side(scores: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": np.arange(n),
+                "y_true": y,
+                "y_pred": (scores > 0.5).astype(int),
+                "proba_1": scores,
+            }
+        )
+
+    base_scores, head_scores = rng.uniform(0.5, 1, n), rng.uniform(0, 0.5, n)
+    base_scores[0], head_scores[0] = 0.0, 1.0
+    result = paired_statistics(
+        predictions_from_frame(side(base_scores), "base.csv"),
+        predictions_from_frame(side(head_scores), "head.csv"),
+    )
+    assert result.head["roc_auc"] == 1 and result.base["roc_auc"] == 0
+    assert "roc_auc" not in result.stats and "average_precision" not in result.stats
+    assert result.untestable["roc_auc"].startswith("only 1 test row of class '1';")
+    assert "accuracy" in result.stats and "log_loss" in result.stats  # per-row metrics keep theirs
+
+
+def test_too_few_rows_make_a_significance_rule_untestable(tmp_path, capsys) -> None:
+    """Through `cml-py evaluate`: the metrics with a line saying why there is no interval
+    (and no "significant" anywhere)."""
+    from tests.helpers import run_cli
+
+    _regression_frame([1.0, 1.0]).to_csv(tmp_path / "base.csv", index=False)
+    _regression_frame([0.0, 0.0]).to_csv(tmp_path / "head.csv", index=False)
+    result = run_cli(
+        capsys, "evaluate", str(tmp_path / "head.csv"), "--base", str(tmp_path / "base.csv")
+    )
+    assert result.code == 0, result.err
+    assert "significant" not in result.out.replace("cannot be significant", "")
+    assert result.out.rstrip().endswith(
+        "no intervals: only 2 test rows; a change cannot be significant at 95% on fewer than 6"
+    )
+
+
+def test_a_significance_rule_on_three_rows_cannot_test(in_repo, capsys) -> None:
+    """Through `cml-py run`: main right on all 3 rows, this PR wrong on all; the rule says
+    why it cannot test, and follows on_untestable (fail: a plain drop)."""
+    import json
+    import sys
+
+    from tests.helpers import run_cli
+
+    in_repo.write(
+        "train.py",
+        "import os\nos.makedirs('results', exist_ok=True)\n"
+        "wrong = open('wrong.txt').read().strip() == '1'\n"
+        "rows = [f'{i},{i % 2},{(i + wrong) % 2}' for i in range(3)]\n"
+        "open('results/preds.csv', 'w').write('id,y_true,y_pred\\n' + '\\n'.join(rows) + '\\n')\n",
+    )
+    in_repo.write("wrong.txt", "0")
+    in_repo.write(
+        "cml.yaml",
+        f"train:\n  command: [{sys.executable}, train.py]\n"
+        "  outputs: {predictions: results/preds.csv}\n"
+        "baseline: {strategy: rerun}\n"
+        "gate:\n  accuracy: {max_drop: 0, significant: true}\n",
+    )
+    in_repo.write(".gitignore", "results/\n.cml-py/\ncml-py-report/\n")
+    in_repo.commit("base")
+    in_repo.branch("pr")
+    in_repo.write("wrong.txt", "1")
+    in_repo.commit("worse")
+    result = run_cli(capsys, "run", "--no-publish", "--no-charts", "--base", "main")
+    assert result.code == 1, result.err
+    data = json.loads((in_repo.path / "cml-py-report" / "report.json").read_text())
+    (check,) = data["gate"]
+    assert check["status"] == "fail" and "evidence" not in check
+    assert check["note"].startswith("cannot test: only 3 test rows; a change cannot be significant")
+    assert not any(m.get("stat") for m in data["metrics"])

@@ -9,6 +9,7 @@ command succeeds are its files read, checked and staged into the outputs directo
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shlex
 import shutil
@@ -16,17 +17,56 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 from cml_py.config import TrainConfig
 from cml_py.errors import CmlError
 from cml_py.redact import redact
+from cml_py.terminal import one_line
 from cml_py.tokens import child_env
 from cml_py.train import outputs as out
 
 TAIL_LINES = 20
 KILL_GRACE_SECONDS = 5.0
+MAX_LINE_BYTES = 64 * 1024
+"""Longer output lines are relayed in pieces of this size: a command that prints a
+gigabyte without a line break must not make cml-py hold it (and its copies) in memory."""
+
+
+def output_lines(stream: IO[bytes]) -> Iterator[str]:
+    """A child's output as cml-py relays it to the CI log, one line (or piece of an
+    over-long line) at a time, each masked (redact), kept on its log line with its
+    controls replaced (terminal.one_line: no escape sequence reaches the reader's
+    terminal), and with `::` broken by a zero-width space: the runner reads a line
+    beginning with `::` as a workflow command (`::error::`, `::add-mask::`,
+    `::stop-commands::`), which the command's output must not be able to issue as if
+    it were cml-py's."""
+    while raw := stream.readline(MAX_LINE_BYTES):
+        line = one_line(redact(raw.decode("utf-8", "replace").rstrip("\r\n")))
+        yield line.replace("::", ":\u200b:") if "::" in line else line
+
+
+def stop_leftovers(pgid: int, grace: float = KILL_GRACE_SECONDS) -> bool:
+    """SIGTERM, then after `grace` seconds SIGKILL, what is left of process group
+    `pgid` once its leader has exited (a `cmd &` of a shell command). True when there
+    was something to stop."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    return True
 
 
 def command_args(train: TrainConfig) -> list[str] | str:
@@ -66,7 +106,11 @@ def run_streaming(
     timeout: float | None,
     label: str,
 ) -> None:
-    """Run, echo every line to stderr, and raise CmlError with the tail on failure."""
+    """Run, echo every line to stderr, and raise CmlError with the tail on failure.
+
+    Processes the command leaves running in its process group when it exits are
+    stopped: they would hold its output open, and cml-py would wait for them past any
+    timeout (for ever, for `sleep infinity &`)."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     try:
         proc = subprocess.Popen(
@@ -88,8 +132,7 @@ def run_streaming(
 
     def pump() -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        for line in output_lines(proc.stdout):
             tail.append(line)
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
@@ -107,7 +150,9 @@ def run_streaming(
     except BaseException:  # Ctrl-C or SIGTERM: never leave the command running
         stop_process_group(proc)
         raise
-    reader.join()
+    if stop_leftovers(proc.pid):
+        sys.stderr.write(f"cml-py: {label}: stopped the processes it left running\n")
+    reader.join(timeout=KILL_GRACE_SECONDS)  # one that left the group may hold the pipe
     if code != 0:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         raise CmlError(f"{label}: {how}; its last lines:", details=tuple(tail))
@@ -129,10 +174,13 @@ def run_command(
     """
     import tempfile
 
+    from cml_py.limits import active, check_file
+
     args = command_args(train)
     shown = args if isinstance(args, str) else shlex.join(args)
     echo(f"running train command: {shown}")
     kept: list[Path] = []
+    resolved = output_dir.resolve()  # checked inside the repository before the command ran
     with tempfile.TemporaryDirectory(prefix="cml-py-seeds-") as keep:
         for seed in reversed(range(repeats)):
             if repeats > 1:
@@ -155,8 +203,16 @@ def run_command(
             if seed > 0:
                 assert train.outputs.predictions is not None  # checked with the config
                 (path,) = _existing(root, train.outputs.predictions, "predictions")
+                shown = f"{train.outputs.predictions} (CML_PY_SEED={seed})"
+                check_file(path, shown, active(), field="data_bytes")  # copied before it is read
                 kept.insert(0, Path(keep) / f"seed-{seed}.csv")
                 shutil.copyfile(path, kept[0])
+        if output_dir.resolve() != resolved:
+            raise CmlError(
+                f"train.output_dir {output_dir}: the command replaced a directory on this path "
+                f"with a symlink (it now leads to {output_dir.resolve()}); cml-py writes its "
+                "outputs only inside the repository"
+            )
         return collect_outputs(train, root, output_dir, seeds=kept)
 
 
@@ -191,13 +247,17 @@ def collect_outputs(
 ) -> dict[str, float] | None:
     """Check the command's files and stage the outputs; `seeds` are the predictions of
     seeds 2..N (`train.repeats`), whose metrics are averaged with the first's."""
+    from cml_py import limits as lim
     from cml_py.metrics.parse import parse_file
 
+    limits = lim.active()
     outputs = train.outputs
     for key, patterns in (("metrics", outputs.metrics), ("params", outputs.params)):
         for pattern in patterns:
             for path in _existing(root, pattern, key):
-                parse_file(path.read_bytes(), os.path.relpath(path, root))  # malformed → exit 2
+                shown = os.path.relpath(path, root)
+                lim.check_file(path, shown, limits)  # before reading: it may be 50 GB
+                parse_file(path.read_bytes(), shown)  # malformed → exit 2
     metrics = None
     with out.staged_directory(output_dir) as stage:
         if outputs.predictions:
@@ -221,10 +281,12 @@ def collect_outputs(
             out.write_json(stage / out.METRICS, nest(metrics))
         if outputs.feature_importance:
             (path,) = _existing(root, outputs.feature_importance, "feature_importance")
+            lim.check_file(path, outputs.feature_importance, limits, field="data_bytes")
             shutil.copyfile(path, stage / out.FEATURE_IMPORTANCE)
         for pattern in outputs.curves:
             for path in _existing(root, pattern, "curves"):
                 relative = os.path.relpath(path, root)
+                lim.check_file(path, relative, limits, field="data_bytes")
                 if relative.startswith(".."):  # outside the project: keep only the name
                     relative = path.name
                 target = stage / out.CURVES / relative

@@ -253,11 +253,18 @@ def mean_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
 
 
 def nest(flat: dict[str, float]) -> dict[str, Any]:
-    """`per_class.1.f1` → {"per_class": {"1": {"f1": …}}} for a readable metrics.json."""
+    """`per_class.1.f1` → {"per_class": {"1": {"f1": …}}} for a readable metrics.json.
+
+    A class label is one key whatever it holds: labels `a` and `a.f1` would otherwise
+    need `per_class.a.f1` to be both a number and a mapping (a crash), and `1.5` would
+    be nested as class 1's `5`. Read back (flattened with dots), the names are the same.
+    """
     tree: dict[str, Any] = {}
     for name, value in flat.items():
         node = tree
         parts = name.split(".")
+        if parts[0] == "per_class" and len(parts) > 3:
+            parts = [parts[0], ".".join(parts[1:-1]), parts[-1]]
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value

@@ -6,6 +6,7 @@ With one file, its metrics; with main's file too, the paired comparison of the t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from cml_py.errors import CmlError
@@ -55,9 +56,10 @@ def evaluate_files(
                 "base": out.metric_values(result.base),
                 "head": out.metric_values(result.head),
                 "stats": {name: out.stat_dict(stat) for name, stat in result.stats.items()},
+                "untestable": result.untestable,
             }
         )
-    return out.paired_text(
+    text = out.paired_text(
         result.base,
         result.head,
         result.stats,
@@ -66,3 +68,17 @@ def evaluate_files(
         confidence=confidence,
         resamples=resamples,
     )
+    return text + "".join(_untestable_lines(result.untestable, result.stats))
+
+
+def _untestable_lines(untestable: dict[str, str], stats: Mapping[str, object]) -> list[str]:
+    """One line per reason some metrics have no interval (a reason may quote a class
+    label, the PR's text: kept on its line and unable to pass for a workflow command)."""
+    from cml_py.terminal import one_line
+
+    lines = []
+    for reason in sorted(set(untestable.values())):
+        names = [name for name, why in untestable.items() if why == reason]
+        which = "no intervals" if not stats else f"no interval for {', '.join(names)}"
+        lines.append(one_line(f"{which}: {reason}").replace("::", ":\u200b:") + "\n")
+    return lines

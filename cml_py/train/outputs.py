@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,13 +58,23 @@ def staged_directory(target: Path) -> Iterator[Path]:
             "replaces its output directory on every run, so choose a new or empty one"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    parent = target.parent.resolve()
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    made = os.lstat(stage)
     (stage / OWNER_MARK).write_text("Written by cml-py; replaced on every run.\n")
     try:
         yield stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    # The training ran code of the pull request's while the stage was open: if it put a
+    # symlink where a directory of the target's path was, the swap below would write
+    # through it, outside the repository.
+    if target.parent.resolve() != parent or not _same_directory(stage, made):
+        raise CmlError(
+            f"{target}: a directory on this path was replaced or moved while training ran "
+            f"(it now leads to {target.parent.resolve()}); the outputs were not written"
+        )
     old = None
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -71,6 +82,14 @@ def staged_directory(target: Path) -> Iterator[Path]:
     os.replace(stage, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _same_directory(path: Path, made: os.stat_result) -> bool:
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (made.st_dev, made.st_ino) and stat.S_ISDIR(now.st_mode)
 
 
 def write_json(path: Path, data: Any) -> None:

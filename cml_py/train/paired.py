@@ -63,10 +63,18 @@ def with_statistics(
             "predictions on the same test rows."
         )
         return untestable(str(exc))
+    if not result.stats and result.untestable:  # too few rows for any of them
+        reason = next(iter(result.untestable.values()))
+        notes.append(f"No confidence intervals: {reason}.")
+        return untestable(reason)
     notes.append(_statistics_note(result.n, result.repeats, settings))
     attached = tuple(
-        row._replace(stat=result.stats[row.name])
-        if row.path == metrics_path and row.name in result.stats
+        (
+            row._replace(stat=result.stats[row.name])
+            if row.name in result.stats
+            else row._replace(untestable=result.untestable.get(row.name, row.untestable))
+        )
+        if row.path == metrics_path
         else row
         for row in rows
     )

@@ -58,11 +58,17 @@ class Encoded:
 
 
 def _label_strings(values: np.ndarray) -> np.ndarray:
-    """Labels as strings, with integral floats shown as ints (1.0 → "1")."""
+    """Labels as strings, with integral floats shown as ints (1.0 → "1"); beyond int64
+    (1e23) they stay floats, which casting would turn into -9223372036854775808."""
     if values.dtype.kind == "f":
-        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0**63)
+        if whole.all():
             return values.astype(np.int64).astype(str)
-        return values.astype(str)
+        text = values.astype(str)
+        if whole.any():
+            text[whole] = values[whole].astype(np.int64).astype(str)
+        return text
     return values.astype(str)
 
 
@@ -266,8 +272,10 @@ def predictions_from_columns(
             raise CmlError(f"{name}: regression needs numeric y_true and y_pred") from None
         if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
             raise CmlError(f"{name}: y_true and y_pred must be finite numbers")
-    elif proba_cols:
-        _check_proba_names(name, proba_cols, y_true, y_pred)
+    else:
+        _check_label_kinds(name, y_true, y_pred)
+        if proba_cols:
+            _check_proba_names(name, proba_cols, y_true, y_pred)
     return Predictions(
         source=name,
         y_true=y_true,
@@ -277,6 +285,29 @@ def predictions_from_columns(
         proba_labels=tuple(str(c)[len(PROBA_PREFIX) :] for c in proba_cols),
         task=task,
     )
+
+
+def _label_kind(values: np.ndarray) -> str:
+    kind = values.dtype.kind
+    return "true/false" if kind == "b" else "numbers" if kind in "iuf" else "text"
+
+
+def _check_label_kinds(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    """y_true and y_pred written differently (true/false against 0/1, numbers against
+    text such as "1.0") never compare equal: every row would count as wrong, and the
+    metrics be 0 without a word. When the columns differ in kind and share no label at
+    all, that is what happened: say so."""
+    kinds = _label_kind(y_true), _label_kind(y_pred)
+    if kinds[0] == kinds[1]:
+        return
+    true_labels, pred_labels = (_factorize(y)[1] for y in (y_true, y_pred))
+    if set(true_labels.tolist()).isdisjoint(pred_labels.tolist()):
+        examples = f"{str(true_labels[0])!r} and {str(pred_labels[0])!r}"
+        raise CmlError(
+            f"{name}: y_true holds {kinds[0]} and y_pred {kinds[1]}, and no y_pred value is "
+            f"a y_true value (such as {examples}); expected both columns to write the "
+            "classes the same way"
+        )
 
 
 def _check_proba_names(
@@ -360,6 +391,13 @@ def _scores(p: Predictions, labels: tuple[str, ...]) -> np.ndarray | None:
         scores[:, index[label]] = p.proba[:, column]
     if binary_single:
         # A single score column for a binary task is the score of its own class.
+        if (p.proba[:, 0] > 1).any():  # 1 − 5 is no probability: the log loss would be noise
+            row = int(np.argmax(p.proba[:, 0] > 1))
+            raise CmlError(
+                f"{p.source}: row {row + 2}: {PROBA_PREFIX}{p.proba_labels[0]} is "
+                f"{float(p.proba[row, 0]):g}; as the only proba_ column of a binary task it "
+                "must be a probability from 0 to 1 (the other class's is 1 minus it)"
+            )
         other = 1 - index[p.proba_labels[0]]
         scores[:, other] = 1.0 - scores[:, index[p.proba_labels[0]]]
     return scores

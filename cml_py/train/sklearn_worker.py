@@ -18,6 +18,7 @@ model in a package the workflow installed, or on its PYTHONPATH, works as it alw
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -86,6 +87,17 @@ def _task_of(spec: SklearnTrain, model: Any | None, y: Any) -> str:
     return infer_task(values, values, False)
 
 
+def _model_call(model_path: str, what: str, call: Callable[[], Any]) -> Any:
+    """`call()`, which runs the model's own code (the PR's class, maybe): whatever it
+    raises is the model's failure, reported as bad input (exit 2), never a crash."""
+    try:
+        return call()
+    except Exception as exc:
+        raise CmlError(
+            f"{WHERE}: {model_path}.{what} failed: {_described(exc, (ValueError, TypeError))}"
+        ) from None
+
+
 def _make_model(model_path: str, params: dict[str, Any]) -> Any:
     model_cls = import_model(model_path)
     try:
@@ -124,25 +136,31 @@ def _features(frame: Any, spec: SklearnTrain, source: str) -> tuple[Any, list[st
 def _importance(model: Any, names: list[str]) -> list[tuple[str, float]] | None:
     import numpy as np
 
-    values = getattr(model, "feature_importances_", None)
-    if values is None:
-        coef = getattr(model, "coef_", None)
-        if coef is None:
-            return None
-        coef = np.abs(np.asarray(coef, dtype=float))
-        values = coef.mean(axis=0) if coef.ndim == 2 else coef
-    values = np.asarray(values, dtype=float).ravel()
+    try:  # the model's attributes: anything that is not numbers means no importance
+        values = getattr(model, "feature_importances_", None)
+        if values is None:
+            coef = getattr(model, "coef_", None)
+            if coef is None:
+                return None
+            coef = np.abs(np.asarray(coef, dtype=float))
+            values = coef.mean(axis=0) if coef.ndim == 2 else coef
+        values = np.asarray(values, dtype=float).ravel()
+    except Exception:
+        return None
     if len(values) != len(names):
         return None
     return [(name, float(v)) for name, v in zip(names, values, strict=True)]
 
 
-def _seeds(spec: SklearnTrain, model: Any, repeats: int) -> list[Any] | None:
+def _seeds(spec: SklearnTrain, model: Any, repeats: int, model_path: str) -> list[Any] | None:
     """The model seeds of `train.repeats`: the configured random_state (params), else
     `seed`, then the next integers. None when the model takes no random_state, since
     then every seed would train the same model."""
     get_params = getattr(model, "get_params", None)
-    if not (callable(get_params) and "random_state" in get_params()):
+    if not callable(get_params):
+        return None
+    current = _model_call(model_path, "get_params()", get_params)
+    if not (isinstance(current, dict) and "random_state" in current):
         return None
     first = spec.params.get("random_state", spec.seed)
     if not isinstance(first, int) or isinstance(first, bool):
@@ -167,12 +185,42 @@ def _fit_predict(
         raise CmlError(
             f"{WHERE}: {model_path} failed to fit: {_described(exc, (ValueError, TypeError))}"
         ) from None
-    return y_pred, proba
+    return _checked_output(model, model_path, y_pred, proba, len(X_test))
 
 
-def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, float], float]:
+def _checked_output(
+    model: Any, model_path: str, y_pred: Any, proba: Any, rows: int
+) -> tuple[Any, Any]:
+    """predict's one value per test row and predict_proba's rows × classes, as numpy
+    arrays, with the classes' names; anything else the model returned is its failure."""
+    import numpy as np
+
+    try:
+        y_pred = np.asarray(y_pred)
+        if proba is not None:
+            proba = np.asarray(proba, dtype=np.float64)
+            classes = list(getattr(model, "classes_", range(proba.shape[-1])))
+    except Exception as exc:
+        raise CmlError(
+            f"{WHERE}: {model_path} returned predictions that are not arrays of values: "
+            f"{_described(exc, (ValueError, TypeError))}"
+        ) from None
+    if y_pred.shape != (rows,):
+        raise CmlError(
+            f"{WHERE}: {model_path}.predict returned shape {y_pred.shape}, "
+            f"expected one value per test row ({rows:,},)"
+        )
+    if proba is not None and (proba.ndim != 2 or proba.shape != (rows, len(classes))):
+        raise CmlError(
+            f"{WHERE}: {model_path}.predict_proba returned shape {proba.shape}, expected "
+            f"one score per test row and class ({rows:,}, {len(classes):,})"
+        )
+    return y_pred, None if proba is None else (proba, classes)
+
+
+def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, float], float, str]:
     """Fit, predict, evaluate and write the outputs into `job.stage`; returns the
-    metrics and the seconds spent fitting.
+    metrics, the seconds spent fitting and the task.
 
     The test rows depend on `split_seed` only, so a PR that changes the model's seed or
     its hyperparameters predicts the same rows as main and stays paired. With
@@ -213,7 +261,7 @@ def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, floa
         except ValueError as exc:
             raise CmlError(f"{WHERE}: cannot split the data: {exc}") from None
         test_ids = np.asarray(X_test.index)
-    seeds = _seeds(spec, model, repeats)
+    seeds = _seeds(spec, model, repeats, model_path)
     if seeds is None and repeats > 1:
         echo(f"{model_path} takes no random_state: its seeds would all be one model; training one")
     echo(f"training {model_path} on {len(X_train):,} rows, {len(names)} features ({task})")
@@ -223,14 +271,17 @@ def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, floa
         if i > 0:
             model = _make_model(model_path, params)
         if seed is not None:
-            model.set_params(random_state=seed)  # reproducible, one seed per repeat
+            # reproducible, one seed per repeat
+            set_seed = functools.partial(model.set_params, random_state=seed)
+            _model_call(model_path, "set_params()", set_seed)
         if len(seeds or ()) > 1:
             echo(f"seed {i + 1} of {len(seeds or ())}: random_state={seed}")
         y_pred, proba = _fit_predict(model, model_path, X_train, y_train, X_test, task)
         predictions = pd.DataFrame({"id": test_ids, "y_true": np.asarray(y_test), "y_pred": y_pred})
         if proba is not None:
-            for j, cls in enumerate(getattr(model, "classes_", range(proba.shape[1]))):
-                predictions[f"proba_{cls}"] = proba[:, j]
+            scores, classes = proba
+            for j, cls in enumerate(classes):
+                predictions[f"proba_{cls}"] = scores[:, j]
         metrics = evaluate(predictions_from_frame(predictions, "predictions", task=task))
         runs.append((model, predictions, metrics))
     fit_seconds = time.perf_counter() - started
@@ -244,7 +295,9 @@ def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, floa
         "features": names,
         "one_hot_encoded": encoded,
         "model": model_path,
-        "params": out.json_safe(first_model.get_params() if callable(get_params) else params),
+        "params": out.json_safe(
+            _model_call(model_path, "get_params()", get_params) if callable(get_params) else params
+        ),
         "test_size": None if spec.test else spec.test_size,
         "stratify": spec.stratify,
         "seed": spec.seed,
@@ -271,7 +324,7 @@ def fit_and_write(job: Job, echo: Callable[[str], None]) -> tuple[dict[str, floa
         import joblib
 
         joblib.dump(first_model, stage / out.MODEL)
-    return metrics, fit_seconds
+    return metrics, fit_seconds, task
 
 
 def _message_channel() -> Callable[[str], None]:
@@ -305,7 +358,7 @@ def main(job_file: str) -> int:
         job = pickle.load(handle)  # written by the parent cml-py, never by the PR
     assert isinstance(job, Job)
     try:
-        metrics, fit_seconds = fit_and_write(job, echo)
+        metrics, fit_seconds, task = fit_and_write(job, echo)
     except CmlError as exc:
         _write_result(job.result, {"error": str(exc), "details": list(exc.details)})
         return EXIT_BAD_INPUT
@@ -317,6 +370,10 @@ def main(job_file: str) -> int:
         _write_result(job.result, {"internal": f"{type(exc).__name__}: {first_line(exc)}"})
         return EXIT_INTERNAL
     # floats, always: the parent accepts nothing else (and JSON keeps every float exactly)
-    result = {"metrics": {k: float(v) for k, v in metrics.items()}, "fit_seconds": fit_seconds}
+    result = {
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "fit_seconds": fit_seconds,
+        "task": task,
+    }
     _write_result(job.result, result)
     return EXIT_OK

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -76,6 +76,51 @@ class PairedResult:
     head: dict[str, float]  # mean over this PR's seeds
     stats: dict[str, PairedStat]
     repeats: tuple[int, int] = (1, 1)
+    untestable: dict[str, str] = field(default_factory=dict)  # metric → why it has no stat
+
+
+def min_rows(confidence: float) -> int:
+    """The fewest paired rows (or members of a class) on which any test could call a
+    change significant at `confidence`.
+
+    With n rows, even an exact sign-flip test in which every row favours the same side
+    has a two-sided p-value of 2 / 2**n: at 95% nothing on five rows or fewer can be
+    significant. A normal interval from the bootstrap's or DeLong's standard error says
+    otherwise there — one row gives a standard error of 0 and "significant, p = 0" —
+    so below this count no interval or p-value is given at all.
+    """
+    alpha = 1.0 - confidence
+    n = 1
+    while 2.0 ** (1 - n) >= alpha:
+        n += 1
+    return n
+
+
+def _too_few(rows: str, least: int, confidence: float) -> str:
+    return (
+        f"only {rows}; a change cannot be significant at {confidence * 100:g}% "
+        f"on fewer than {least:,}"
+    )
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} test row{'' if count == 1 else 's'}"
+
+
+def _scarce_class(enc: Encoded, least: int) -> str | None:
+    """For a binary task, the rarer class said in words when it has fewer than `least`
+    rows: ROC AUC and average precision then rest on a handful of rows (DeLong's
+    variance needs two of each class, and with one positive it says 0; the bootstrap's
+    normal interval around average precision's 0.999 excluded 0), so they get no
+    statistics. (A multiclass macro average also varies with its other classes.)"""
+    if len(enc.labels) != 2:
+        return None
+    positives = int(np.count_nonzero(enc.y == 1))
+    rare = min(positives, len(enc.y) - positives)
+    if rare >= least:
+        return None
+    label = enc.labels[1] if positives <= len(enc.y) - positives else enc.labels[0]
+    return f"{_rows(rare)} of class {label!r}"
 
 
 def _classification_side(
@@ -104,6 +149,9 @@ def paired_statistics(
     heads = [head] if isinstance(head, Predictions) else list(head)
     models = _align(bases, heads)
     nb, nh = len(bases), len(heads)
+    least = min_rows(confidence)
+    if models[0].n < least:
+        return _without_statistics(models, nb, nh, least, confidence)
     covariances: dict[str, np.ndarray] = {}
     special: dict[str, PairedStat] = {}
     if models[0].task == "regression":
@@ -126,8 +174,14 @@ def paired_statistics(
         if nb == nh == 1 and "accuracy" in values[0]:
             special["accuracy"] = _score_stat(encs[0], encs[1], confidence, resamples)
     names = [name for name in values[-1] if all(name in v for v in values)]
+    untestable: dict[str, str] = {}
+    if models[0].task == "classification" and (scarce := _scarce_class(encs[0], least)):
+        reason = _too_few(scarce, least, confidence)
+        untestable = {name: reason for name in ("roc_auc", "average_precision") if name in names}
     stats: dict[str, PairedStat] = {}
     for name in names:
+        if name in untestable:
+            continue
         point = np.array([v[name] for v in values], dtype=np.float64)
         if name in special:
             stats[name] = special[name]
@@ -152,6 +206,28 @@ def paired_statistics(
         head=_side_means(values[nb:]),
         stats=stats,
         repeats=(nb, nh),
+        untestable=untestable,
+    )
+
+
+def _without_statistics(
+    models: list[Predictions], nb: int, nh: int, least: int, confidence: float
+) -> PairedResult:
+    """Both sides' metrics, and for each the reason it has no interval: too few rows."""
+    if models[0].task == "regression":
+        values = [ev.regression_metrics(p.y_true, p.y_pred) for p in models]
+    else:
+        values = [ev.classification_metrics(enc) for enc in encode(*models)]
+    n = models[0].n
+    reason = _too_few(_rows(n), least, confidence)
+    base, head = _side_means(values[:nb]), _side_means(values[nb:])
+    return PairedResult(
+        n=n,
+        base=base,
+        head=head,
+        stats={},
+        repeats=(nb, nh),
+        untestable={name: reason for name in head if name in base},
     )
 
 
