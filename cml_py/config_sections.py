@@ -191,9 +191,11 @@ def _parse_train(c: Checker, value: Any) -> TrainConfig:
             fields["timeout"] = _timeout(c, spec["timeout"])
     elif "sklearn" in spec:
         fields["sklearn"] = _parse_sklearn(c, spec["sklearn"])
-        for key in ("shell", "timeout", "outputs"):
+        for key in ("shell", "outputs"):
             if key in spec:
                 raise c.fail((*path, key), "only applies to a train command, not to sklearn")
+        if "timeout" in spec:
+            fields["timeout"] = _timeout(c, spec["timeout"])
     else:
         fields["command"] = c.command(spec["command"], (*path, "command"))
         if "shell" in spec:

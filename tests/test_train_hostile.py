@@ -333,3 +333,35 @@ def test_metrics_of_the_built_in_trainer_are_computed_from_its_predictions(
     metrics = json.loads((out / "metrics.json").read_text())
     expected = evaluate(read_predictions(out / "predictions.csv", task="classification"))
     assert metrics["accuracy"] == expected["accuracy"] == pytest.approx(0.6294, abs=1e-4)
+
+
+def test_a_model_that_never_finishes_is_stopped_by_train_timeout(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """train.timeout, as for a train command: the built-in trainer's child and what the
+    model started are stopped, and the run says so, instead of waiting for CI's limit."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.syspath_prepend(str(repo))
+    (repo / "slowmodel.py").write_text(
+        "import subprocess, time\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Slow(LogisticRegression):\n"
+        "    def fit(self, X, y):\n"
+        "        subprocess.Popen(['sleep', '300'])\n"
+        "        print('fitting', flush=True)\n"
+        "        time.sleep(300)\n"
+    )
+    write_config(
+        repo, "train: {sklearn: {dataset: 'sklearn:iris', model: slowmodel.Slow}, timeout: 3}\n"
+    )
+    started = time.monotonic()
+    result = run_cli(capsys, "train")
+    assert time.monotonic() - started < 60
+    assert result.code == 2, result.err
+    assert "cml-py: error: train.sklearn: timed out after 3 s (train.timeout) and was stopped" in (
+        result.err
+    )
+    assert "fitting" in result.err  # the model's last lines go with the error
+    assert not (repo / ".cml-py" / "out").exists()  # nothing half-written

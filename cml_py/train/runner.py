@@ -41,7 +41,14 @@ def train(
     if config.train.sklearn is not None:
         from cml_py.train.sklearn_trainer import train_sklearn
 
-        return train_sklearn(config.train.sklearn, config.root, target, echo, repeats=repeats)
+        return train_sklearn(
+            config.train.sklearn,
+            config.root,
+            target,
+            echo,
+            repeats=repeats,
+            timeout=config.train.timeout,
+        )
     from cml_py.train.command import run_command
 
     return run_command(config.train, config.root, target, echo, repeats=repeats)

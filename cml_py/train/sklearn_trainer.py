@@ -137,9 +137,11 @@ def train_sklearn(
     echo: Callable[[str], None],
     *,
     repeats: int = 1,
+    timeout: float | None = None,
 ) -> dict[str, float]:
     """Train in a child process without the token and stage what it wrote as the
-    outputs directory; returns the metrics.
+    outputs directory; returns the metrics. `timeout` (train.timeout) stops a model that
+    does not finish, with everything it started.
 
     Everything that can be checked without the model is checked here first, so a typo
     costs no process start. The outputs directory is replaced only when the child
@@ -163,7 +165,7 @@ def train_sklearn(
         job = Job(spec, root, stage, repeats, Path(private) / "result.json")
         job_file = Path(private) / "job.pickle"
         job_file.write_bytes(pickle.dumps(job))
-        _, fit_seconds = run_worker(job_file, job.result, echo)
+        _, fit_seconds = run_worker(job_file, job.result, echo, timeout=timeout)
         metrics = evaluate_stage(stage, spec, repeats, _read_result(job.result) or {})
     echo(f"trained in {fit_seconds:.2f} s; wrote {os.path.relpath(output_dir)}")
     return metrics
@@ -208,7 +210,11 @@ def evaluate_stage(
 
 
 def run_worker(
-    job_file: Path, result_file: Path, echo: Callable[[str], None]
+    job_file: Path,
+    result_file: Path,
+    echo: Callable[[str], None],
+    *,
+    timeout: float | None = None,
 ) -> tuple[dict[str, float], float]:
     """Run sklearn_worker on `job_file` and return its metrics and fit time.
 
@@ -260,7 +266,15 @@ def run_worker(
     for reader in readers:
         reader.start()
     try:
-        code = proc.wait()
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc)
+        for reader in readers:
+            reader.join(timeout=READER_GRACE_SECONDS)
+        raise CmlError(
+            f"train.sklearn: timed out after {timeout:g} s (train.timeout) and was stopped",
+            details=tuple(tail),
+        ) from None
     except BaseException:  # Ctrl-C or SIGTERM: never leave the training running
         stop_process_group(proc)
         raise
