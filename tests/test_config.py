@@ -215,8 +215,8 @@ def test_train_command_section(tmp_path: Path) -> None:
             "train.sklearn.n_estimators: unknown key",
         ),
         (
-            "train: {sklearn: {dataset: d}, timeout: 5}",
-            "train.timeout: only applies to a train command",
+            "train: {sklearn: {dataset: d}, shell: true}",
+            "train.shell: only applies to a train command",
         ),
         ("train: {command: 5}", "train.command: expected a command string or a list of arguments"),
         ("train: {command: x, timeout: 0}", "train.timeout: expected a number of seconds > 0"),
