@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -402,10 +403,17 @@ def evaluate(expression: str, inputs: dict[str, str], outputs: dict[str, dict]) 
 
 
 def run_action(
-    path: Path, inputs: dict[str, str], tmp_path: Path, cml_py_exit: int
+    path: Path,
+    inputs: dict[str, str],
+    tmp_path: Path,
+    cml_py_exit: int,
+    *,
+    cwd: Path | None = None,
+    real_cml_py: bool = False,
 ) -> tuple[list[int], list[str], dict[str, str]]:
     """Run the action's shell steps in order, as the runner does (bash -e, each step's env
-    evaluated, outputs through $GITHUB_OUTPUT), with fake Python and cml-py executables.
+    evaluated, outputs through $GITHUB_OUTPUT), with fake Python and cml-py executables
+    (with `real_cml_py`, the venv's cml-py records its call and then runs this cml-py).
     Returns each step's exit code, the args cml-py got and the token it saw."""
     action = load(path)
     values = {k: str(spec.get("default", "")) for k, spec in action["inputs"].items()}
@@ -414,13 +422,18 @@ def run_action(
     runner_temp.mkdir()
     record = tmp_path / "record"
     fake_python = tmp_path / "python3"
+    then = (
+        f'PYTHONPATH={ROOT} exec {sys.executable} -m cml_py "$@"'
+        if real_cml_py
+        else f"exit {cml_py_exit}"
+    )
     # `python -m venv DIR` makes DIR/bin/python, which records pip and provides cml-py
     fake_python.write_text(
         "#!/bin/bash\n"
         'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin"\n'
         f'  printf \'#!/bin/bash\\necho "pip $*" >> {record}\\n\' > "$3/bin/python"\n'
         f'  printf \'#!/bin/bash\\necho "cml-py $*" >> {record}\\n'
-        f'echo "token=$CML_PY_TOKEN" >> {record}\\nexit {cml_py_exit}\\n\' > "$3/bin/cml-py"\n'
+        f'echo "token=$CML_PY_TOKEN" >> {record}\\n%s\\n\' \'{then}\' > "$3/bin/cml-py"\n'
         '  chmod +x "$3/bin/python" "$3/bin/cml-py"; fi\n'
     )
     fake_python.chmod(fake_python.stat().st_mode | stat.S_IEXEC)
@@ -441,7 +454,7 @@ def run_action(
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
             env=env,
-            cwd=tmp_path,
+            cwd=cwd or tmp_path,
             capture_output=True,
             text=True,
             check=False,
@@ -464,8 +477,8 @@ def run_action(
 @pytest.mark.parametrize(
     ("publish", "gate", "args", "token", "codes"),
     [
-        ("true", 0, "run --out cml-py-report --mode update --images auto", "t0ken", [0, 0, 0]),
-        ("true", 1, "run --out cml-py-report --mode update --images auto", "t0ken", [0, 0, 1]),
+        ("true", 0, "run --out cml-py-report", "t0ken", [0, 0, 0]),
+        ("true", 1, "run --out cml-py-report", "t0ken", [0, 0, 1]),
         ("false", 1, "run --out cml-py-report --no-publish", "", [0, 0, 1]),
         ("maybe", 0, None, None, [0, 0, 2]),
     ],
@@ -484,10 +497,47 @@ def test_report_action_runs_cml_py_from_its_venv_and_fails_by_the_gate(
 def test_report_action_passes_config_base_and_strict(tmp_path) -> None:
     inputs = {"config": "ml/cml.yaml", "base": "v1", "strict": "true", "token": "t"}
     _, calls, _ = run_action(REPORT_ACTION, inputs, tmp_path, 0)
-    assert calls == [
-        "run --out cml-py-report --mode update --images auto --strict "
-        "--config ml/cml.yaml --base v1"
-    ]
+    assert calls == ["run --out cml-py-report --strict --config ml/cml.yaml --base v1"]
+
+
+def test_report_action_leaves_mode_and_images_to_cml_yaml_unless_given(tmp_path) -> None:
+    """The inputs defaulted to `update` and `auto` and were always passed, so main's
+    `publish: {mode: new, images: none}` was silently overridden by every action user."""
+    inputs = {"comment-mode": "recreate", "images": "none", "id": "gpu", "token": "t"}
+    _, calls, _ = run_action(REPORT_ACTION, inputs, tmp_path, 0)
+    assert calls == ["run --out cml-py-report --mode recreate --images none --id gpu"]
+
+
+@pytest.mark.parametrize(("acc", "verdict", "code"), [(0.95, "pass", 0), (0.5, "fail", 1)])
+def test_report_action_sets_its_outputs_without_publishing(
+    in_repo: Repo, tmp_path, acc: float, verdict: str, code: int
+) -> None:
+    """publish: "false" (the unprivileged half) left `verdict` and `report-path` empty:
+    only a publishing cml-py run writes step outputs."""
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.write("cml.yaml", "metrics: [m.json]\ngate:\n  acc: {min: 0.8}\n")
+    in_repo.commit("main")
+    in_repo.branch("feature")
+    in_repo.write("m.json", {"acc": acc})
+    in_repo.commit("the PR")
+    action_tmp = tmp_path / "action"
+    action_tmp.mkdir()
+    codes, calls, seen = run_action(
+        REPORT_ACTION,
+        {"publish": "false", "base": "main"},
+        action_tmp,
+        0,
+        cwd=in_repo.path,
+        real_cml_py=True,
+    )
+    assert calls == ["run --out cml-py-report --no-publish --base main"]
+    assert codes == [0, 0, code]
+    assert seen["run"] == {
+        "exit-code": str(code),
+        "verdict": verdict,
+        "report-path": "cml-py-report/report.md",
+    }
+    assert (in_repo.path / "cml-py-report" / "report.md").is_file()
 
 
 @pytest.mark.parametrize(("gate", "code"), [(0, 0), (1, 1), (2, 2), (3, 3)])

@@ -22,14 +22,18 @@ INSTALLATION = "ghs_installation_token_0123456789"
 MAIN_CONFIG = "metrics: [metrics.json]\ngate:\n  acc: {min: 0.9}\n  loss: {max_drop: 0.05}\n"
 
 
-def workflow_run_payload(*, head_sha: str = HEAD_SHA, numbers: tuple[int, ...] = ()) -> dict:
-    """A real `workflow_run` payload (npm @octokit/webhooks-examples), for a PR run."""
+def workflow_run_payload(
+    *, head_sha: str = HEAD_SHA, numbers: tuple[int, ...] = (), owner: str = "octo"
+) -> dict:
+    """A real `workflow_run` payload (npm @octokit/webhooks-examples), for a PR run from
+    `owner`'s repository (octo/models itself, or a fork) and its branch `feature`."""
     payload = copy.deepcopy(webhook_examples("workflow_run")[0])
     run = payload["workflow_run"]
     run["event"] = "pull_request"
     run["head_sha"] = head_sha
     run["head_branch"] = "feature"
-    run["head_repository"]["owner"]["login"] = "stranger"
+    run["head_repository"]["owner"]["login"] = owner
+    run["head_repository"]["full_name"] = f"{owner}/models"
     run["pull_requests"] = [
         {
             "url": f"https://api.github.com/repos/octo/models/pulls/{n}",
@@ -113,11 +117,42 @@ def test_a_fork_pr_is_found_from_the_head_commit(
     artifact = pr_artifact(tmp_path, capsys, acc=0.97)
     github_fake.add_pull(3, "e" * 40, branch="other")
     github_fake.add_pull(9, HEAD_SHA, owner="stranger")
-    publish_env(monkeypatch, github_fake, tmp_path, workflow_run_payload())  # no PRs listed
+    payload = workflow_run_payload(owner="stranger")  # no PRs listed: a fork's run
+    publish_env(monkeypatch, github_fake, tmp_path, payload)
     result = run_cli(capsys, "publish", str(artifact))
     assert result.code == 0, result.err
     assert len(github_fake.comments_on(issue=9)) == 1
     assert github_fake.comments_on(issue=3) == []
+
+
+def test_a_fork_pr_of_another_prs_commit_never_comments_on_that_pr(
+    default_branch, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """Anyone can open a PR whose head is another PR's commit (push that branch to a
+    fork). Both PRs then have the run's head sha, and the lowest number won: the fork's
+    run commented on someone else's PR #5 with the fork's artifact."""
+    artifact = pr_artifact(tmp_path, capsys, acc=0.91)
+    github_fake.add_pull(5, HEAD_SHA)  # octo:feature, someone else's PR
+    github_fake.add_pull(9, HEAD_SHA, owner="stranger")  # stranger:feature, same commit
+    publish_env(monkeypatch, github_fake, tmp_path, workflow_run_payload(owner="stranger"))
+    result = run_cli(capsys, "publish", str(artifact))
+    assert result.code == 0, result.err
+    assert github_fake.comments_on(issue=5) == []
+    assert len(github_fake.comments_on(issue=9)) == 1
+
+
+def test_a_fork_run_for_another_prs_commit_comments_nowhere(
+    default_branch, github_fake, tmp_path, monkeypatch, capsys
+) -> None:
+    """The fork's own PR closed (or never opened against this repository): the only open
+    PR with that head commit is someone else's, and it gets no comment."""
+    artifact = pr_artifact(tmp_path, capsys, acc=0.91)
+    github_fake.add_pull(5, HEAD_SHA)
+    publish_env(monkeypatch, github_fake, tmp_path, workflow_run_payload(owner="stranger"))
+    result = run_cli(capsys, "publish", str(artifact))
+    assert result.code == 0, result.err
+    assert "no open pull request from stranger/models:feature" in result.err
+    assert github_fake.comments_on(issue=5) == []
 
 
 def test_a_report_claiming_passed_is_judged_again_with_mains_rules(
@@ -344,7 +379,7 @@ def test_a_workflow_run_without_a_head_owner_still_finds_the_pr(
     crash: the PR is found from the head commit."""
     artifact = pr_artifact(tmp_path, capsys, acc=0.97)
     github_fake.add_pull(9, HEAD_SHA, owner="stranger")
-    payload = workflow_run_payload()
+    payload = workflow_run_payload(owner="stranger")
     payload["workflow_run"]["head_repository"]["owner"] = None
     publish_env(monkeypatch, github_fake, tmp_path, payload)
     result = run_cli(capsys, "publish", str(artifact))

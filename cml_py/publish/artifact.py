@@ -329,15 +329,44 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
         return Target(None, sha, reason=f"the run was for a {run.get('event')!r} event")
     numbers = _event_pull_numbers(payload)
     head_repo = _field(payload, ("workflow_run", "head_repository", "owner", "login"), str)
+    head_name = _field(payload, ("workflow_run", "head_repository", "full_name"), str)
     branch = _field(payload, ("workflow_run", "head_branch"), str)
     pulls = publisher.pulls_for(sha, numbers, head_owner=head_repo, head_branch=branch)
     current = [number for number, head in pulls if head == sha]
+    # Anyone can open a PR whose head is another PR's commit (a fork of that branch):
+    # both PRs then have this head sha, and the lower number was someone else's PR. The
+    # run's own PR is the one whose head is the run's repository and branch.
+    ours = [n for n in current if _same_head(publisher, n, head_name, branch)]
+    if ours:
+        return Target(min(ours), sha)
     if current:
-        return Target(min(current), sha)
+        return Target(
+            None,
+            sha,
+            reason=f"no open pull request from {head_name or '?'}:{branch or '?'} has the "
+            f"head commit {sha[:12]}",
+        )
     if pulls:
         number = min(n for n, _ in pulls)
         return Target(number, sha, stale=True, reason=f"PR #{number} has a newer head commit")
     return Target(None, sha, reason=f"no open pull request has the head commit {sha[:12]}")
+
+
+def _same_head(publisher: Any, number: int, repo: str | None, branch: str | None) -> bool:
+    """Whether PR `number`'s head is `repo`:`branch` (a part the event leaves out is not
+    compared; a PR whose head repository was deleted matches no repository)."""
+    if repo is None and branch is None:
+        return True
+
+    def head() -> tuple[str | None, str]:
+        pull = publisher.repo.get_pull(number)
+        full_name = pull.head.repo.full_name if pull.head.repo is not None else None
+        return full_name, pull.head.ref
+
+    full_name, ref = publisher.run(f"reading pull request #{number}", head)
+    if repo is not None and (full_name is None or full_name.lower() != repo.lower()):
+        return False
+    return branch is None or ref == branch
 
 
 def _event_pull_numbers(payload: Mapping[str, Any]) -> list[int]:
