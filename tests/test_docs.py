@@ -58,6 +58,9 @@ def test_the_five_step_tutorial_runs_as_written(tmp_path: Path) -> None:
     assert report.startswith("<!-- cml-py report id=default -->\n### ")
     assert "| accuracy |" in report and "re-trained at" in report
     assert "cml-py: gate" in proc.stdout  # step 5 prints the report
+    # and shows what the README says it shows: a red gate, exit code 1
+    assert report.splitlines()[1].startswith("### ❌ cml-py: gate failed"), report
+    assert "the gate failed: exit code 1" in proc.stdout
 
 
 def allowed_keys(data: dict) -> list[str]:
