@@ -62,6 +62,12 @@ NEXT_STEPS = {
 }
 
 
+INSTALL_NOTE = (
+    "the CI files install the pinned cml-py from PyPI; to install it from elsewhere (a "
+    "wheel's URL, git+https://…@vX.Y.Z), set the {variable} variable CML_PY_PACKAGE"
+)
+
+
 def detect_forge(root: Path) -> str:
     """GitLab when the repository looks like one (CI file or remote), else GitHub."""
     if (root / ".gitlab-ci.yml").exists():
@@ -101,7 +107,7 @@ MAX_SUGGESTED_RULES = 6
 class Detection:
     """What `init` found, what it will write, and why (printed for the user)."""
 
-    kind: str  # dvc | script | example
+    kind: str  # dvc | script | metrics | example
     reasons: tuple[str, ...]
     config: str
     needs_dvc: bool = False
@@ -276,6 +282,16 @@ def detect_project(
             config,
             metrics=tuple(metrics),
         )
+    if metrics:  # written by a notebook or an earlier CI step: compared as they are
+        rules = _suggested_rules(root, metrics)
+        config, data_reasons = _with_data(metrics_config(metrics, params, rules), root)
+        reasons = [
+            f"metrics files: {', '.join(metrics)}",
+            f"params files: {', '.join(params) or 'none found'}",
+            "no training script found: cml-py compares these files as the job leaves them "
+            "(train before cml-py runs, or add train: to cml.yaml)",
+        ]
+        return Detection("metrics", (*reasons, *data_reasons), config, metrics=tuple(metrics))
     return Detection(
         "example",
         (
@@ -307,6 +323,25 @@ def dvc_config(rules: list[str], has_stages: bool) -> str:
             "",
         ]
     lines += ["# The gate: suggestions from your current metrics; adjust the limits."]
+    if rules:
+        lines += ["gate:", *rules]
+    else:
+        lines += ["# gate:", "#   accuracy: {min: 0.9, max_drop: 0.01}"]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_config(metrics: list[str], params: list[str], rules: list[str]) -> str:
+    import json
+
+    lines = [
+        "# cml.yaml — written by `cml-py init` from the files found in this repository.",
+        "# No training script was found: these files are compared as the job leaves them;",
+        "# add train: (see docs/config.md) to have cml-py train and re-train main too.",
+        f"metrics: {json.dumps(metrics)}",
+    ]
+    if params:
+        lines.append(f"params: {json.dumps(params)}")
+    lines += ["", "# The gate: suggestions from your current metrics; adjust the limits."]
     if rules:
         lines += ["gate:", *rules]
     else:
@@ -412,6 +447,7 @@ def init_project(
         echo("add this to .gitlab-ci.yml:")
         (show or echo)(GITLAB_INCLUDE.rstrip())
     echo(NEXT_STEPS[setup])
+    echo(INSTALL_NOTE.format(variable="repository" if setup != "gitlab" else "CI/CD"))
     return list(files)
 
 

@@ -148,6 +148,26 @@ def test_init_with_a_script_and_metrics_never_invents_a_model(in_repo: Repo, cap
     assert "sklearn" not in config and "acc: {max_drop: 0.01}" in config
 
 
+def test_init_with_metrics_but_no_script_compares_the_files_and_their_data(
+    in_repo: Repo, capsys
+) -> None:
+    """Metrics a notebook or an earlier CI step writes: compared as they are, with the
+    data/ files beside them — not the built-in example, which said no metrics were found."""
+    in_repo.write("metrics.json", {"acc": 0.8})
+    in_repo.write("data/train.csv", "x,label\n1,0\n2,1\n")
+    result = run_cli(capsys, "init", "--github")
+    assert result.code == 0, result.err
+    assert "detected: metrics" in result.err and "no training script found" in result.err
+    assert "set the repository variable CML_PY_PACKAGE" in result.err
+    config = (in_repo.path / "cml.yaml").read_text()
+    assert 'metrics: ["metrics.json"]' in config
+    assert "acc: {max_drop: 0.01}" in config and "data/train.csv" in config
+    from cml_py.config import load_config
+
+    loaded = load_config(in_repo.path / "cml.yaml", cwd=in_repo.path)
+    assert loaded.train is None and loaded.metrics == ("metrics.json",)
+
+
 def test_init_in_an_empty_repository_writes_the_labelled_example(in_repo: Repo, capsys) -> None:
     result = run_cli(capsys, "init", "--github")
     assert result.code == 0, result.err
