@@ -179,3 +179,46 @@ def test_limits_page_command_runs(tmp_path: Path) -> None:
     subprocess.run(["git", "commit", "-q", "-m", "main"], cwd=repo, check=True)
     proc = run_block(command, repo)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_commands_table_names_every_option_of_every_command() -> None:
+    """docs/commands.md is where a reader looks a flag up: each command's row names its
+    options, apart from those the page lists once for every comparing or publishing one."""
+    import click
+
+    from cml_py.cli.app import cli
+
+    page = (ROOT / "docs" / "commands.md").read_text()
+    common = {"--config", "--base", "--metrics", "--params", "--trust-pr-config", "--token-env"}
+    assert all(f"`{option}" in page for option in common - {"--token-env"})
+    assert "`--token-env NAME`" in page
+    ctx = click.Context(cli)
+    missing = []
+
+    def walk(group: click.Group, words: list[str]) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None
+            if isinstance(command, click.Group):
+                walk(command, [*words, name])
+                continue
+            rows = [
+                line
+                for line in page.splitlines()
+                if line.startswith(f"| `cml-py {' '.join([*words, name])}")
+                or (words and line.startswith(f"| `cml-py {words[0]} ") and f" {name} " in line)
+            ]
+            assert rows, f"no row for cml-py {' '.join([*words, name])}"
+            for param in command.params:
+                flags = [o for o in param.opts if o.startswith("--")]
+                own = isinstance(param, click.Option) and flags and not set(flags) & common
+                named = (  # `-o PATH` names --output as well
+                    re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", row)
+                    for opt in param.opts
+                    for row in rows
+                )
+                if own and not any(named):
+                    missing.append(f"{' '.join([*words, name])} {flags[0]}")
+
+    walk(cli, [])
+    assert not missing, missing

@@ -47,8 +47,9 @@ def init(
     It looks first and prints what it found: a DVC project (dvc.yaml) gets a minimal
     cml.yaml that runs `dvc repro`, with gate suggestions for the declared metrics; a
     training script with metrics/params files gets train.command and those outputs
-    (--train-command, else asked on a terminal); an empty repository gets the
-    built-in example, labelled as such.
+    (--train-command, else asked on a terminal); metrics files without a script are
+    compared as the job leaves them; an empty repository gets the built-in example,
+    labelled as such.
 
     \b
     GitHub (two workflows, safe for public repositories and forks):
