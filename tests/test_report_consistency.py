@@ -112,3 +112,17 @@ def test_main_and_this_pr_shown_beside_a_change_never_contradict_it() -> None:
         assert "| d | 0.91234 | 0.91236 | ▲ +2e-05 (+0.00219%) |" in md, md
         text = render(report, "text")
         assert "100.04" in text and "1.00004" in text and "0.91236" in text
+
+
+def test_a_report_of_uncommitted_changes_says_so_in_its_footer() -> None:
+    """Before committing, HEAD is main's commit: `main 1111111 → this PR 1111111` read
+    as if nothing had changed, beside a table of changes."""
+    base = MetricSet((MetricFile("m.json", {"acc": 0.9}),))
+    head = MetricSet((MetricFile("m.json", {"acc": 0.95}),))
+    for head_sha, footer in (
+        ("1" * 40, "`main` `1111111` → this PR `1111111` + working tree · report id"),
+        ("2" * 40, "`main` `1111111` → this PR `2222222` · report id"),
+    ):
+        comparison = Comparison(diff_sets(base, head), (), BASE, head_sha)
+        md = render(Report("default", comparison, evaluate_gate([], comparison.metrics)), "md")
+        assert footer in md, md.splitlines()[-1]

@@ -126,6 +126,8 @@ def _context(
         "base_sha": md_code(short(base.sha)) if base else None,
         "base_how": md_cell(base.how) if base else None,
         "head_sha": md_code(short(comparison.head_sha)),
+        # a local run before committing: "main abc → this PR abc" would read as no change
+        "head_extra": " + working tree" if base and base.sha == comparison.head_sha else "",
         "metric_counts": v.counts_text(metric_rows),
         # the gate's checks cover the data stage's rows too: a file column if they differ
         "gate": v.gate_table(
