@@ -188,3 +188,14 @@ def test_save_never_records_a_file_a_link_points_to(tmp_path) -> None:
         "`cml-py baseline save` records only regular files inside the repository"
     ]
     assert git(remote, "for-each-ref", "refs/cml-py") == ""
+
+
+def test_list_without_records_says_so_on_stderr(in_repo, capsys) -> None:
+    """An empty listing looked the same as a failed one; stdout stays a plain list."""
+    from tests.helpers import run_cli
+
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.commit()
+    result = run_cli(capsys, "baseline", "list")
+    assert result.code == 0 and result.out == ""
+    assert result.err.startswith("cml-py: no stored baselines in this clone (`cml-py baseline")

@@ -116,6 +116,14 @@ def baseline_list(limit: int) -> int:
         raise CmlError(f"{Path.cwd()}: not inside a git repository: no records to list")
     if head is None:
         raise CmlError("HEAD has no commit yet: no history to list records on")
+    found = 0
     for sha, distance in store.find_records(git, head, limit=limit):
         click.echo(f"{sha}  {distance} commit{'s' if distance != 1 else ''} before HEAD")
+        found += 1
+    if not found:  # stderr: stdout stays a list, empty here, for scripts
+        where = "in this clone" if store.tip(git) is None else "on HEAD's first-parent history"
+        stderr(
+            f"no stored baselines {where} (`cml-py baseline save` records one; fetch "
+            f"{store.REF} to see the remote's)"
+        )
     return EXIT_OK
