@@ -230,6 +230,7 @@ def load_settings(
     candidates = _candidate_paths(config_path, cwd, root)
     local_path = config_path if config_path is not None else find_config(cwd)
     local = _read_local_config(local_path, root) if local_path is not None else None
+    base_from_local: str | None = None  # the local file's `base:`, when it chose the base
     try:
         resolved = _resolve(git, head, base_flag, env, None)
     except CmlError:
@@ -239,6 +240,7 @@ def load_settings(
             # run; in CI the base always comes from the event or the workflow).
             try:
                 resolved = _resolve(git, head, None, env, configured)
+                base_from_local = configured
             except CmlError:
                 if require_base:
                     raise
@@ -296,6 +298,14 @@ def load_settings(
     else:
         pr_config = base_config  # deleted in this PR: main's file stands for both
     changes = policy_changes(base_config, pr_config)
+    local_notes: tuple[str, ...] = ()
+    if base_from_local is not None and base_config.base != base_from_local:
+        # it did decide, and the report must not list it as a change main overruled
+        changes = tuple(c for c in changes if c[0] != "base")
+        local_notes = (
+            f"The base, {base_from_local!r}, comes from this checkout's cml.yaml: there is "
+            "no main or master here (outside CI only; in CI the event or --base names it).",
+        )
     if trust_pr_config:
         config = replace(pr_config, root=base_config.root, path=base_config.path)
         change = PolicyChange("this PR", changes) if changes else None
@@ -309,7 +319,7 @@ def load_settings(
         base_config_text=text,
         base_config_path=rel,
         policy_change=change,
-        notes=() if trust_pr_config else policy_note(base, policy, rel),
+        notes=local_notes + (() if trust_pr_config else policy_note(base, policy, rel)),
         policy_from_base=not trust_pr_config,
     )
 

@@ -285,3 +285,22 @@ def test_the_report_template_is_the_tips(in_repo: Repo, capsys) -> None:
     result = run_cli(capsys, "report", "-o", "-")
     assert result.code == 0, result.err
     assert "main's template:" in result.out
+
+
+def test_a_local_base_key_that_chose_the_base_is_said_so_not_listed_as_overruled(
+    in_repo: Repo, capsys
+) -> None:
+    """Without main or master, a local run takes the base from the checkout's own
+    `base:`; the report listed that key as a change "main's settings" overruled while it
+    had decided the comparison."""
+    in_repo.git("branch", "-m", "trunk")
+    in_repo.write("cml.yaml", "metrics: [m.json]\ngate: {acc: {min: 0.5}}\n")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.commit("trunk")
+    in_repo.branch("feature")
+    in_repo.write("cml.yaml", "metrics: [m.json]\ngate: {acc: {min: 0.5}}\nbase: trunk\n")
+    in_repo.write("m.json", {"acc": 0.8})
+    data = json.loads(run_cli(capsys, "report", "--format", "json", "-o", "-").out)
+    assert data["base"]["name"] == "trunk"
+    assert data["policy_change"] is None
+    assert any("The base, 'trunk', comes from this checkout's cml.yaml" in n for n in data["notes"])
