@@ -209,3 +209,55 @@ def test_gitlab_pushes_with_cml_py_token_in_a_header_not_an_argument() -> None:
     assert base64.b64decode(header.split()[-1]).decode() == "oauth2:glpat-0123456789"
     assert push_auth({"GITLAB_CI": "true", "CI_JOB_TOKEN": "job"}) == {}  # the job's own
     assert push_auth({"GITHUB_ACTIONS": "true", "CML_PY_TOKEN": "x" * 10}) == {}
+
+
+def test_a_private_github_repository_gives_the_records_to_the_token(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """cml-py's workflows check out without persisting credentials, and a private
+    repository answers a fetch of the records only with a token: the one the cml-py step
+    was given goes to the GitHub server as a header (never on a command line)."""
+    from tests.fakes.git_http import serving
+
+    remote, work = make_remote(tmp_path)
+    monkeypatch.chdir(work)
+    sha = main_commit(work, "main", 0.9, capsys)
+    git(work, "push", "-q", "origin", "main")
+    pr = clone(remote, tmp_path / "pr")
+    git(pr, "checkout", "-q", "-b", "feature")
+    (pr / "out").mkdir()
+    (pr / "out" / "m.json").write_text(json.dumps({"acc": 0.88}))
+    monkeypatch.chdir(pr)
+    token = "ghs_private0123456789abcdef"
+    with serving(tmp_path, token) as (url, seen):
+        git(pr, "remote", "set-url", "origin", f"{url}/remote.git")
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        monkeypatch.setenv("GITHUB_SERVER_URL", url)
+        monkeypatch.setenv("GITHUB_BASE_REF", "main")
+        refused = run_cli(capsys, "report", "--format", "json", "-o", "-")
+        assert refused.code == 3, refused.err  # no token: the repository says no
+        assert "cannot fetch refs/cml-py/baselines from origin" in refused.err
+        monkeypatch.setenv("GITHUB_TOKEN", token)
+        result = run_cli(capsys, "report", "--format", "json", "-o", "-")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert (
+        f"main's numbers come from the stored record of {sha[:7]} (the merge-base)."
+        in (data["notes"])
+    )
+    assert any(header.lower().startswith("basic ") for header in seen)
+    assert token not in result.out + result.err
+
+
+def test_github_auth_leaves_a_checkouts_own_credentials_alone(in_repo: Repo) -> None:
+    """actions/checkout with persist-credentials keeps its header in git's config; a
+    second Authorization header would make GitHub refuse both."""
+    from cml_py.baseline.store import github_auth
+    from cml_py.git import Git
+
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": "ghs_0123456789"}
+    config = github_auth(Git(in_repo.path), env)
+    assert config["GIT_CONFIG_KEY_0"] == "http.https://github.com/.extraheader"
+    in_repo.git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic eA==")
+    assert github_auth(Git(in_repo.path), env) == {}
+    assert github_auth(Git(in_repo.path), {"GITHUB_TOKEN": "ghs_0123456789"}) == {}  # not CI

@@ -64,6 +64,32 @@ def push_auth(env: Mapping[str, str] | None = None) -> dict[str, str]:
     }
 
 
+def github_auth(git: Git, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Git configuration (as environment) that lets a GitHub Actions job fetch and push
+    the records with the token cml-py was given: a private repository answers a
+    checkout with `persist-credentials: false` — as cml-py's workflows check out — only
+    with one. The header goes to the GitHub server alone, and is left out when the
+    checkout kept its own (two Authorization headers are refused). Empty elsewhere."""
+    env = os.environ if env is None else env
+    token = (env.get("CML_PY_TOKEN") or env.get("GITHUB_TOKEN") or "").strip()
+    if env.get("GITHUB_ACTIONS") != "true" or not token:
+        return {}
+    server = env.get("GITHUB_SERVER_URL", "https://github.com").strip().rstrip("/")
+    kept = git.run("config", "--get-regexp", r"^http\..*\.extraheader$", check=False)
+    if kept.stdout.strip():
+        return {}
+    from cml_py import redact
+
+    redact.register(token)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+    redact.register(basic)
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
+        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+    }
+
+
 def remote_seconds(env: Mapping[str, str] | None = None) -> int:
     """How long one fetch or push of the records may take: a remote that accepts the
     connection and then never answers would otherwise hold the job until the CI's own
@@ -89,7 +115,7 @@ def _remote(git: Git, remote: str, *args: str) -> subprocess.CompletedProcess[by
         )
 
     with lim.time_budget(seconds, expired):
-        return git.run(*args, check=False, env=push_auth())
+        return git.run(*args, check=False, env=push_auth() or github_auth(git))
 
 
 def fetch(git: Git, remote: str, *, attempts: int = 3) -> bool:
