@@ -229,6 +229,10 @@ def test_a_private_github_repository_gives_the_records_to_the_token(
     (pr / "out" / "m.json").write_text(json.dumps({"acc": 0.88}))
     monkeypatch.chdir(pr)
     token = "ghs_private0123456789abcdef"
+    # a hook the PR's training could have left: it must not run beside the token
+    hook = pr / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(f"#!/bin/sh\nenv > {tmp_path / 'hook-saw'}\n")
+    hook.chmod(0o755)
     with serving(tmp_path, token) as (url, seen):
         git(pr, "remote", "set-url", "origin", f"{url}/remote.git")
         monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -247,6 +251,7 @@ def test_a_private_github_repository_gives_the_records_to_the_token(
     )
     assert any(header.lower().startswith("basic ") for header in seen)
     assert token not in result.out + result.err
+    assert not (tmp_path / "hook-saw").exists()
 
 
 def test_github_auth_leaves_a_checkouts_own_credentials_alone(in_repo: Repo) -> None:

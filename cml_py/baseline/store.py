@@ -115,7 +115,10 @@ def _remote(git: Git, remote: str, *args: str) -> subprocess.CompletedProcess[by
         )
 
     with lim.time_budget(seconds, expired):
-        return git.run(*args, check=False, env=push_auth() or github_auth(git))
+        # no hooks: one the PR's code left in .git/hooks (reference-transaction runs on
+        # a fetch, pre-push on a push) would run with the token's header in its environment
+        hooks = ("-c", f"core.hooksPath={os.devnull}")
+        return git.run(*hooks, *args, check=False, env=push_auth() or github_auth(git))
 
 
 def fetch(git: Git, remote: str, *, attempts: int = 3) -> bool:
