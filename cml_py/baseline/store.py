@@ -115,10 +115,11 @@ def _remote(git: Git, remote: str, *args: str) -> subprocess.CompletedProcess[by
         )
 
     with lim.time_budget(seconds, expired):
-        # no hooks: one the PR's code left in .git/hooks (reference-transaction runs on
-        # a fetch, pre-push on a push) would run with the token's header in its environment
-        hooks = ("-c", f"core.hooksPath={os.devnull}")
-        return git.run(*hooks, *args, check=False, env=push_auth() or github_auth(git))
+        auth = push_auth() or github_auth(git)
+        # with a token, no hooks: one the PR's code left in .git/hooks (reference-
+        # transaction runs on a fetch, pre-push on a push) would see its header
+        hooks = ("-c", f"core.hooksPath={os.devnull}") if auth else ()
+        return git.run(*hooks, *args, check=False, env=auth)
 
 
 def fetch(git: Git, remote: str, *, attempts: int = 3) -> bool:
