@@ -372,6 +372,21 @@ def test_an_odd_workflow_run_event_is_bad_input_naming_the_field(tmp_path, chang
     assert message in str(raised.value)
 
 
+def test_a_missing_event_file_is_named_as_missing(tmp_path) -> None:
+    """It read as "the workflow_run event has no `workflow_run`"."""
+    from cml_py.errors import CmlError
+    from cml_py.publish.artifact import target_from_event
+
+    gone = tmp_path / "event.json"
+    for env, said in (
+        ({"GITHUB_EVENT_PATH": str(gone)}, f"GITHUB_EVENT_PATH: {gone} does not exist;"),
+        ({}, "GITHUB_EVENT_PATH: not set;"),
+    ):
+        with pytest.raises(CmlError) as raised:
+            target_from_event({"GITHUB_EVENT_NAME": "workflow_run", **env}, publisher=None)
+        assert str(raised.value).startswith(said), raised.value
+
+
 def test_a_workflow_run_without_a_head_owner_still_finds_the_pr(
     default_branch, github_fake, tmp_path, monkeypatch, capsys
 ) -> None:

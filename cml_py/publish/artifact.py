@@ -318,6 +318,16 @@ def target_from_event(env: Mapping[str, str], publisher: Any) -> Target:
     from cml_py.publish.context import _event_payload, _field
 
     payload = _event_payload(env)
+    if not payload:  # the runner always writes it: not set, or gone
+        raise CmlError(
+            "GITHUB_EVENT_PATH: "
+            + (
+                f"{env['GITHUB_EVENT_PATH']} does not exist"
+                if env.get("GITHUB_EVENT_PATH")
+                else "not set"
+            )
+            + "; cml-py publish reads the workflow_run event the runner writes there"
+        )
     run = payload.get("workflow_run")
     if not isinstance(run, dict):
         raise CmlError("GITHUB_EVENT_PATH: the workflow_run event has no `workflow_run`")
