@@ -372,6 +372,20 @@ def test_an_odd_workflow_run_event_is_bad_input_naming_the_field(tmp_path, chang
     assert message in str(raised.value)
 
 
+def test_publish_outside_ci_does_not_speak_of_gitlab(tmp_path, monkeypatch, capsys) -> None:
+    in_repo = Repo(tmp_path / "repo")
+    in_repo.write("m.json", {"acc": 0.9})
+    in_repo.write("cml.yaml", "metrics: [m.json]\n")
+    in_repo.commit()
+    (in_repo.path / "out").mkdir()
+    monkeypatch.chdir(in_repo.path)
+    result = run_cli(capsys, "publish", "out")
+    assert result.code == 2, result.err
+    assert "no CI detected here" in result.err and "GitLab" not in result.err
+    monkeypatch.setenv("GITLAB_CI", "true")
+    assert "on GitLab run `cml-py run`" in run_cli(capsys, "publish", "out").err
+
+
 def test_a_missing_event_file_is_named_as_missing(tmp_path) -> None:
     """It read as "the workflow_run event has no `workflow_run`"."""
     from cml_py.errors import CmlError

@@ -422,9 +422,14 @@ def publish_artifact(
     config = settings.config
     ctx = detect(env)
     if ctx.forge != "github":
+        elsewhere = (
+            "on GitLab run `cml-py run` in the merge request pipeline"
+            if ctx.forge == "gitlab"
+            else "no CI detected here; locally, `cml-py report` shows the report"
+        )
         raise CmlError(
-            "cml-py publish is for GitHub's two-workflow setup (workflow_run); on GitLab "
-            "run `cml-py run` in the merge request pipeline (see docs/ci-setup.md)"
+            "cml-py publish is for GitHub's two-workflow setup (workflow_run); "
+            f"{elsewhere} (see docs/ci-setup.md)"
         )
     publisher = flows.make_publisher(ctx, echo)
     target = target_from_event(env, publisher)
