@@ -231,3 +231,22 @@ def test_a_missing_base_fails_before_training(in_repo: Repo, capsys) -> None:
     result = run_cli(capsys, "run", "--no-publish", "--base", "nope")
     assert result.code == 2 and "base 'nope' (from --base) not found" in result.err
     assert "▶ train" not in result.err  # seconds, not a training run
+
+
+def test_diff_before_training_says_to_train_first(in_repo: Repo, capsys) -> None:
+    """A fresh checkout has no training outputs yet: the message said only that the file
+    does not exist."""
+    in_repo.write(
+        "cml.yaml",
+        "train:\n  command: python3 train.py\n  outputs: {metrics: [m.json]}\n"
+        "baseline: {strategy: git}\n",
+    )
+    in_repo.write(".gitignore", "m.json\n")
+    in_repo.commit()
+    result = run_cli(capsys, "diff")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.strip() == (
+        "cml-py: error: cml.yaml: train outputs: file 'm.json' does not exist (training "
+        "writes it: run `cml-py train` or your training first; `cml-py run` trains unless "
+        "--skip-train)"
+    )
