@@ -407,7 +407,12 @@ def init_project(
     """Write the planned files (all or none), extend .gitignore, and say what comes next.
     `show` prints cml-py's own multi-line text (a snippet to paste) as it is; `echo`
     keeps every message on one log line."""
-    setup = setup_name(forge or detect_forge(root), single_workflow)
+    if forge is None:
+        forge = detect_forge(root)
+        other = "--github" if forge == "gitlab" else "--gitlab"
+        name = "GitLab" if forge == "gitlab" else "GitHub"
+        echo(f"forge: {name} (from the repository; {other} for the other)")
+    setup = setup_name(forge, single_workflow)
     config = root / "cml.yaml"
     keep_config = (config.exists() or (root / "cml.yml").exists()) and not force_config
     detection = detect_project(root, train_command, None if keep_config else ask)

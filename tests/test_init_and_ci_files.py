@@ -69,6 +69,7 @@ def test_init_github_writes_both_workflows_config_and_gitignore(in_repo: Repo, c
     assert (in_repo.path / PUBLISH_WORKFLOW).read_text() == PUBLISH_TEMPLATE.read_text()
     assert (in_repo.path / ".gitignore").read_text() == "*.pyc\n.cml-py/\ncml-py-report/\n"
     assert "cml-py: detected: example" in result.err  # init says what it found, and why
+    assert "cml-py: forge: GitHub (from the repository; --gitlab for the other)" in result.err
     assert [line for line in result.err.splitlines() if " wrote " in line][:3] == [
         "cml-py: wrote cml.yaml",
         f"cml-py: wrote {PR_WORKFLOW}",
