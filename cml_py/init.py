@@ -330,6 +330,16 @@ def dvc_config(rules: list[str], has_stages: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _with_gate(lines: list[str], rules: list[str]) -> str:
+    """A written cml.yaml's end: the suggested gate rules, else a commented example."""
+    lines = [*lines, "", "# The gate: suggestions from your current metrics; adjust the limits."]
+    if rules:
+        lines += ["gate:", *rules]
+    else:
+        lines += ["# gate:", "#   accuracy: {min: 0.9, max_drop: 0.01}"]
+    return "\n".join(lines) + "\n"
+
+
 def metrics_config(metrics: list[str], params: list[str], rules: list[str]) -> str:
     import json
 
@@ -341,12 +351,7 @@ def metrics_config(metrics: list[str], params: list[str], rules: list[str]) -> s
     ]
     if params:
         lines.append(f"params: {json.dumps(params)}")
-    lines += ["", "# The gate: suggestions from your current metrics; adjust the limits."]
-    if rules:
-        lines += ["gate:", *rules]
-    else:
-        lines += ["# gate:", "#   accuracy: {min: 0.9, max_drop: 0.01}"]
-    return "\n".join(lines) + "\n"
+    return _with_gate(lines, rules)
 
 
 def script_config(command: str, metrics: list[str], params: list[str], rules: list[str]) -> str:
@@ -361,12 +366,7 @@ def script_config(command: str, metrics: list[str], params: list[str], rules: li
     ]
     if params:
         lines.append(f"    params: {json.dumps(params)}")
-    lines += ["", "# The gate: suggestions from your current metrics; adjust the limits."]
-    if rules:
-        lines += ["gate:", *rules]
-    else:
-        lines += ["# gate:", "#   accuracy: {min: 0.9, max_drop: 0.01}"]
-    return "\n".join(lines) + "\n"
+    return _with_gate(lines, rules)
 
 
 def planned_files(root: Path, setup: str, detection: Detection | None = None) -> dict[Path, str]:
