@@ -52,16 +52,7 @@ def push_auth(env: Mapping[str, str] | None = None) -> dict[str, str]:
     token = (env.get("CML_PY_TOKEN") or env.get("GITLAB_TOKEN") or "").strip()
     if env.get("GITLAB_CI") != "true" or not token:
         return {}
-    from cml_py import redact
-
-    redact.register(token)
-    basic = base64.b64encode(f"oauth2:{token}".encode()).decode("ascii")
-    redact.register(basic)
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
+    return _basic_auth_header("http.extraHeader", "oauth2", token)
 
 
 def github_auth(git: Git, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -78,15 +69,21 @@ def github_auth(git: Git, env: Mapping[str, str] | None = None) -> dict[str, str
     kept = git.run("config", "--get-regexp", r"^http\..*\.extraheader$", check=False)
     if kept.stdout.strip():
         return {}
+    return _basic_auth_header(f"http.{server}/.extraheader", "x-access-token", token)
+
+
+def _basic_auth_header(key: str, user: str, token: str) -> dict[str, str]:
+    """Git's config `key` set to a Basic Authorization header, as environment (never as
+    arguments, which `ps` shows); the token and its encoding are masked in every output."""
     from cml_py import redact
 
     redact.register(token)
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
     redact.register(basic)
     return {
         "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
-        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        "GIT_CONFIG_KEY_0": key,
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
     }
 
 
