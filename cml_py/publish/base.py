@@ -8,6 +8,7 @@ classified by the forge's own errors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,10 +35,21 @@ class Publisher:
         idempotent: bool = True,
         recover: Callable[[], T | None] | None = None,
     ) -> T:
-        """One API operation under the retry policy (see net.Retrier)."""
+        """One API operation under the retry policy (see net.Retrier); the operation is
+        the forge client's calls only, read through `answer`."""
         return self.retrier.run(
-            what, operation, self.classify, idempotent=idempotent, recover=recover
+            what,
+            functools.partial(self.answer, operation),
+            self.classify,
+            idempotent=idempotent,
+            recover=recover,
         )
+
+    def answer(self, call: Callable[[], T]) -> T:
+        """`call()`, with what the forge's client raises on an answer it cannot use
+        turned into UnexpectedAnswer (net.reading): GitHub's or GitLab's fault, a
+        service failure, not a crash."""
+        raise NotImplementedError
 
     def author(self) -> str | None:
         """The exact login this token writes comments as, None when it cannot be known."""

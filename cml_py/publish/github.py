@@ -194,19 +194,8 @@ class GitHubPublisher(Publisher):
     def classify(self, exc: BaseException) -> Failure | None:
         return classify_error(exc)
 
-    def run(
-        self,
-        what: str,
-        operation: Callable[[], T],
-        *,
-        idempotent: bool = True,
-        recover: Callable[[], T | None] | None = None,
-    ) -> T:
-        """Every operation run here is PyGithub calls only (and reads of what they
-        return), so an answer PyGithub cannot use is GitHub's fault: see `_answer`."""
-        return super().run(
-            what, functools.partial(_answer, operation), idempotent=idempotent, recover=recover
-        )
+    def answer(self, call: Callable[[], T]) -> T:
+        return _answer(call)
 
     # -- identity -------------------------------------------------------------------
     def author(self) -> str | None:

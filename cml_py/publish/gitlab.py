@@ -168,15 +168,15 @@ class GitLabPublisher(Publisher):
         idempotent: bool = True,
         recover: Callable[[], T | None] | None = None,
     ) -> T:
-        """Every operation run here is python-gitlab calls (and reads of what they
-        return), so an answer the client cannot use is GitLab's fault: see `_answer`."""
+        """Refused up front with the job token, which can write no note or status."""
         if self.ctx.token_source == "CI_JOB_TOKEN":
             raise PermissionDenied(
                 f"{what} failed: {JOB_TOKEN_HELP}", failure=Failure("denied", None, JOB_TOKEN_HELP)
             )
-        return super().run(
-            what, functools.partial(_answer, operation), idempotent=idempotent, recover=recover
-        )
+        return super().run(what, operation, idempotent=idempotent, recover=recover)
+
+    def answer(self, call: Callable[[], T]) -> T:
+        return _answer(call)
 
     def author(self) -> str | None:
         def who() -> str | None:
