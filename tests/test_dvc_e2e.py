@@ -204,10 +204,10 @@ def test_pr_turning_dvc_off_in_its_cml_yaml_is_listed_and_ignored(project: Repo,
     assert "dvc.enabled" in changes
 
 
-def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(project: Repo, capsys) -> None:
-    """`.dvc/cache` is in the working tree: a PR can commit it, or a folder inside it,
-    as a symlink. cml-py fetches main's objects from the remote and stores them in the
-    cache — never through such a link."""
+def cache_linked_outside_is_never_written(project: Repo, capsys) -> Path:
+    """The PR commits `.dvc/cache` as a link to a folder outside the checkout: the diff
+    is main's and the PR's numbers, and nothing lands in that folder. The link is then
+    taken away again; returns the folder, for a next link into it."""
     outside = project.path.parent / "outside"
     outside.mkdir()
     (project.path / ".dvc" / "cache").symlink_to(outside)
@@ -217,9 +217,16 @@ def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(project: Re
     assert result.code == 0, result.err
     assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
     assert not any(outside.iterdir())
-
     project.git("rm", "-q", "--cached", ".dvc/cache")
     (project.path / ".dvc" / "cache").unlink()
+    return outside
+
+
+def test_a_pr_cannot_have_mains_objects_written_outside_the_checkout(project: Repo, capsys) -> None:
+    """`.dvc/cache` is in the working tree: a PR can commit it, or a folder inside it,
+    as a symlink. cml-py fetches main's objects from the remote and stores them in the
+    cache — never through such a link."""
+    outside = cache_linked_outside_is_never_written(project, capsys)
     lock = project.git("show", "main:dvc.lock")
     md5 = lock.split("md5: ")[-1].split()[0]
     (project.path / ".dvc" / "cache" / "files" / "md5").mkdir(parents=True)
@@ -277,18 +284,7 @@ def test_a_rerun_of_main_never_has_dvc_write_through_a_pr_symlink_in_the_cache(
     project.commit("main re-runs")
     project.git("checkout", "-q", "pr")
     project.git("merge", "-q", "--no-edit", "main")
-    outside = project.path.parent / "outside"
-    outside.mkdir()
-    (project.path / ".dvc" / "cache").symlink_to(outside)
-    project.git("add", "-f", ".dvc/cache")
-    project.commit("the cache elsewhere")
-    result = run_cli(capsys, "diff", "--json")
-    assert result.code == 0, result.err
-    assert rows(result)[("eval/metrics.json", "acc")] == (0.81, 0.8300000000000001)
-    assert not any(outside.iterdir())
-
-    project.git("rm", "-q", "--cached", ".dvc/cache")
-    (project.path / ".dvc" / "cache").unlink()
+    outside = cache_linked_outside_is_never_written(project, capsys)
     (project.path / ".dvc" / "cache" / "files").mkdir(parents=True)
     (project.path / ".dvc" / "cache" / "files" / "md5").symlink_to(outside)
     project.git("add", "-f", ".dvc/cache")

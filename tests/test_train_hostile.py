@@ -20,6 +20,17 @@ from tests.helpers import run_cli
 PY = sys.executable
 
 
+def repo_with_module(tmp_path: Path, monkeypatch, name: str, source: str) -> Path:
+    """A project folder, the working directory, holding the PR's module `name` (a model
+    class train.sklearn.model names), importable as the built-in trainer imports it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.syspath_prepend(str(repo))
+    (repo / name).write_text(source)
+    return repo
+
+
 def write_config(directory: Path, text: str) -> None:
     (directory / "cml.yaml").write_text(text)
 
@@ -132,19 +143,19 @@ def test_model_code_cannot_redirect_the_outputs_outside_the_repository(
     """The built-in trainer stages its outputs before the model (the PR's class) runs: a
     model that moved `.cml-py` away and left a symlink had the finished outputs swapped
     in beside the staging directory, outside the repository."""
-    repo, outside = tmp_path / "repo", tmp_path / "outside"
-    repo.mkdir()
+    outside = tmp_path / "outside"
     outside.mkdir()
-    monkeypatch.chdir(repo)
-    monkeypatch.syspath_prepend(str(repo))
-    (repo / "swapmodel.py").write_text(
+    repo = repo_with_module(
+        tmp_path,
+        monkeypatch,
+        "swapmodel.py",
         "import os\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "class Swap(LogisticRegression):\n"
         "    def fit(self, X, y):\n"
         f"        os.rename('.cml-py', {str(outside / 'moved')!r})\n"
         f"        os.symlink({str(outside / 'moved')!r}, '.cml-py')\n"
-        "        return super().fit(X, y)\n"
+        "        return super().fit(X, y)\n",
     )
     write_config(
         repo,
@@ -340,18 +351,17 @@ def test_a_model_that_never_finishes_is_stopped_by_train_timeout(
 ) -> None:
     """train.timeout, as for a train command: the built-in trainer's child and what the
     model started are stopped, and the run says so, instead of waiting for CI's limit."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    monkeypatch.chdir(repo)
-    monkeypatch.syspath_prepend(str(repo))
-    (repo / "slowmodel.py").write_text(
+    repo = repo_with_module(
+        tmp_path,
+        monkeypatch,
+        "slowmodel.py",
         "import subprocess, time\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "class Slow(LogisticRegression):\n"
         "    def fit(self, X, y):\n"
         "        subprocess.Popen(['sleep', '300'])\n"
         "        print('fitting', flush=True)\n"
-        "        time.sleep(300)\n"
+        "        time.sleep(300)\n",
     )
     write_config(
         repo, "train: {sklearn: {dataset: 'sklearn:iris', model: slowmodel.Slow}, timeout: 3}\n"
