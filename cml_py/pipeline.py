@@ -213,8 +213,7 @@ def compare_all(
     except CmlError as exc:
         if settings.dvc is not None:
             raise settings.dvc.explain_missing(exc) from None
-        missing = "does not exist" in str(exc) or "matches no file" in str(exc)
-        if missing and metrics_spec.origin.endswith(": train outputs"):
+        if isinstance(exc, mf.MissingFile) and metrics_spec.origin.endswith(": train outputs"):
             raise CmlError(  # `cml-py diff` on a fresh checkout: nothing trained yet
                 f"{exc} (training writes it: run `cml-py train` or your training first; "
                 "`cml-py run` trains unless --skip-train)",

@@ -50,11 +50,12 @@ class DvcState:
     def explain_missing(self, exc: CmlError) -> CmlError:
         """A declared metrics file missing from the working tree is usually a DVC output
         that was not reproduced or pulled: say so, with the commands that fix it."""
-        message = str(exc)
-        if "does not exist" not in message and "matches no file" not in message:
+        from cml_py.metrics.files import MissingFile
+
+        if not isinstance(exc, MissingFile):
             return exc
         return CmlError(
-            f"{message} — it is declared in {self.project.file}; run `dvc repro` (or "
+            f"{exc} — it is declared in {self.project.file}; run `dvc repro` (or "
             "`dvc pull`) before cml-py, or let cml-py run the pipeline with "
             "`train: {dvc: repro}` in cml.yaml",
             details=exc.details,

@@ -82,6 +82,12 @@ def _relative(path: Path, repo_root: Path) -> str:
     return Path(os.path.relpath(path, repo_root)).as_posix()
 
 
+class MissingFile(CmlError):
+    """A file the spec names that the working tree does not have (a literal path, or a
+    glob matching nothing): what its caller may explain by where the spec came from —
+    training not run yet, a DVC output not reproduced."""
+
+
 def head_paths(spec: FileSpec, repo_root: Path) -> list[str]:
     """Files matched in the working tree, in configured order, each once.
 
@@ -107,7 +113,7 @@ def _head_matches(spec: FileSpec, pattern: str, repo_root: Path) -> list[str]:
         found = (_relative(p, repo_root) for p in spec.directory.glob(pattern) if p.is_file())
         matches = sorted((rel for rel in found if not in_git_dir(rel)), key=natural_key)
         if not matches and spec.required:
-            raise CmlError(f"{spec.origin}: {pattern!r} matches no file")
+            raise MissingFile(f"{spec.origin}: {pattern!r} matches no file")
         return matches
     path = spec.directory / pattern
     if path.is_file():
@@ -119,7 +125,8 @@ def _head_matches(spec: FileSpec, pattern: str, repo_root: Path) -> list[str]:
             kind = "is not a regular file (a pipe, socket or device)"
         else:
             kind = "does not exist"
-        raise CmlError(f"{spec.origin}: file {pattern!r} {kind}")
+        error = MissingFile if kind == "does not exist" else CmlError
+        raise error(f"{spec.origin}: file {pattern!r} {kind}")
     return []
 
 
